@@ -1,0 +1,23 @@
+//! Switchyard configuration.
+//!
+//! The YAML schema of SPEC §2 ([`schema`]), validation that reports every problem with
+//! its key path ([`validate`]), compilation into an immutable [`RoutingTable`] with
+//! precomputed sampling ([`table`], [`assign`]), and the [`ConfigStore`] that hot-swaps
+//! tables on file change, `SIGHUP` or an API edit ([`store`]). Secrets appear in the file
+//! only as `env:`/`file:` references ([`secret`]).
+
+pub mod assign;
+pub mod error;
+pub mod schema;
+pub mod secret;
+pub mod store;
+pub mod table;
+pub mod validate;
+
+pub use error::{ConfigError, Problem};
+pub use schema::{Config, ProviderKind, Role};
+pub use secret::{Secret, SecretRef};
+pub use store::{check, ConfigSource, ConfigStore, ReloadOutcome, QUICKSTART_YAML};
+pub use table::{
+    AuthFailure, Client, Group, Member, Provider, ProviderFactory, ProviderSpec, RoutingTable, StickySource, Timeouts,
+};

@@ -1,0 +1,312 @@
+//! The immutable `RoutingTable`: a validated config compiled for the hot path.
+//!
+//! A table is built once per config version and never mutated; the [`crate::ConfigStore`]
+//! swaps whole tables. Building resolves secrets, precomputes each group's [`Sampler`],
+//! hashes nothing per request, and asks the caller's [`ProviderFactory`] for each
+//! provider's runtime part `P` (the data plane's adapter), so that a table and its
+//! adapters are always swapped together. Lookups are plain `HashMap` reads on `&str`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::assign::Sampler;
+use crate::error::{ConfigError, Problem};
+use crate::schema::{Config, Fallback, GroupRecordsConfig, LimitsConfig, ProviderConfig, ProviderKind, Role};
+use crate::secret::Secret;
+use crate::validate::validate;
+
+/// Builds the runtime part of a provider (e.g. an HTTP adapter). Errors become problems
+/// at `providers.<name>`.
+pub type ProviderFactory<P> = dyn Fn(&ProviderSpec) -> Result<P, String> + Send + Sync;
+
+/// A compiled, immutable routing table.
+pub struct RoutingTable<P> {
+    /// Config version: increases by one with every table the store publishes.
+    pub version: u64,
+    /// Hex sha256 of the config's canonical form (first 16 characters).
+    pub digest: String,
+    /// The validated config this table was built from.
+    pub config: Arc<Config>,
+    /// Limits for the data plane.
+    pub limits: LimitsConfig,
+    groups: HashMap<String, Arc<Group<P>>>,
+    providers: HashMap<String, Arc<Provider<P>>>,
+    clients: Option<Vec<Client>>,
+}
+
+/// A provider's config with its secret resolved.
+pub struct ProviderSpec {
+    /// Name in `providers`.
+    pub name: String,
+    /// Adapter kind.
+    pub kind: ProviderKind,
+    /// The provider's config entry (secrets still as references).
+    pub config: ProviderConfig,
+    /// Resolved API key, if any.
+    pub api_key: Option<Secret>,
+}
+
+/// A provider with its runtime part.
+pub struct Provider<P> {
+    /// Config and resolved secret.
+    pub spec: ProviderSpec,
+    /// What the data plane built for it.
+    pub runtime: P,
+}
+
+/// One compiled model group.
+pub struct Group<P> {
+    /// The group's name (what clients send as `model`).
+    pub name: String,
+    /// Champion (index 0) then challengers in config order.
+    pub members: Vec<Member<P>>,
+    /// Shadow members.
+    pub shadows: Vec<Member<P>>,
+    /// Where the sticky key comes from.
+    pub sticky: StickySource,
+    /// Fallback policy.
+    pub fallback: Fallback,
+    /// Upstream timeouts.
+    pub timeouts: Timeouts,
+    /// Record settings.
+    pub records: GroupRecordsConfig,
+    sampler: Sampler,
+}
+
+/// One compiled member.
+pub struct Member<P> {
+    /// Unique within the group.
+    pub name: String,
+    /// Champion, challenger or shadow.
+    pub role: Role,
+    /// The provider serving it.
+    pub provider: Arc<Provider<P>>,
+    /// Upstream model name.
+    pub model: String,
+    /// Normalised share of traffic in [0,1] (0 for shadows).
+    pub share: f64,
+    /// Shadows: fraction of requests mirrored in [0,1].
+    pub mirror: f64,
+}
+
+/// Where a group's sticky key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StickySource {
+    /// No sticky key: random assignment unless the client sends `x-switchyard-sticky-key`.
+    None,
+    /// A request header (lowercase name).
+    Header(String),
+    /// The body's `user` field.
+    BodyUser,
+}
+
+/// Upstream timeouts of a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TCP/TLS connect.
+    pub connect: Duration,
+    /// Request sent to response headers.
+    pub first_byte: Duration,
+    /// Longest pause between body chunks.
+    pub idle: Duration,
+    /// The whole exchange.
+    pub total: Duration,
+}
+
+/// An authenticated client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// Client name.
+    pub name: String,
+    /// Tenant.
+    pub tenant: String,
+    key_sha256: [u8; 32],
+    groups: Option<Vec<String>>,
+}
+
+/// Why a client was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No `authorization: Bearer` header.
+    Missing,
+    /// A key that matches no client.
+    Invalid,
+}
+
+// === impl RoutingTable ===
+
+impl<P> RoutingTable<P> {
+    /// Validates `config` and compiles it as `version`.
+    pub fn build(config: Config, version: u64, factory: &ProviderFactory<P>) -> Result<Self, ConfigError> {
+        validate(&config)?;
+        let mut problems = Vec::new();
+        let mut providers = HashMap::new();
+        for (name, pc) in &config.providers {
+            let api_key = match &pc.api_key {
+                None => None,
+                Some(r) => match r.resolve() {
+                    Ok(s) => Some(s),
+                    Err(msg) => {
+                        problems.push(Problem::new(format!("providers.{name}.api_key"), msg));
+                        continue;
+                    }
+                },
+            };
+            let spec = ProviderSpec { name: name.clone(), kind: pc.kind, config: pc.clone(), api_key };
+            match factory(&spec) {
+                Ok(runtime) => {
+                    providers.insert(name.clone(), Arc::new(Provider { spec, runtime }));
+                }
+                Err(msg) => problems.push(Problem::new(format!("providers.{name}"), msg)),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems.into());
+        }
+        let mut groups = HashMap::new();
+        for (name, gc) in &config.groups {
+            let routable: Vec<_> = {
+                let mut v: Vec<_> = gc.members.iter().filter(|m| m.role == Role::Champion).collect();
+                v.extend(gc.members.iter().filter(|m| m.role == Role::Challenger));
+                v
+            };
+            let weights: Vec<f64> = routable.iter().map(|m| m.weight.unwrap_or(0.0)).collect();
+            let total: f64 = weights.iter().sum();
+            let member = |m: &crate::schema::MemberConfig, share: f64| Member {
+                name: m.name.clone(),
+                role: m.role,
+                // Validation guarantees every provider reference resolves.
+                provider: providers[&m.provider].clone(),
+                model: m.model.clone().unwrap_or_else(|| m.name.clone()),
+                share,
+                mirror: m.mirror_percent.unwrap_or(0.0) / 100.0,
+            };
+            let members = routable.iter().zip(&weights).map(|(m, w)| member(m, w / total)).collect();
+            let shadows = gc.members.iter().filter(|m| m.role == Role::Shadow).map(|m| member(m, 0.0)).collect();
+            let sticky = match gc.assignment.sticky_key.as_deref().and_then(|s| s.split_once(':')) {
+                Some(("header", h)) => StickySource::Header(h.to_ascii_lowercase()),
+                Some(("body", _)) => StickySource::BodyUser,
+                _ => StickySource::None,
+            };
+            let t = &gc.timeouts;
+            let group = Group {
+                name: name.clone(),
+                members,
+                shadows,
+                sticky,
+                fallback: gc.fallback,
+                timeouts: Timeouts {
+                    connect: Duration::from_millis(t.connect_ms),
+                    first_byte: Duration::from_millis(t.first_byte_ms),
+                    idle: Duration::from_millis(t.idle_ms),
+                    total: Duration::from_millis(t.total_ms),
+                },
+                records: gc.records.clone(),
+                sampler: Sampler::new(&weights),
+            };
+            groups.insert(name.clone(), Arc::new(group));
+        }
+        let clients = config.clients.as_ref().map(|cs| {
+            cs.iter()
+                .map(|c| {
+                    let mut key = [0u8; 32];
+                    // Validation guarantees 64 hex characters.
+                    let _ = hex::decode_to_slice(&c.key_sha256, &mut key);
+                    Client {
+                        name: c.name.clone(),
+                        tenant: c.tenant.clone().unwrap_or_else(|| c.name.clone()),
+                        key_sha256: key,
+                        groups: if c.groups.iter().any(|g| g == "*") { None } else { Some(c.groups.clone()) },
+                    }
+                })
+                .collect()
+        });
+        let digest = digest_of(&config);
+        Ok(Self {
+            version,
+            digest,
+            limits: config.limits.clone(),
+            config: Arc::new(config),
+            groups,
+            providers,
+            clients,
+        })
+    }
+
+    /// The group named `name`.
+    #[inline]
+    pub fn group(&self, name: &str) -> Option<&Arc<Group<P>>> {
+        self.groups.get(name)
+    }
+
+    /// All groups, in no particular order.
+    pub fn groups(&self) -> impl Iterator<Item = &Arc<Group<P>>> {
+        self.groups.values()
+    }
+
+    /// The provider named `name`.
+    pub fn provider(&self, name: &str) -> Option<&Arc<Provider<P>>> {
+        self.providers.get(name)
+    }
+
+    /// Whether the data plane requires a client key.
+    pub fn requires_key(&self) -> bool {
+        self.clients.is_some()
+    }
+
+    /// Finds the client whose key is `presented`. Compares against every client's hash in
+    /// constant time per client; `Ok(None)` when no keys are configured.
+    pub fn authenticate(&self, presented: Option<&str>) -> Result<Option<&Client>, AuthFailure> {
+        let Some(clients) = &self.clients else { return Ok(None) };
+        let key = presented.ok_or(AuthFailure::Missing)?;
+        let hash: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+        let mut found = None;
+        for c in clients {
+            if bool::from(c.key_sha256.ct_eq(&hash)) {
+                found = Some(c);
+            }
+        }
+        found.map(Some).ok_or(AuthFailure::Invalid)
+    }
+}
+
+fn digest_of(config: &Config) -> String {
+    let canonical = serde_json::to_vec(config).unwrap_or_default();
+    let d = Sha256::digest(&canonical);
+    hex::encode(&d[..8])
+}
+
+// === impl Group ===
+
+impl<P> Group<P> {
+    /// The champion.
+    #[inline]
+    pub fn champion(&self) -> &Member<P> {
+        // Validation guarantees exactly one champion, stored first.
+        &self.members[0]
+    }
+
+    /// Index of the member owning `bucket` in [0,1).
+    #[inline]
+    pub fn pick(&self, bucket: f64) -> usize {
+        self.sampler.pick(bucket)
+    }
+
+    /// Index of the routable (non-shadow) member named `name`.
+    pub fn member_index(&self, name: &str) -> Option<usize> {
+        self.members.iter().position(|m| m.name == name)
+    }
+}
+
+// === impl Client ===
+
+impl Client {
+    /// Whether this client may use `group`.
+    pub fn may_use(&self, group: &str) -> bool {
+        self.groups.as_ref().is_none_or(|gs| gs.iter().any(|g| g == group))
+    }
+}

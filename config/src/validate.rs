@@ -1,0 +1,299 @@
+//! Parsing and validation: text → [`Config`] → list of [`Problem`]s.
+//!
+//! `parse` reports the first syntax or schema error with its key path (unknown keys
+//! included). `validate` checks every rule of SPEC §2 and collects *all* problems, so an
+//! operator fixes a file in one pass. The same code validates the watched file and every
+//! control-API edit; nothing else decides whether a config is acceptable.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+use crate::error::{ConfigError, Problem};
+use crate::schema::{AdminRole, Config, GroupConfig, ProviderKind, Role};
+
+/// Longest group or member name.
+const MAX_NAME_LEN: usize = 128;
+
+/// Parses YAML text into a [`Config`], reporting the failing key's path.
+pub fn parse(text: &str) -> Result<Config, ConfigError> {
+    let de = serde_yaml_ng::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        let mut message = err.into_inner().to_string();
+        // The YAML library prefixes its own (parent) path; ours is more precise.
+        if let Some((prefix, rest)) = message.split_once(": ") {
+            if !prefix.contains(' ') && path.starts_with(prefix) {
+                message = rest.to_owned();
+            }
+        }
+        ConfigError::one(path, message)
+    })
+}
+
+/// Checks every cross-reference and range rule; returns all problems found.
+pub fn validate(cfg: &Config) -> Result<(), ConfigError> {
+    let mut problems = Vec::new();
+    check_addr(&mut problems, "listen", &cfg.listen);
+    check_addr(&mut problems, "admin_listen", &cfg.admin_listen);
+    check_limits(cfg, &mut problems);
+    check_providers(cfg, &mut problems);
+    for (name, group) in &cfg.groups {
+        check_group(cfg, name, group, &mut problems);
+    }
+    check_clients(cfg, &mut problems);
+    check_records(cfg, &mut problems);
+    for (i, token) in cfg.admin.tokens.iter().enumerate() {
+        check_sha256(&mut problems, &format!("admin.tokens[{i}].token_sha256"), &token.token_sha256);
+        let _: AdminRole = token.role;
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.into())
+    }
+}
+
+fn check_addr(problems: &mut Vec<Problem>, path: &str, addr: &str) {
+    if addr.parse::<SocketAddr>().is_err() {
+        problems.push(Problem::new(path, format!("`{addr}` is not an address like 127.0.0.1:8080")));
+    }
+}
+
+fn check_limits(cfg: &Config, problems: &mut Vec<Problem>) {
+    let l = &cfg.limits;
+    for (key, v) in [
+        ("max_body_bytes", l.max_body_bytes),
+        ("header_timeout_ms", l.header_timeout_ms),
+        ("body_timeout_ms", l.body_timeout_ms),
+        ("keepalive_timeout_ms", l.keepalive_timeout_ms),
+        ("max_response_bytes", l.max_response_bytes),
+    ] {
+        if v == 0 {
+            problems.push(Problem::new(format!("limits.{key}"), "must be > 0"));
+        }
+    }
+}
+
+fn check_providers(cfg: &Config, problems: &mut Vec<Problem>) {
+    for (name, p) in &cfg.providers {
+        let at = |key: &str| format!("providers.{name}.{key}");
+        if let Some(key) = &p.api_key {
+            if let Err(msg) = key.source() {
+                problems.push(Problem::new(at("api_key"), msg));
+            }
+        }
+        let mock_only = [
+            ("latency_ms", p.latency_ms.is_some()),
+            ("input_tokens", p.input_tokens.is_some()),
+            ("output_tokens", p.output_tokens.is_some()),
+            ("stream_chunks", p.stream_chunks.is_some()),
+            ("chunk_delay_ms", p.chunk_delay_ms.is_some()),
+            ("error_rate", p.error_rate.is_some()),
+        ];
+        match p.kind {
+            ProviderKind::Mock => {
+                if let Some(rate) = p.error_rate {
+                    if !(0.0..=1.0).contains(&rate) {
+                        problems.push(Problem::new(at("error_rate"), "must be between 0 and 1"));
+                    }
+                }
+                if p.base_url.is_some() {
+                    problems.push(Problem::new(at("base_url"), "a mock provider has no base_url"));
+                }
+            }
+            ProviderKind::Openai => {
+                match &p.base_url {
+                    None => problems.push(Problem::new(at("base_url"), "required for kind openai")),
+                    Some(url) => check_url(problems, &at("base_url"), url),
+                }
+                for (key, set) in mock_only {
+                    if set {
+                        problems.push(Problem::new(at(key), "only valid for kind mock"));
+                    }
+                }
+            }
+            other => problems.push(Problem::new(
+                at("kind"),
+                format!(
+                    "provider kind `{}` is not supported by this build yet (supported: openai, mock)",
+                    other.as_str()
+                ),
+            )),
+        }
+        for header in p.headers.keys() {
+            if http_token(header).is_none() {
+                problems.push(Problem::new(at(&format!("headers.{header}")), "not a valid header name"));
+            }
+        }
+    }
+}
+
+fn check_url(problems: &mut Vec<Problem>, path: &str, url: &str) {
+    let ok = (url.starts_with("http://") || url.starts_with("https://"))
+        && url.split("://").nth(1).is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));
+    if !ok {
+        problems.push(Problem::new(path, format!("`{url}` is not an http:// or https:// URL")));
+    }
+}
+
+/// A header name is a lowercase-able token of visible ASCII without separators.
+fn http_token(s: &str) -> Option<()> {
+    let ok = !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    ok.then_some(())
+}
+
+fn check_name(problems: &mut Vec<Problem>, path: &str, name: &str) {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:/@".contains(&b));
+    if !ok {
+        problems.push(Problem::new(
+            path,
+            format!("`{name}` must be 1-{MAX_NAME_LEN} characters of letters, digits and - _ . : / @"),
+        ));
+    }
+}
+
+fn check_group(cfg: &Config, name: &str, group: &GroupConfig, problems: &mut Vec<Problem>) {
+    let at = |key: &str| format!("groups.{name}.{key}");
+    check_name(problems, &format!("groups.{name}"), name);
+    if group.members.is_empty() {
+        problems.push(Problem::new(at("members"), "a group needs at least a champion"));
+        return;
+    }
+    let champions = group.members.iter().filter(|m| m.role == Role::Champion).count();
+    if champions != 1 {
+        problems.push(Problem::new(at("members"), format!("exactly one champion required (found {champions})")));
+    }
+    let mut seen = HashSet::new();
+    let mut total = 0.0;
+    for (i, m) in group.members.iter().enumerate() {
+        let mat = |key: &str| format!("groups.{name}.members[{i}].{key}");
+        check_name(problems, &mat("name"), &m.name);
+        if !seen.insert(m.name.as_str()) {
+            problems.push(Problem::new(mat("name"), format!("duplicate member name `{}`", m.name)));
+        }
+        if !cfg.providers.contains_key(&m.provider) {
+            problems.push(Problem::new(mat("provider"), format!("unknown provider `{}`", m.provider)));
+        }
+        if m.model.as_deref() == Some("") {
+            problems.push(Problem::new(mat("model"), "must not be empty"));
+        }
+        match m.role {
+            Role::Shadow => {
+                if m.weight.is_some() {
+                    problems.push(Problem::new(mat("weight"), "a shadow takes mirror_percent, not weight"));
+                }
+                match m.mirror_percent {
+                    None => problems.push(Problem::new(mat("mirror_percent"), "required for a shadow")),
+                    Some(p) if !(0.0..=100.0).contains(&p) => {
+                        problems.push(Problem::new(mat("mirror_percent"), "must be between 0 and 100"))
+                    }
+                    Some(_) => {}
+                }
+            }
+            Role::Champion | Role::Challenger => {
+                if m.mirror_percent.is_some() {
+                    problems.push(Problem::new(mat("mirror_percent"), "only a shadow takes mirror_percent"));
+                }
+                let w = m.weight.unwrap_or(0.0);
+                if !w.is_finite() {
+                    problems.push(Problem::new(mat("weight"), "must be a finite number"));
+                } else if w < 0.0 {
+                    problems.push(Problem::new(mat("weight"), "must be >= 0"));
+                } else {
+                    total += w;
+                }
+            }
+        }
+    }
+    if champions == 1 && total <= 0.0 {
+        problems.push(Problem::new(at("members"), "weights of champion and challengers must sum to more than 0"));
+    }
+    if let Some(sticky) = &group.assignment.sticky_key {
+        let ok = match sticky.split_once(':') {
+            Some(("header", h)) => http_token(h).is_some(),
+            Some(("body", "user")) => true,
+            _ => false,
+        };
+        if !ok {
+            problems.push(Problem::new(
+                at("assignment.sticky_key"),
+                format!("`{sticky}` must be `header:<name>` or `body:user`"),
+            ));
+        }
+    }
+    let t = &group.timeouts;
+    for (key, v) in [
+        ("connect_ms", t.connect_ms),
+        ("first_byte_ms", t.first_byte_ms),
+        ("idle_ms", t.idle_ms),
+        ("total_ms", t.total_ms),
+    ] {
+        if v == 0 {
+            problems.push(Problem::new(at(&format!("timeouts.{key}")), "must be > 0"));
+        }
+    }
+    if group.records.retention_days == 0 {
+        problems.push(Problem::new(at("records.retention_days"), "must be >= 1"));
+    }
+}
+
+fn check_clients(cfg: &Config, problems: &mut Vec<Problem>) {
+    let Some(clients) = &cfg.clients else { return };
+    let mut names = HashSet::new();
+    let mut keys = HashSet::new();
+    for (i, c) in clients.iter().enumerate() {
+        let at = |key: &str| format!("clients[{i}].{key}");
+        if c.name.is_empty() {
+            problems.push(Problem::new(at("name"), "must not be empty"));
+        }
+        if !names.insert(c.name.as_str()) {
+            problems.push(Problem::new(at("name"), format!("duplicate client name `{}`", c.name)));
+        }
+        check_sha256(problems, &at("key_sha256"), &c.key_sha256);
+        if !keys.insert(c.key_sha256.to_ascii_lowercase()) {
+            problems.push(Problem::new(at("key_sha256"), "the same key is configured for two clients"));
+        }
+        for (j, g) in c.groups.iter().enumerate() {
+            if g != "*" && !cfg.groups.contains_key(g) {
+                problems.push(Problem::new(format!("clients[{i}].groups[{j}]"), format!("unknown group `{g}`")));
+            }
+        }
+    }
+}
+
+fn check_sha256(problems: &mut Vec<Problem>, path: &str, hex: &str) {
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        problems.push(Problem::new(path, "must be 64 hex characters (see `switchyard hash-key`)"));
+    }
+}
+
+fn check_records(cfg: &Config, problems: &mut Vec<Problem>) {
+    let r = &cfg.records;
+    if let Some(ch) = &r.clickhouse {
+        check_url(problems, "records.clickhouse.url", &ch.url);
+        if let Some(pw) = &ch.password {
+            if let Err(msg) = pw.source() {
+                problems.push(Problem::new("records.clickhouse.password", msg));
+            }
+        }
+        let db_ok = !ch.database.is_empty() && ch.database.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !db_ok {
+            problems.push(Problem::new("records.clickhouse.database", "must be letters, digits and _"));
+        }
+    }
+    if r.spool.dir.is_empty() {
+        problems.push(Problem::new("records.spool.dir", "must not be empty"));
+    }
+    if r.spool.max_bytes == 0 {
+        problems.push(Problem::new("records.spool.max_bytes", "must be > 0"));
+    }
+    if r.batch.max_rows == 0 {
+        problems.push(Problem::new("records.batch.max_rows", "must be > 0"));
+    }
+    if r.queue_capacity == 0 {
+        problems.push(Problem::new("records.queue_capacity", "must be > 0"));
+    }
+}
