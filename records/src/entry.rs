@@ -1,0 +1,35 @@
+//! What one spool frame holds: an inference or a feedback event, as JSON.
+//!
+//! JSON keeps the spool readable with standard tools and tolerant of added fields (a
+//! newer binary can replay an older spool). Invariant: [`Entry::decode`] of
+//! [`Entry::encode`] is the identity; a payload that does not decode is dead-lettered by
+//! the shipper, never dropped silently.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{FeedbackRecord, InferenceRecord};
+
+/// One spooled item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Entry {
+    /// An inference record (`inferences_<group>`, plus `explanations` rows).
+    #[serde(rename = "i")]
+    Inference(Box<InferenceRecord>),
+    /// A feedback event (`feedback`).
+    #[serde(rename = "f")]
+    Feedback(FeedbackRecord),
+}
+
+// === impl Entry ===
+
+impl Entry {
+    /// Appends the JSON encoding to `buf`.
+    pub fn encode(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        serde_json::to_writer(buf, self)
+    }
+
+    /// Decodes a spool payload.
+    pub fn decode(payload: &[u8]) -> serde_json::Result<Self> {
+        serde_json::from_slice(payload)
+    }
+}

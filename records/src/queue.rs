@@ -1,0 +1,275 @@
+//! The record queue: the seam between the data plane and record storage.
+//!
+//! [`RecordQueue::offer`] / [`RecordQueue::offer_feedback`] are called on the request path
+//! and never block: `try_send` on a bounded channel, a full queue is counted as `dropped`.
+//! One writer thread drains the channel in batches into a sink — the durable spool (see
+//! [`crate::start`]) or any [`RecordWriter`] — and flushes it (group commit) at most
+//! `flush_interval` after the first unflushed record. Dropping every [`RecordQueue`] clone
+//! and calling [`RecordQueueHandle::close`] drains and flushes what was queued.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub use crate::metrics::RecordQueueMetrics;
+
+use crate::entry::Entry;
+use crate::spool;
+use crate::{FeedbackRecord, GroupSpec, InferenceRecord, WhenFull};
+
+/// Most records handed to a sink at once.
+const MAX_BATCH: usize = 1024;
+
+/// Where the writer thread puts records (the interim, non-durable path).
+pub trait RecordWriter: Send + 'static {
+    /// Persist a batch. An error is logged and counted as `dropped` for the batch.
+    fn write_batch(&mut self, batch: &[InferenceRecord]) -> io::Result<()>;
+
+    /// Persist feedback. The default refuses (counted as `dropped`).
+    fn write_feedback(&mut self, batch: &[FeedbackRecord]) -> io::Result<()> {
+        let _ = batch;
+        Err(io::Error::new(io::ErrorKind::Unsupported, "writer keeps no feedback"))
+    }
+}
+
+/// The writer thread's view of a sink. Implementations count their own outcomes.
+pub(crate) trait Sink: Send + 'static {
+    /// Takes a drained batch.
+    fn write(&mut self, batch: &[Entry], metrics: &RecordQueueMetrics);
+    /// Longest time written records may stay unflushed; `None` flushes after every batch.
+    fn flush_interval(&self) -> Option<Duration>;
+    /// Makes written records durable.
+    fn flush(&mut self, metrics: &RecordQueueMetrics);
+}
+
+/// Admission state shared with the spool (for `when_full: reject`).
+#[derive(Debug)]
+pub(crate) struct Admission {
+    pub(crate) spool: Arc<spool::Shared>,
+    pub(crate) when_full: WhenFull,
+}
+
+/// The cheap, cloneable sending side used by the data plane.
+#[derive(Clone)]
+pub struct RecordQueue {
+    tx: SyncSender<Entry>,
+    metrics: RecordQueueMetrics,
+    admission: Option<Arc<Admission>>,
+    provision: Option<tokio::sync::mpsc::UnboundedSender<Vec<GroupSpec>>>,
+    feedback_seq: Arc<AtomicU64>,
+}
+
+/// Owns the writer thread; `close` waits for the queue to drain.
+pub struct RecordQueueHandle {
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Appends one JSON object per line to a file.
+pub struct JsonLinesWriter {
+    out: BufWriter<File>,
+}
+
+struct WriterSink<W>(W);
+
+// === impl RecordQueue ===
+
+impl RecordQueue {
+    /// Starts the writer thread with a queue of `capacity` records feeding `writer`.
+    pub fn start(
+        capacity: usize,
+        writer: impl RecordWriter,
+        metrics: RecordQueueMetrics,
+    ) -> io::Result<(Self, RecordQueueHandle)> {
+        Self::start_sink(capacity, WriterSink(writer), metrics, None, None)
+    }
+
+    pub(crate) fn start_sink(
+        capacity: usize,
+        mut sink: impl Sink,
+        metrics: RecordQueueMetrics,
+        admission: Option<Arc<Admission>>,
+        provision: Option<tokio::sync::mpsc::UnboundedSender<Vec<GroupSpec>>>,
+    ) -> io::Result<(Self, RecordQueueHandle)> {
+        let (tx, rx) = mpsc::sync_channel::<Entry>(capacity.max(1));
+        let thread_metrics = metrics.clone();
+        let thread = std::thread::Builder::new()
+            .name("switchyard-records".into())
+            .spawn(move || writer_loop(&rx, &mut sink, &thread_metrics))?;
+        let queue = Self { tx, metrics, admission, provision, feedback_seq: Arc::new(AtomicU64::new(0)) };
+        Ok((queue, RecordQueueHandle { thread: Some(thread) }))
+    }
+
+    /// Offers a record without waiting. Returns `false` (and counts `dropped`) when the
+    /// queue is full or closed.
+    pub fn offer(&self, record: InferenceRecord) -> bool {
+        self.send(Entry::Inference(Box::new(record)))
+    }
+
+    /// Offers a feedback event without waiting (fills an empty `feedback_id`). Returns
+    /// `false` (and counts `dropped`) when the queue is full or closed.
+    pub fn offer_feedback(&self, mut feedback: FeedbackRecord) -> bool {
+        if feedback.feedback_id.is_empty() {
+            let seq = self.feedback_seq.fetch_add(1, Ordering::Relaxed);
+            feedback.feedback_id = format!("{}-{:016x}-{seq}", feedback.timestamp_ms, rand::random::<u64>());
+        }
+        self.send(Entry::Feedback(feedback))
+    }
+
+    /// Whether the data plane should accept requests that will produce records: `false`
+    /// only with `when_full: reject` while the spool is at `max_bytes` (answer 503 with
+    /// `Retry-After`). Two atomic loads; never blocks.
+    pub fn accepting(&self) -> bool {
+        match &self.admission {
+            Some(a) => a.when_full != WhenFull::Reject || a.spool.has_room(),
+            None => true,
+        }
+    }
+
+    /// Asks the shipper to create the `inferences_<group>` tables of `groups` (and to use
+    /// their `retention_days`) off the hot path. Never blocks; a no-op without ClickHouse.
+    pub fn provision_groups(&self, groups: &[GroupSpec]) {
+        if let Some(tx) = &self.provision {
+            // The shipper gone means shutdown; nothing left to provision.
+            let _ = tx.send(groups.to_vec());
+        }
+    }
+
+    /// The metrics this queue counts into.
+    pub fn metrics(&self) -> &RecordQueueMetrics {
+        &self.metrics
+    }
+
+    fn send(&self, entry: Entry) -> bool {
+        match self.tx.try_send(entry) {
+            Ok(()) => {
+                self.metrics.count("enqueued", 1);
+                true
+            }
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.metrics.count("dropped", 1);
+                tracing::error!("record queue full; inference record dropped");
+                false
+            }
+        }
+    }
+}
+
+fn writer_loop(rx: &mpsc::Receiver<Entry>, sink: &mut impl Sink, metrics: &RecordQueueMetrics) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut flush_due: Option<Instant> = None;
+    loop {
+        let received = match flush_due {
+            Some(due) => rx.recv_timeout(due.saturating_duration_since(Instant::now())),
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match received {
+            Ok(first) => {
+                batch.push(first);
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(entry) => batch.push(entry),
+                        Err(_) => break,
+                    }
+                }
+                sink.write(&batch, metrics);
+                batch.clear();
+                if flush_due.is_none() {
+                    flush_due = Some(Instant::now() + sink.flush_interval().unwrap_or_default());
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                sink.flush(metrics);
+                return;
+            }
+        }
+        if flush_due.is_some_and(|due| Instant::now() >= due) {
+            sink.flush(metrics);
+            flush_due = None;
+        }
+    }
+}
+
+// === impl RecordQueueHandle ===
+
+impl RecordQueueHandle {
+    /// Waits until every sender is dropped and the writer has drained the queue.
+    pub fn close(mut self) {
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                tracing::error!("record writer thread panicked");
+            }
+        }
+    }
+}
+
+// === impl WriterSink ===
+
+impl<W: RecordWriter> Sink for WriterSink<W> {
+    fn write(&mut self, batch: &[Entry], metrics: &RecordQueueMetrics) {
+        let mut inferences = Vec::new();
+        let mut feedback = Vec::new();
+        for entry in batch {
+            match entry {
+                Entry::Inference(r) => inferences.push((**r).clone()),
+                Entry::Feedback(f) => feedback.push(f.clone()),
+            }
+        }
+        for (n, result) in
+            [(inferences.len(), self.0.write_batch(&inferences)), (feedback.len(), self.0.write_feedback(&feedback))]
+        {
+            if n == 0 {
+                continue;
+            }
+            match result {
+                Ok(()) => metrics.count("spooled", n as u64),
+                Err(error) => {
+                    tracing::error!(%error, records = n, "record writer failed; records lost");
+                    metrics.count("dropped", n as u64);
+                }
+            }
+        }
+    }
+
+    fn flush_interval(&self) -> Option<Duration> {
+        None
+    }
+
+    fn flush(&mut self, _metrics: &RecordQueueMetrics) {}
+}
+
+// === impl JsonLinesWriter ===
+
+impl JsonLinesWriter {
+    /// Opens (creating parents and the file) `path` for appending.
+    pub fn open(path: &Path) -> io::Result<Self> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(Self { out: BufWriter::new(file) })
+    }
+}
+
+impl RecordWriter for JsonLinesWriter {
+    fn write_batch(&mut self, batch: &[InferenceRecord]) -> io::Result<()> {
+        for record in batch {
+            serde_json::to_writer(&mut self.out, record)?;
+            self.out.write_all(b"\n")?;
+        }
+        self.out.flush()
+    }
+
+    fn write_feedback(&mut self, batch: &[FeedbackRecord]) -> io::Result<()> {
+        for feedback in batch {
+            serde_json::to_writer(&mut self.out, feedback)?;
+            self.out.write_all(b"\n")?;
+        }
+        self.out.flush()
+    }
+}

@@ -1,0 +1,246 @@
+//! The ClickHouse schema: table names, DDL and idempotent migrations (SPEC §6).
+//!
+//! Every statement is in the SQL subset both ClickHouse 18.16 and current releases accept:
+//! new-style `ENGINE = ReplacingMergeTree() PARTITION BY … ORDER BY …`, plain types
+//! (`String`, `UInt*`, `Int64`, `Float64`, `DateTime`, `Nullable`, `Array`), no TTL, codecs,
+//! Map, DateTime64 or server-side parameters.
+//!
+//! Invariants:
+//! - every data table is a `ReplacingMergeTree` whose sorting key identifies one event
+//!   (`(ts, request_id)` for inferences), so a row inserted twice (spool replay, retried
+//!   batch) collapses into one; analytics count with `uniqExact(request_id)` or `FINAL`,
+//!   which also hides duplicates not yet merged;
+//! - group table names are an injective escaping of the group name ([`group_table`]), so
+//!   two groups never share a table;
+//! - migrations are `IF NOT EXISTS` statements recorded in `schema_migrations` after they
+//!   succeed: a second run is a no-op and a partly applied run completes.
+
+use clickhouse::Client;
+
+use crate::{ClickHouseOptions, RecordsError};
+
+/// Columns of every `inferences_<group>` table and of the `inferences` Merge table.
+/// Order matches [`crate::rows::InferenceRow`].
+const INFERENCE_COLUMNS: &str = "
+    request_id String,
+    ts DateTime,
+    timestamp_ms Int64,
+    tenant String,
+    client String,
+    group_name String,
+    member String,
+    role String,
+    provider String,
+    provider_kind String,
+    upstream_model String,
+    assignment String,
+    sticky_key_hash UInt64,
+    weight Float64,
+    config_version UInt64,
+    endpoint String,
+    stream UInt8,
+    status UInt16,
+    error_class String,
+    total_us UInt64,
+    upstream_us UInt64,
+    overhead_us UInt64,
+    ttft_us Nullable(UInt64),
+    input_tokens Nullable(UInt32),
+    output_tokens Nullable(UInt32),
+    request_body Nullable(String),
+    response_body Nullable(String),
+    attribution_method String,
+    attribution_base_value Nullable(Float64),
+    attribution_names Array(String),
+    attribution_values Array(Float64)";
+
+/// One schema migration.
+#[derive(Debug)]
+struct Migration {
+    version: u32,
+    name: &'static str,
+    /// Statements; `{db}` is replaced with the quoted database name.
+    statements: &'static [&'static str],
+}
+
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "feedback",
+        statements: &["CREATE TABLE IF NOT EXISTS {db}.feedback (
+            feedback_id String, request_id String, ts DateTime, timestamp_ms Int64,
+            metric String, value Float64, tenant String, client String
+        ) ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMMDD(ts)
+          ORDER BY (request_id, metric, feedback_id)"],
+    },
+    Migration {
+        version: 2,
+        name: "explanations",
+        statements: &["CREATE TABLE IF NOT EXISTS {db}.explanations (
+            request_id String, ts DateTime, timestamp_ms Int64, group_name String,
+            member String, method String, ordinal UInt32, feature String, value Float64,
+            base_value Nullable(Float64)
+        ) ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMMDD(ts)
+          ORDER BY (request_id, ordinal)"],
+    },
+    Migration {
+        version: 3,
+        name: "control_audit",
+        statements: &["CREATE TABLE IF NOT EXISTS {db}.control_audit (
+            audit_id String, ts DateTime, timestamp_ms Int64, actor String, action String,
+            target String, before_json String, after_json String, config_version UInt64
+        ) ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMM(ts) ORDER BY (ts, audit_id)"],
+    },
+    Migration {
+        version: 4,
+        name: "inferences_merge",
+        statements: &["CREATE TABLE IF NOT EXISTS {db}.inferences ({columns})
+            ENGINE = Merge({db_literal}, '^inferences_')"],
+    },
+];
+
+/// What [`migrate`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationReport {
+    /// The server's `version()`.
+    pub server_version: String,
+    /// Migration versions applied by this run (empty on a second run).
+    pub applied: Vec<u32>,
+}
+
+/// The table of `group`: `inferences_` + the group name with `[a-z0-9]` kept, `_` doubled
+/// and every other byte as `_xx` (lower-case hex) — injective, so collision-free.
+pub fn group_table(group: &str) -> String {
+    let mut name = String::with_capacity("inferences_".len() + group.len());
+    name.push_str("inferences_");
+    for b in group.bytes() {
+        match b {
+            b'a'..=b'z' | b'0'..=b'9' => name.push(char::from(b)),
+            b'_' => name.push_str("__"),
+            _ => name.push_str(&format!("_{b:02x}")),
+        }
+    }
+    name
+}
+
+/// Checks that a database name is a plain identifier (it is interpolated into DDL).
+pub fn validate_database(database: &str) -> Result<(), RecordsError> {
+    let ok = !database.is_empty()
+        && database.len() <= 64
+        && database.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !database.as_bytes()[0].is_ascii_digit();
+    if ok {
+        Ok(())
+    } else {
+        Err(RecordsError::InvalidOption {
+            field: "records.clickhouse.database",
+            message: "must match [A-Za-z_][A-Za-z0-9_]{0,63}".into(),
+        })
+    }
+}
+
+/// A client for `opts` (RowBinary without schema validation: 18.16 lacks
+/// `RowBinaryWithNamesAndTypes`), bound to `opts.database`.
+pub fn client(opts: &ClickHouseOptions) -> Client {
+    let mut c = Client::default()
+        .with_url(&opts.url)
+        .with_user(&opts.user)
+        .with_validation(false)
+        .with_database(&opts.database);
+    if let Some(p) = &opts.password {
+        c = c.with_password(p);
+    }
+    c
+}
+
+/// Creates the database and brings the schema to the newest version. Idempotent.
+pub async fn migrate(opts: &ClickHouseOptions) -> Result<MigrationReport, RecordsError> {
+    validate_database(&opts.database)?;
+    let db = &opts.database;
+    // Without a database: it may not exist yet.
+    let root = client(opts).with_database("default");
+    let server_version = root
+        .query("SELECT version()")
+        .fetch_one::<String>()
+        .await
+        .map_err(|e| RecordsError::clickhouse("version", e))?;
+    exec(&root, &format!("CREATE DATABASE IF NOT EXISTS `{db}`"), "create database").await?;
+    exec(
+        &root,
+        &format!(
+            "CREATE TABLE IF NOT EXISTS `{db}`.schema_migrations (
+                version UInt32, name String, applied_at DateTime
+            ) ENGINE = ReplacingMergeTree() ORDER BY version"
+        ),
+        "create schema_migrations",
+    )
+    .await?;
+    let done: Vec<u32> = root
+        .query(&format!("SELECT DISTINCT version FROM `{db}`.schema_migrations"))
+        .fetch_all::<u32>()
+        .await
+        .map_err(|e| RecordsError::clickhouse("read schema_migrations", e))?;
+    let mut applied = Vec::new();
+    for m in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
+        for statement in m.statements {
+            let sql = statement
+                .replace("{db_literal}", &format!("'{db}'"))
+                .replace("{db}", &format!("`{db}`"))
+                .replace("{columns}", INFERENCE_COLUMNS);
+            exec(&root, &sql, m.name).await?;
+        }
+        root.query(&format!("INSERT INTO `{db}`.schema_migrations (version, name, applied_at) VALUES (?, ?, now())"))
+            .bind(m.version)
+            .bind(m.name)
+            .execute()
+            .await
+            .map_err(|e| RecordsError::clickhouse("record migration", e))?;
+        tracing::info!(database = %db, version = m.version, name = m.name, "schema migration applied");
+        applied.push(m.version);
+    }
+    Ok(MigrationReport { server_version, applied })
+}
+
+/// Creates `inferences_<group>` if missing; returns the table name.
+pub async fn ensure_group_table(client: &Client, group: &str) -> Result<String, RecordsError> {
+    let table = group_table(group);
+    let sql = format!(
+        "CREATE TABLE IF NOT EXISTS `{table}` ({INFERENCE_COLUMNS}
+        ) ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMMDD(ts) ORDER BY (ts, request_id)"
+    );
+    exec(client, &sql, "create group table").await?;
+    Ok(table)
+}
+
+async fn exec(client: &Client, sql: &str, op: &'static str) -> Result<(), RecordsError> {
+    client.query(sql).execute().await.map_err(|e| RecordsError::clickhouse(op, e))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_tables_are_sanitised_and_distinct() {
+        assert_eq!(group_table("demo"), "inferences_demo");
+        assert_eq!(group_table("support-bot"), "inferences_support_2dbot");
+        assert_eq!(group_table("support_bot"), "inferences_support__bot");
+        assert_eq!(group_table("Bot"), "inferences__42ot");
+        let names = ["a-b", "a_b", "a__b", "a_2db", "A-b", "a.b", "ä"];
+        let tables: std::collections::HashSet<_> = names.iter().map(|n| group_table(n)).collect();
+        assert_eq!(tables.len(), names.len());
+        for t in tables {
+            assert!(t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+        }
+    }
+
+    #[test]
+    fn database_names_are_checked() {
+        assert!(validate_database("switchyard").is_ok());
+        assert!(validate_database("t_1").is_ok());
+        for bad in ["", "1x", "a-b", "a`b", "a b"] {
+            assert!(validate_database(bad).is_err(), "{bad}");
+        }
+    }
+}

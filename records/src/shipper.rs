@@ -1,0 +1,390 @@
+//! The shipper: spool → ClickHouse, in batches, acked only after ClickHouse took them.
+//!
+//! Runs on its own thread with a current-thread tokio runtime, so the data plane never
+//! waits on ClickHouse. A batch closes at `max_rows`, `max_bytes` of spool payload, or
+//! `max_delay_ms` after its first record. Its entries are split per destination table
+//! (`inferences_<group>`, `explanations`, `feedback`) and inserted with RowBinary.
+//!
+//! Invariants:
+//! - the spool is acked up to the end of a batch only after every table of the batch
+//!   either accepted its rows or had them written (fsynced) to the dead-letter file;
+//! - unreachable / overloaded / 5xx-like failures are retried forever with capped
+//!   exponential backoff and jitter (the spool, bounded by `max_bytes`, is the buffer);
+//! - a missing group table is created (records of a group wait in the spool until it
+//!   exists); rows ClickHouse rejects as malformed go to the dead-letter file, never
+//!   retried, never silently dropped;
+//! - a retried batch may re-insert rows a table already accepted: the ReplacingMergeTree
+//!   keys make that count once.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use clickhouse::{Client, RowOwned, RowWrite};
+use tokio::sync::{mpsc, watch};
+
+use crate::dead_letter::DeadLetter;
+use crate::entry::Entry;
+use crate::error::{classify, Failure};
+use crate::rows::{ExplanationRow, FeedbackRow, InferenceRow};
+use crate::schema::{self, ensure_group_table, group_table};
+use crate::spool::SpoolReader;
+use crate::{janitor, BatchOptions, ClickHouseOptions, GroupSpec, RecordQueueMetrics, RetryOptions};
+
+/// Per-insert timeouts (send a chunk, wait for the server's answer).
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+const END_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The shipper's state; see the module docs.
+pub(crate) struct Shipper {
+    pub(crate) reader: SpoolReader,
+    pub(crate) client: Client,
+    pub(crate) opts: ClickHouseOptions,
+    pub(crate) batch: BatchOptions,
+    pub(crate) retry: RetryOptions,
+    pub(crate) metrics: RecordQueueMetrics,
+    pub(crate) dead_letter: DeadLetter,
+    pub(crate) provision_rx: mpsc::UnboundedReceiver<Vec<GroupSpec>>,
+    /// `Some(deadline)` once shutdown was requested: drain until then.
+    pub(crate) shutdown: watch::Receiver<Option<Instant>>,
+    pub(crate) migrate_on_start: bool,
+    pub(crate) janitor_interval: Duration,
+    pub(crate) ready: HashSet<String>,
+    pub(crate) retention: HashMap<String, u32>,
+}
+
+/// Shutdown deadline passed while ClickHouse was still failing: leave the rest spooled.
+#[derive(Debug)]
+struct Stopped;
+
+enum Wake {
+    Data,
+    Timer,
+    Provision(Option<Vec<GroupSpec>>),
+    Shutdown,
+}
+
+/// Rows of one batch, split by destination.
+#[derive(Default)]
+struct Split<'a> {
+    groups: BTreeMap<String, (Vec<InferenceRow>, Vec<&'a Entry>)>,
+    explanations: (Vec<ExplanationRow>, Vec<&'a Entry>),
+    feedback: (Vec<FeedbackRow>, Vec<&'a Entry>),
+}
+
+// === impl Shipper ===
+
+impl Shipper {
+    /// Runs until shutdown (and the drain that follows it).
+    pub(crate) async fn run(mut self) {
+        if self.migrate_on_start && self.migrate_until_ok().await.is_err() {
+            return;
+        }
+        let mut next_janitor = Instant::now() + Duration::from_secs(5);
+        let mut provision_open = true;
+        loop {
+            let Some(items) = self.gather(&mut provision_open, &mut next_janitor).await else {
+                break;
+            };
+            if items.is_empty() {
+                continue;
+            }
+            let end = self.reader.position();
+            tracing::debug!(items = items.len(), ?end, "shipping batch");
+            let started = Instant::now();
+            match self.ship(&items).await {
+                Ok(shipped) => {
+                    self.metrics.ship_seconds.observe(started.elapsed().as_secs_f64());
+                    self.metrics.count("shipped", shipped);
+                    if let Err(error) = self.reader.ack(end) {
+                        tracing::error!(%error, "cannot store the spool ack ledger; records will be re-shipped");
+                    }
+                }
+                Err(Stopped) => break,
+            }
+        }
+        tracing::info!(pending = self.reader.has_more(), "record shipper stopped");
+    }
+
+    fn stopping(&self) -> Option<Instant> {
+        *self.shutdown.borrow()
+    }
+
+    async fn migrate_until_ok(&mut self) -> Result<(), Stopped> {
+        let mut attempt = 0;
+        loop {
+            match schema::migrate(&self.opts).await {
+                Ok(report) => {
+                    tracing::info!(
+                        server_version = %report.server_version,
+                        database = %self.opts.database,
+                        applied = ?report.applied,
+                        "clickhouse schema up to date"
+                    );
+                    return Ok(());
+                }
+                Err(error) => {
+                    tracing::warn!(%error, attempt, "clickhouse migration failed; retrying");
+                    self.backoff(attempt).await?;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// Collects the next batch; `None` when shutting down with nothing left to read.
+    async fn gather(&mut self, provision_open: &mut bool, next_janitor: &mut Instant) -> Option<Vec<Vec<u8>>> {
+        let mut items = Vec::new();
+        let mut bytes = 0usize;
+        let mut first_at: Option<Instant> = None;
+        loop {
+            while items.len() < self.batch.max_rows && bytes < self.batch.max_bytes {
+                match self.reader.next_record() {
+                    Ok(Some(p)) => {
+                        bytes += p.len();
+                        items.push(p);
+                        first_at.get_or_insert_with(Instant::now);
+                    }
+                    Ok(None) => break,
+                    Err(error) => {
+                        tracing::error!(%error, "spool read failed; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        break;
+                    }
+                }
+            }
+            if items.len() >= self.batch.max_rows || bytes >= self.batch.max_bytes {
+                return Some(items);
+            }
+            if self.stopping().is_some() {
+                return (!items.is_empty()).then_some(items);
+            }
+            let delay = Duration::from_millis(self.batch.max_delay_ms);
+            let batch_due = first_at.map(|t| t + delay);
+            if batch_due.is_some_and(|due| Instant::now() >= due) {
+                return Some(items);
+            }
+            let wake_at = batch_due.map_or(*next_janitor, |d| d.min(*next_janitor));
+            let wake = tokio::select! {
+                _ = self.reader.changed() => Wake::Data,
+                _ = tokio::time::sleep_until(wake_at.into()) => Wake::Timer,
+                g = self.provision_rx.recv(), if *provision_open => Wake::Provision(g),
+                _ = self.shutdown.changed() => Wake::Shutdown,
+            };
+            match wake {
+                Wake::Data | Wake::Shutdown => {}
+                Wake::Timer => {
+                    if Instant::now() >= *next_janitor {
+                        self.run_janitor().await;
+                        *next_janitor = Instant::now() + self.janitor_interval;
+                    }
+                }
+                Wake::Provision(Some(groups)) => self.provision(groups).await,
+                Wake::Provision(None) => *provision_open = false,
+            }
+        }
+    }
+
+    /// Creates the tables of `groups` now (best effort: a failure is retried when their
+    /// first records are shipped) and records their retention.
+    async fn provision(&mut self, groups: Vec<GroupSpec>) {
+        for g in groups {
+            if let Some(days) = g.retention_days {
+                self.retention.insert(g.name.clone(), days);
+            }
+            let table = group_table(&g.name);
+            if self.ready.contains(&table) {
+                continue;
+            }
+            match ensure_group_table(&self.client, &g.name).await {
+                Ok(t) => {
+                    tracing::info!(group = %g.name, table = %t, "group table ready");
+                    self.ready.insert(t);
+                }
+                Err(error) => {
+                    tracing::warn!(group = %g.name, %error, "cannot create group table yet");
+                }
+            }
+        }
+    }
+
+    async fn run_janitor(&mut self) {
+        let now_ms = crate::now_ms();
+        for (group, days) in self.retention.clone() {
+            if let Err(error) =
+                janitor::drop_expired_partitions(&self.client, &self.opts.database, &group, days, now_ms).await
+            {
+                tracing::warn!(group = %group, %error, "retention janitor failed; will retry");
+            }
+        }
+    }
+
+    /// Ships one batch; returns how many entries reached ClickHouse.
+    async fn ship(&mut self, items: &[Vec<u8>]) -> Result<u64, Stopped> {
+        let mut entries = Vec::with_capacity(items.len());
+        for payload in items {
+            match Entry::decode(payload) {
+                Ok(e) => entries.push(e),
+                Err(error) => {
+                    tracing::error!(%error, "undecodable spool entry; dead-lettered");
+                    self.dead_letter_raw(&error.to_string(), payload).await?;
+                }
+            }
+        }
+        let mut split = Split::default();
+        for entry in &entries {
+            match entry {
+                Entry::Inference(r) => {
+                    let (row, explanations) = InferenceRow::from_record(r);
+                    let slot = split.groups.entry(r.group.clone()).or_default();
+                    slot.0.push(row);
+                    slot.1.push(entry);
+                    for x in explanations {
+                        split.explanations.0.push(x);
+                        split.explanations.1.push(entry);
+                    }
+                }
+                Entry::Feedback(f) => {
+                    split.feedback.0.push(FeedbackRow::from(f));
+                    split.feedback.1.push(entry);
+                }
+            }
+        }
+        let mut shipped = 0;
+        tracing::debug!(
+            entries = entries.len(),
+            groups = split.groups.len(),
+            feedback = split.feedback.0.len(),
+            "batch split"
+        );
+        for (group, (rows, sources)) in &split.groups {
+            shipped += self.insert(&group_table(group), Some(group), rows, sources).await?;
+        }
+        let (rows, sources) = &split.explanations;
+        self.insert("explanations", None, rows, sources).await?;
+        let (rows, sources) = &split.feedback;
+        shipped += self.insert("feedback", None, rows, sources).await?;
+        Ok(shipped)
+    }
+
+    /// Inserts `rows` into `table` until it succeeds or is dead-lettered; returns the rows
+    /// ClickHouse accepted.
+    async fn insert<R: RowOwned + RowWrite>(
+        &mut self,
+        table: &str,
+        group: Option<&str>,
+        rows: &[R],
+        sources: &[&Entry],
+    ) -> Result<u64, Stopped> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut attempt = 0;
+        loop {
+            if let Some(g) = group.filter(|_| !self.ready.contains(table)) {
+                match ensure_group_table(&self.client, g).await {
+                    Ok(t) => {
+                        self.ready.insert(t);
+                    }
+                    Err(error) => {
+                        tracing::warn!(table, %error, attempt, "cannot create group table; retrying");
+                        self.backoff(attempt).await?;
+                        attempt += 1;
+                        continue;
+                    }
+                }
+            }
+            let error = match insert_rows(&self.client, table, rows).await {
+                Ok(()) => return Ok(rows.len() as u64),
+                Err(error) => error,
+            };
+            match classify(&error) {
+                Failure::Retry => {
+                    tracing::warn!(table, rows = rows.len(), %error, attempt, "clickhouse insert failed; retrying");
+                }
+                Failure::MissingTable => {
+                    tracing::warn!(table, %error, "clickhouse table missing; provisioning");
+                    self.ready.remove(table);
+                    if group.is_none() {
+                        if let Err(error) = schema::migrate(&self.opts).await {
+                            tracing::warn!(%error, "migration failed");
+                        }
+                    }
+                }
+                Failure::Malformed => {
+                    let message = error.to_string();
+                    match self.dead_letter.write_entries(table, &message, sources.iter().copied()) {
+                        Ok(()) => {
+                            tracing::error!(
+                                table,
+                                rows = rows.len(),
+                                error = %message,
+                                path = %self.dead_letter.path().display(),
+                                "clickhouse rejected a batch as malformed; dead-lettered"
+                            );
+                            self.metrics.count("dead_letter", rows.len() as u64);
+                            return Ok(0);
+                        }
+                        Err(io) => {
+                            tracing::error!(error = %io, "cannot write the dead-letter file; retrying");
+                        }
+                    }
+                }
+            }
+            self.backoff(attempt).await?;
+            attempt += 1;
+        }
+    }
+
+    async fn dead_letter_raw(&mut self, error: &str, payload: &[u8]) -> Result<(), Stopped> {
+        let mut attempt = 0;
+        loop {
+            match self.dead_letter.write_payload(error, payload) {
+                Ok(()) => {
+                    self.metrics.count("dead_letter", 1);
+                    return Ok(());
+                }
+                Err(io) => {
+                    tracing::error!(error = %io, "cannot write the dead-letter file; retrying");
+                    self.backoff(attempt).await?;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// Sleeps `min(max, initial * 2^attempt)` with jitter in `[d/2, d]`; fails when the
+    /// shutdown deadline would pass first.
+    async fn backoff(&mut self, attempt: u32) -> Result<(), Stopped> {
+        let base =
+            self.retry.initial_backoff_ms.saturating_mul(1u64 << attempt.min(20)).min(self.retry.max_backoff_ms).max(1);
+        let delay = Duration::from_millis(base / 2 + rand::random_range(0..=base / 2));
+        let wake = Instant::now() + delay;
+        loop {
+            if let Some(deadline) = self.stopping() {
+                if wake > deadline {
+                    return Err(Stopped);
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep_until(wake.into()) => return Ok(()),
+                changed = self.shutdown.changed() => {
+                    if changed.is_err() {
+                        return Err(Stopped);
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn insert_rows<R: RowOwned + RowWrite>(
+    client: &Client,
+    table: &str,
+    rows: &[R],
+) -> clickhouse::error::Result<()> {
+    let mut insert = client.insert::<R>(table).await?.with_timeouts(Some(SEND_TIMEOUT), Some(END_TIMEOUT));
+    for row in rows {
+        insert.write(row).await?;
+    }
+    insert.end().await
+}

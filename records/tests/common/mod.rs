@@ -1,0 +1,121 @@
+//! Shared helpers for tests against the real ClickHouse server started by
+//! `scripts/clickhouse.sh start` (URL in `SWITCHYARD_TEST_CLICKHOUSE_URL`).
+#![allow(dead_code, clippy::unwrap_used, clippy::manual_is_multiple_of)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use switchyard_records::{
+    Attributions, BatchOptions, ClickHouseOptions, InferenceRecord, RecordsOptions, RetryOptions, SpoolOptions,
+};
+
+/// The test server's URL. Fails (never skips) when unset: under `CI` that is a broken
+/// pipeline, locally it says how to start the server.
+pub fn ch_url() -> String {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    match std::env::var("SWITCHYARD_TEST_CLICKHOUSE_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            panic!(
+                "SWITCHYARD_TEST_CLICKHOUSE_URL is not set{}: run `scripts/clickhouse.sh start` and \
+             `eval \"$(scripts/clickhouse.sh env)\"` first",
+                if std::env::var_os("CI").is_some() { " (CI)" } else { "" }
+            )
+        }
+    }
+}
+
+/// A database name unique to this test process and call.
+pub fn unique_db(test: &str) -> String {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("sy_{test}_{}_{}_{nanos}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
+}
+
+pub fn ch_opts(url: &str, db: &str) -> ClickHouseOptions {
+    ClickHouseOptions { url: url.into(), database: db.into(), user: "default".into(), password: None }
+}
+
+pub fn options(dir: &std::path::Path, ch: Option<ClickHouseOptions>) -> RecordsOptions {
+    RecordsOptions {
+        spool: SpoolOptions {
+            dir: dir.join("spool"),
+            fsync_interval_ms: 20,
+            segment_bytes: 256 * 1024,
+            ..SpoolOptions::default()
+        },
+        clickhouse: ch,
+        batch: BatchOptions { max_rows: 500, max_bytes: 4 << 20, max_delay_ms: 50 },
+        retry: RetryOptions { initial_backoff_ms: 50, max_backoff_ms: 1000 },
+        ..RecordsOptions::default()
+    }
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// A record with every field set and varied by `i`.
+pub fn record(group: &str, i: u64, ts_ms: i64) -> InferenceRecord {
+    InferenceRecord {
+        request_id: format!("req-{group}-{i:08}"),
+        timestamp_ms: ts_ms,
+        tenant: "acme".into(),
+        client: "web-app".into(),
+        group: group.into(),
+        member: if i % 10 == 0 { "llama-ft".into() } else { "gpt4o".into() },
+        role: if i % 10 == 0 { "challenger".into() } else { "champion".into() },
+        provider: "demo".into(),
+        provider_kind: "mock".into(),
+        upstream_model: "gpt-4o".into(),
+        assignment: "sticky".into(),
+        sticky_key_hash: i.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        weight: 0.9,
+        config_version: 7,
+        endpoint: "chat.completions".into(),
+        stream: i % 2 == 0,
+        status: if i % 17 == 0 { 502 } else { 200 },
+        error_class: if i % 17 == 0 { "upstream_status".into() } else { String::new() },
+        total_us: 1000 + i,
+        upstream_us: 900 + i,
+        overhead_us: 100,
+        ttft_us: (i % 2 == 0).then_some(500 + i),
+        input_tokens: Some(10 + i as u32),
+        output_tokens: (i % 3 != 0).then_some(20 + i as u32),
+        request_body: (i % 5 == 0).then(|| format!("{{\"n\":{i},\"q\":\"it's \\\"quoted\\\"\"}}")),
+        response_body: None,
+        attributions: (i % 4 == 0).then(|| Attributions {
+            names: vec!["age".into(), "income".into()],
+            values: vec![0.25, -0.5],
+            base_value: Some(0.1),
+            method: "shap".into(),
+        }),
+    }
+}
+
+/// Polls `f` until it returns true or `timeout` passes.
+pub async fn wait_for<F, Fut>(timeout: Duration, mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+pub async fn scalar(client: &clickhouse::Client, sql: &str) -> u64 {
+    client.query(sql).fetch_one::<u64>().await.unwrap()
+}
+
+pub async fn drop_db(client: &clickhouse::Client, db: &str) {
+    let _ = client.query(&format!("DROP DATABASE IF EXISTS `{db}`")).execute().await;
+}
