@@ -1,0 +1,176 @@
+//! The data plane's request path, phase by phase (ARCHITECTURE "A request's way").
+//!
+//! 1. **accept** — [`crate::server`] (TLS, h1/h2, header timeout); here: request id,
+//!    trace context, body limits ([`body::read_request`]).
+//! 2. **authenticate** — client key → tenant and allowed groups ([`authenticate`]).
+//! 3. **resolve** — `model` → group in one routing-table snapshot ([`scan`]).
+//! 4. **assign** — pinned, sticky or random member ([`assign`]).
+//! 5. **translate & forward** — the member's provider adapter ([`crate::providers`]).
+//! 6. **stream back** — frames pass through ([`stream`]); non-streamed bodies are
+//!    collected within limits and checked.
+//! 7. **record** — one record and metric update per request ([`recorder`]).
+//!
+//! The table is loaded once per request (`ConfigStore::current`) and that `Arc` is kept
+//! to the end, so a config swap never changes a request in flight.
+
+pub mod assign;
+pub mod body;
+mod feedback;
+mod forward;
+pub mod recorder;
+pub mod scan;
+pub mod stream;
+pub mod usage;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use switchyard_config::{AuthFailure, Client, ConfigStore};
+use switchyard_records::RecordQueue;
+
+use crate::error::GatewayError;
+use crate::metrics::{code_class, Metrics, NONE};
+use crate::providers::{Endpoint, SharedAdapter};
+pub use body::GatewayBody;
+
+/// The routing table type the data plane runs on.
+pub type Table = switchyard_config::RoutingTable<SharedAdapter>;
+/// The config store the data plane reads.
+pub type Store = ConfigStore<SharedAdapter>;
+
+/// State shared by every request.
+pub struct Shared {
+    /// The hot-swapped routing table.
+    pub store: Arc<Store>,
+    /// Data-plane metrics.
+    pub metrics: Metrics,
+    /// Where records go.
+    pub records: RecordQueue,
+    /// False while starting and once draining.
+    pub ready: AtomicBool,
+}
+
+/// Handles one request end to end. Never fails: errors become OpenAI-shaped responses.
+pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<GatewayBody> {
+    let accepted = Instant::now();
+    let request_id = new_request_id();
+    let endpoint = match (req.method(), req.uri().path()) {
+        (&Method::POST, "/v1/chat/completions") => Ok(Endpoint::ChatCompletions),
+        (&Method::POST, "/v1/completions") => Ok(Endpoint::Completions),
+        (&Method::POST, "/v1/embeddings") => Ok(Endpoint::Embeddings),
+        (&Method::GET, "/v1/models") => {
+            return with_id(models(&shared, req.headers()), &request_id);
+        }
+        (&Method::POST, "/v1/feedback") => {
+            let (parts, body) = req.into_parts();
+            let resp = feedback::feedback(&shared, &parts.headers, body).await.unwrap_or_else(|e| error_response(&e));
+            return with_id(resp, &request_id);
+        }
+        (_, "/v1/chat/completions" | "/v1/completions" | "/v1/embeddings" | "/v1/feedback") => {
+            Err(GatewayError::MethodNotAllowed("POST"))
+        }
+        (_, "/v1/models") => Err(GatewayError::MethodNotAllowed("GET")),
+        (_, path) => Err(GatewayError::NotFound(sanitize(path))),
+    };
+    let response = match endpoint {
+        Ok(endpoint) => forward::infer(&shared, req, endpoint, accepted, &request_id).await,
+        Err(e) => Err(e),
+    };
+    let response = response.unwrap_or_else(|e| {
+        shared.metrics.requests.with_label_values(&[NONE, NONE, NONE, code_class(e.status().as_u16())]).inc();
+        error_response(&e)
+    });
+    with_id(response, &request_id)
+}
+
+/// Phase 2, **authenticate**: the client for the presented key, if keys are configured.
+pub fn authenticate<'t>(table: &'t Table, headers: &HeaderMap) -> Result<Option<&'t Client>, GatewayError> {
+    let presented = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+        .map(str::trim);
+    table.authenticate(presented).map_err(|f| match f {
+        AuthFailure::Missing => GatewayError::MissingKey,
+        AuthFailure::Invalid => GatewayError::InvalidKey,
+    })
+}
+
+/// `GET /v1/models`: the groups this client may use, as an OpenAI model list.
+fn models(shared: &Shared, headers: &HeaderMap) -> Response<GatewayBody> {
+    let table = shared.store.current();
+    let client = match authenticate(&table, headers) {
+        Ok(c) => c,
+        Err(e) => return error_response(&e),
+    };
+    let mut names: Vec<&str> =
+        table.groups().map(|g| g.name.as_str()).filter(|g| client.is_none_or(|c| c.may_use(g))).collect();
+    names.sort_unstable();
+    let data: Vec<_> = names
+        .iter()
+        .map(|n| serde_json::json!({"id": n, "object": "model", "created": 0, "owned_by": "switchyard"}))
+        .collect();
+    let body = serde_json::json!({"object": "list", "data": data}).to_string();
+    json_response(StatusCode::OK, Bytes::from(body))
+}
+
+/// The one mapping from [`GatewayError`] to a response.
+pub fn error_response(e: &GatewayError) -> Response<GatewayBody> {
+    let mut resp = json_response(e.status(), e.body());
+    if let Some((name, value)) = e.extra_headers() {
+        resp.headers_mut().insert(name, value);
+    }
+    resp
+}
+
+fn json_response(status: StatusCode, body: Bytes) -> Response<GatewayBody> {
+    let mut resp = Response::new(GatewayBody::full(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+fn with_id(mut resp: Response<GatewayBody>, id: &str) -> Response<GatewayBody> {
+    if let Ok(v) = HeaderValue::from_str(id) {
+        resp.headers_mut().insert("x-switchyard-request-id", v);
+    }
+    resp
+}
+
+/// Declared `content-length`, if any.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+/// A unique, time-ordered request id: 12 hex digits of Unix ms + 20 random hex digits.
+pub fn new_request_id() -> String {
+    let ms = unix_ms();
+    let rnd: u128 = rand::random::<u128>() & ((1u128 << 80) - 1);
+    format!("{:012x}{:020x}", ms & 0xffff_ffff_ffff, rnd)
+}
+
+/// Now, in Unix milliseconds.
+pub fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A client-supplied string safe to echo: printable ASCII, at most 64 characters.
+fn sanitize(s: &str) -> String {
+    s.chars().filter(|c| c.is_ascii_graphic()).take(64).collect()
+}
+
+impl Shared {
+    /// Whether the data plane should take traffic.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+}

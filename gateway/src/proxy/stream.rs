@@ -1,0 +1,154 @@
+//! Phase 6, **stream back**: upstream frames pass straight through to the client.
+//!
+//! [`ObservedBody`] wraps the upstream body. Each frame is handed on as soon as it
+//! arrives — nothing is buffered — while the first-byte time and token usage are
+//! observed on the way. A stall longer than the group's `idle` timeout, the `total`
+//! deadline, or a broken upstream connection ends the stream with one SSE `error` event
+//! (OpenAI SDKs raise it as an API error) and is recorded as such. If the client goes
+//! away, hyper drops the body and the [`Recorder`] records `client_aborted`.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep};
+
+use crate::error::GatewayError;
+use crate::providers::UpstreamBody;
+use crate::proxy::recorder::{Outcome, Recorder};
+use crate::proxy::usage::SseUsage;
+
+pin_project! {
+    /// A streamed response body that records how it went.
+    pub struct ObservedBody {
+        #[pin]
+        inner: UpstreamBody,
+        #[pin]
+        idle: Sleep,
+        #[pin]
+        total: Sleep,
+        idle_for: Duration,
+        member: Arc<str>,
+        state: State,
+        recorder: Option<Recorder>,
+        usage: SseUsage,
+        logged: Option<Vec<u8>>,
+        log_cap: usize,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum State {
+    Open,
+    Done,
+}
+
+// === impl ObservedBody ===
+
+impl ObservedBody {
+    /// Streams `inner`; `log_cap` > 0 keeps up to that many bytes for the record.
+    pub fn new(
+        inner: UpstreamBody,
+        recorder: Recorder,
+        idle_for: Duration,
+        total_deadline: Instant,
+        log_cap: usize,
+    ) -> Self {
+        let member: Arc<str> = recorder.record().member.as_str().into();
+        Self {
+            inner,
+            idle: tokio::time::sleep(idle_for),
+            total: tokio::time::sleep_until(total_deadline),
+            idle_for,
+            member,
+            state: State::Open,
+            recorder: Some(recorder),
+            usage: SseUsage::default(),
+            logged: (log_cap > 0).then(Vec::new),
+            log_cap,
+        }
+    }
+}
+
+impl Body for ObservedBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let mut this = self.project();
+        if let State::Done = this.state {
+            return Poll::Ready(None);
+        }
+        let failure = match this.inner.as_mut().poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.usage.feed(data);
+                    if let Some(log) = this.logged.as_mut() {
+                        let room = this.log_cap.saturating_sub(log.len());
+                        log.extend_from_slice(&data[..data.len().min(room)]);
+                    }
+                    if let Some(rec) = this.recorder.as_mut() {
+                        rec.first_byte_sent();
+                    }
+                    this.idle.as_mut().reset(Instant::now() + *this.idle_for);
+                }
+                return Poll::Ready(Some(Ok(frame)));
+            }
+            Poll::Ready(None) => {
+                *this.state = State::Done;
+                finish(this.recorder, this.usage, this.logged, None);
+                return Poll::Ready(None);
+            }
+            Poll::Ready(Some(Err(_))) => GatewayError::UpstreamReset { member: this.member.to_string() },
+            Poll::Pending => {
+                if this.idle.as_mut().poll(cx).is_ready() {
+                    GatewayError::UpstreamTimeout { member: this.member.to_string(), phase: "idle" }
+                } else if this.total.as_mut().poll(cx).is_ready() {
+                    GatewayError::UpstreamTimeout { member: this.member.to_string(), phase: "total" }
+                } else {
+                    return Poll::Pending;
+                }
+            }
+        };
+        let event = failure.sse_event();
+        finish(this.recorder, this.usage, this.logged, Some(&failure));
+        *this.state = State::Done;
+        Poll::Ready(Some(Ok(Frame::data(event))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.state, State::Done)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}
+
+fn finish(
+    recorder: &mut Option<Recorder>,
+    usage: &SseUsage,
+    logged: &mut Option<Vec<u8>>,
+    failure: Option<&GatewayError>,
+) {
+    let Some(mut rec) = recorder.take() else { return };
+    rec.upstream_finished();
+    let u = usage.usage.unwrap_or_default();
+    rec.finish(Outcome {
+        status: 200,
+        error_class: failure.map_or("", GatewayError::class),
+        upstream_error: failure.map(|f| match f {
+            GatewayError::UpstreamTimeout { .. } => "timeout",
+            _ => "reset",
+        }),
+        input_tokens: u.prompt_tokens,
+        output_tokens: u.completion_tokens,
+        response_body: logged.take().map(|b| String::from_utf8_lossy(&b).into_owned()),
+    });
+}

@@ -1,0 +1,110 @@
+//! Token usage from OpenAI-format responses, found without building a JSON tree.
+//!
+//! Non-streamed bodies carry `usage` at the top level; streams carry it in a chunk near
+//! the end (`stream_options.include_usage`, or servers like vLLM that always send it).
+//! [`SseUsage`] splits a stream into lines as frames arrive — keeping only an unfinished
+//! line between frames — and parses only `data:` lines that mention `"usage"`.
+
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+
+/// Most bytes of an unfinished SSE line kept between frames.
+const MAX_PENDING_LINE: usize = 1 << 20;
+
+/// Token counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct Usage {
+    /// Prompt tokens.
+    #[serde(default)]
+    pub prompt_tokens: Option<u32>,
+    /// Completion tokens.
+    #[serde(default)]
+    pub completion_tokens: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct WithUsage {
+    #[serde(default)]
+    usage: Option<Usage>,
+    #[serde(default, rename = "error")]
+    _error: Option<IgnoredAny>,
+}
+
+/// Parses a complete JSON response; `None` when it is not JSON at all.
+pub fn usage_of_json(body: &[u8]) -> Option<Usage> {
+    serde_json::from_slice::<WithUsage>(body).ok().map(|w| w.usage.unwrap_or_default())
+}
+
+/// Incremental usage scanner for an SSE stream.
+#[derive(Debug, Default)]
+pub struct SseUsage {
+    pending: Vec<u8>,
+    /// The last usage seen.
+    pub usage: Option<Usage>,
+}
+
+// === impl SseUsage ===
+
+impl SseUsage {
+    /// Feeds one body frame.
+    pub fn feed(&mut self, mut chunk: &[u8]) {
+        while let Some(nl) = chunk.iter().position(|&b| b == b'\n') {
+            if self.pending.is_empty() {
+                self.line(&chunk[..nl]);
+            } else {
+                let mut line = std::mem::take(&mut self.pending);
+                line.extend_from_slice(&chunk[..nl]);
+                self.line(&line);
+            }
+            chunk = &chunk[nl + 1..];
+        }
+        if self.pending.len() + chunk.len() <= MAX_PENDING_LINE {
+            self.pending.extend_from_slice(chunk);
+        } else {
+            self.pending.clear();
+        }
+    }
+
+    fn line(&mut self, line: &[u8]) {
+        let Some(data) = line.strip_prefix(b"data:") else { return };
+        if !contains(data, b"\"usage\"") {
+            return;
+        }
+        if let Ok(WithUsage { usage: Some(u), .. }) = serde_json::from_slice::<WithUsage>(data) {
+            self.usage = Some(u);
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_split_across_frames_is_found() {
+        let stream = b"data: {\"choices\":[],\"usage\":null}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":11}}\n\ndata: [DONE]\n\n";
+        for split in 1..stream.len() {
+            let mut s = SseUsage::default();
+            s.feed(&stream[..split]);
+            s.feed(&stream[split..]);
+            assert_eq!(
+                s.usage,
+                Some(Usage { prompt_tokens: Some(7), completion_tokens: Some(11) }),
+                "split at {split}"
+            );
+        }
+    }
+
+    #[test]
+    fn json_usage() {
+        assert_eq!(
+            usage_of_json(br#"{"id":"x","usage":{"prompt_tokens":1,"total_tokens":1}}"#),
+            Some(Usage { prompt_tokens: Some(1), completion_tokens: None })
+        );
+        assert_eq!(usage_of_json(b"<html>"), None);
+    }
+}

@@ -1,0 +1,98 @@
+//! Wiring the records pipeline into the gateway.
+//!
+//! Maps the config's `records:` block onto [`RecordsOptions`] (resolving the ClickHouse
+//! password reference), and keeps ClickHouse's per-group tables in step with the routing
+//! table: every published table's groups are handed to [`RecordQueue::provision_groups`],
+//! which creates missing `inferences_<group>` tables off the hot path.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchyard_config::schema::{Config, WhenFull as ConfigWhenFull};
+use switchyard_config::{ConfigError, Problem};
+use switchyard_records::{
+    BatchOptions, ClickHouseOptions, GroupSpec, RecordQueue, RecordsOptions, RetryOptions, SpoolOptions, WhenFull,
+};
+
+use tokio::sync::watch;
+
+use crate::proxy::{Store, Table};
+use crate::server::Phase;
+
+/// Grace the records pipeline gets at shutdown to ship what is spooled.
+pub const SHIP_ON_SHUTDOWN: Duration = Duration::from_secs(5);
+
+/// The pipeline options for `cfg`.
+pub fn options(cfg: &Config) -> Result<RecordsOptions, ConfigError> {
+    let r = &cfg.records;
+    let clickhouse = match &r.clickhouse {
+        None => None,
+        Some(ch) => {
+            let password = match &ch.password {
+                None => None,
+                Some(secret) => Some(
+                    secret
+                        .resolve()
+                        .map_err(|msg| ConfigError::from(vec![Problem::new("records.clickhouse.password", msg)]))?
+                        .expose()
+                        .to_owned(),
+                ),
+            };
+            Some(ClickHouseOptions {
+                url: ch.url.clone(),
+                database: ch.database.clone(),
+                user: ch.user.clone(),
+                password,
+            })
+        }
+    };
+    Ok(RecordsOptions {
+        spool: SpoolOptions {
+            dir: PathBuf::from(&r.spool.dir),
+            max_bytes: r.spool.max_bytes,
+            when_full: match r.spool.when_full {
+                ConfigWhenFull::DropNew => WhenFull::DropNew,
+                ConfigWhenFull::Reject => WhenFull::Reject,
+            },
+            fsync_interval_ms: r.spool.fsync_interval_ms,
+            queue_capacity: r.queue_capacity,
+            ..SpoolOptions::default()
+        },
+        migrate_on_start: r.clickhouse.as_ref().is_some_and(|c| c.auto_migrate),
+        clickhouse,
+        batch: BatchOptions {
+            max_rows: r.batch.max_rows,
+            max_bytes: r.batch.max_bytes,
+            max_delay_ms: r.batch.max_delay_ms,
+        },
+        retry: RetryOptions::default(),
+        ..RecordsOptions::default()
+    })
+}
+
+/// The groups of `table` as the records pipeline needs them.
+pub fn group_specs(table: &Table) -> Vec<GroupSpec> {
+    table.groups().map(|g| GroupSpec { name: g.name.clone(), retention_days: Some(g.records.retention_days) }).collect()
+}
+
+/// Provisions the current groups now and after every table swap, until shutdown starts
+/// (the task's queue clone must be gone before the record queue can close).
+pub fn keep_groups_provisioned(store: &Arc<Store>, queue: RecordQueue, mut phase: watch::Receiver<Phase>) {
+    let mut tables = store.subscribe();
+    queue.provision_groups(&group_specs(&tables.borrow_and_update()));
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                changed = tables.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    let specs = group_specs(&tables.borrow_and_update());
+                    queue.provision_groups(&specs);
+                }
+                _ = phase.wait_for(|p| *p >= Phase::Draining) => break,
+            }
+        }
+    });
+}

@@ -1,0 +1,130 @@
+//! Test support: a gateway started in-process on `127.0.0.1:0` from a YAML file in a temp
+//! dir, a fake OpenAI-compatible upstream on `127.0.0.1:0`, and helpers to read records.
+#![allow(dead_code)]
+
+pub mod upstream;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use switchyard_config::ConfigSource;
+use switchyard_gateway::Gateway;
+use switchyard_records::InferenceRecord;
+
+/// A gateway running in this test process.
+pub struct TestGateway {
+    pub gateway: Option<Gateway>,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub base: String,
+    pub admin: String,
+}
+
+impl TestGateway {
+    /// Starts a gateway from `yaml`. `listen`, `admin_listen` and the spool dir are
+    /// filled in unless the YAML sets them.
+    pub async fn start(yaml: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Self::start_in(dir, yaml).await
+    }
+
+    /// Starts a gateway with its config and data in `dir` (reuse `dir` to restart).
+    pub async fn start_in(dir: tempfile::TempDir, yaml: &str) -> Self {
+        let config_path = dir.path().join("switchyard.yaml");
+        std::fs::write(&config_path, complete_yaml(yaml, &dir)).expect("write config");
+        let gateway = Gateway::start(ConfigSource::File(config_path.clone())).await.expect("gateway starts");
+        let base = format!("http://{}", gateway.data_addr);
+        let admin = format!("http://{}", gateway.admin_addr);
+        Self { gateway: Some(gateway), dir, config_path, base, admin }
+    }
+
+    /// The running gateway.
+    pub fn gw(&self) -> &Gateway {
+        self.gateway.as_ref().expect("running")
+    }
+
+    /// Rewrites the config file (completing it like `start` does).
+    pub fn write_config(&self, yaml: &str) {
+        let tmp = self.dir.path().join("switchyard.yaml.tmp");
+        std::fs::write(&tmp, complete_yaml(yaml, &self.dir)).expect("write");
+        std::fs::rename(&tmp, &self.config_path).expect("rename");
+    }
+
+    /// Stops the gateway (draining), keeping the temp dir; returns the dir.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(g) = self.gateway.take() {
+            g.shutdown().await;
+        }
+        self.dir
+    }
+
+    /// URL of a data-plane path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Every inference record in the spool of a stopped gateway (without ClickHouse
+    /// nothing is shipped, so the spool holds them all).
+    pub fn records(dir: &tempfile::TempDir) -> Vec<InferenceRecord> {
+        use switchyard_records::spool::{open, SpoolConfig};
+        use switchyard_records::Entry;
+        let config = SpoolConfig { dir: dir.path().join("spool"), max_bytes: u64::MAX, segment_bytes: 32 << 20 };
+        let (_writer, mut reader, _) = open(&config, None).expect("spool opens");
+        let mut out = Vec::new();
+        while let Some(payload) = reader.next_record().expect("spool reads") {
+            if let Entry::Inference(r) = Entry::decode(&payload).expect("entry decodes") {
+                out.push(*r);
+            }
+        }
+        out
+    }
+
+    /// `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.admin)).await.expect("metrics").text().await.expect("text")
+    }
+}
+
+fn complete_yaml(yaml: &str, dir: &tempfile::TempDir) -> String {
+    let mut out = String::new();
+    if !yaml.contains("listen:") {
+        out.push_str("listen: 127.0.0.1:0\n");
+    }
+    if !yaml.contains("admin_listen:") {
+        out.push_str("admin_listen: 127.0.0.1:0\n");
+    }
+    out.push_str(yaml);
+    if !yaml.contains("records:") {
+        out.push_str(&format!("\nrecords:\n  spool: {{ dir: \"{}\" }}\n", dir.path().join("spool").display()));
+    }
+    out
+}
+
+/// A reqwest client that never pools across tests and has a sane timeout.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client")
+}
+
+/// A chat body for `model`.
+pub fn chat(model: &str) -> String {
+    format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}]}}"#)
+}
+
+/// A streaming chat body for `model`.
+pub fn chat_stream(model: &str) -> String {
+    format!(r#"{{"model":"{model}","stream":true,"messages":[{{"role":"user","content":"hi"}}]}}"#)
+}
+
+/// Polls `f` until it returns true or `within` passes.
+pub async fn eventually(within: Duration, mut f: impl AsyncFnMut() -> bool) -> bool {
+    let until = tokio::time::Instant::now() + within;
+    loop {
+        if f().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= until {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

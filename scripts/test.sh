@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs Switchyard's whole test suite on a machine that has only the Rust toolchain:
+# installs what the tests use (Debian: prometheus for promtool, clickhouse-server, curl),
+# starts a private ClickHouse on loopback, runs `cargo nextest`, and stops ClickHouse.
+# Idempotent; safe to run as root with no stdin (CI) or as a user with sudo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+
+missing=()
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test.sh: installing ${missing[*]}"
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "test.sh: installing cargo-nextest"
+  cargo install cargo-nextest --locked
+fi
+
+# A private ClickHouse on 127.0.0.1:18123 (installed from Debian's packages when missing),
+# stopped again however the tests end.
+bash scripts/clickhouse.sh start
+trap 'bash scripts/clickhouse.sh stop' EXIT
+eval "$(bash scripts/clickhouse.sh env)"
+
+cargo nextest run --workspace --profile ci "$@"
