@@ -1,0 +1,73 @@
+//! Micro-benchmarks of the per-request hot path: routing-table lookup, assignment
+//! (random and sticky), request scanning, and record encoding.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use http::HeaderMap;
+use switchyard_config::ProviderSpec;
+use switchyard_gateway::proxy::assign::assign;
+use switchyard_gateway::proxy::scan::RequestProbe;
+use switchyard_records::InferenceRecord;
+
+const CONFIG: &str = r#"
+providers:
+  mock: { kind: mock }
+groups:
+  support-bot:
+    members:
+      - { name: champ, role: champion, provider: mock, weight: 90 }
+      - { name: chall, role: challenger, provider: mock, weight: 10 }
+  other: { members: [ { name: a, role: champion, provider: mock, weight: 1 } ] }
+"#;
+
+const BODY: &[u8] = br#"{"model":"support-bot","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Where is my order #1234? It was supposed to arrive yesterday."}],"temperature":0.2,"stream":false,"user":"user-42"}"#;
+
+fn benches(c: &mut Criterion) {
+    let factory = |_: &ProviderSpec| Ok(());
+    let table = switchyard_config::check::<()>(CONFIG, &factory).expect("valid config");
+    let group = table.group("support-bot").expect("group");
+
+    c.bench_function("routing_table_lookup", |b| b.iter(|| table.group(black_box("support-bot")).is_some()));
+
+    let no_headers = HeaderMap::new();
+    c.bench_function("assign_random", |b| b.iter(|| assign(group, black_box(&no_headers), None)));
+
+    let mut sticky = HeaderMap::new();
+    sticky.insert("x-switchyard-sticky-key", "user-1234567".parse().expect("header"));
+    c.bench_function("assign_sticky", |b| b.iter(|| assign(group, black_box(&sticky), None)));
+
+    c.bench_function("scan_request_body", |b| b.iter(|| RequestProbe::scan(black_box(BODY)).map(|p| p.stream)));
+
+    let mut big = Vec::from(&BODY[..BODY.len() - 1]);
+    big.extend_from_slice(br#","padding":""#);
+    big.extend(std::iter::repeat_n(b'x', 64 * 1024));
+    big.extend_from_slice(br#""}"#);
+    c.bench_function("scan_request_body_64k", |b| b.iter(|| RequestProbe::scan(black_box(&big)).map(|p| p.stream)));
+
+    let record = InferenceRecord {
+        request_id: "01a2178eb83f2b2de392b89283aa26e1".into(),
+        timestamp_ms: 1_795_691_558_975,
+        group: "support-bot".into(),
+        member: "champ".into(),
+        role: "champion".into(),
+        provider: "openai".into(),
+        provider_kind: "openai".into(),
+        upstream_model: "gpt-4o".into(),
+        assignment: "random".into(),
+        weight: 0.9,
+        config_version: 7,
+        endpoint: "chat.completions".into(),
+        status: 200,
+        total_us: 20_773,
+        upstream_us: 20_578,
+        overhead_us: 195,
+        input_tokens: Some(12),
+        output_tokens: Some(40),
+        ..InferenceRecord::default()
+    };
+    c.bench_function("record_encode_json", |b| b.iter(|| serde_json::to_vec(black_box(&record)).map(|v| v.len())));
+}
+
+criterion_group!(hot_path, benches);
+criterion_main!(hot_path);
