@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Switchyard's whole test suite on a machine that has only the Rust toolchain:
-# installs what the tests use (Debian: prometheus for promtool, clickhouse-server, curl),
+# installs what the tests use (Debian: prometheus for promtool, clickhouse-server, curl;
+# PyPI: chdb-core),
 # starts a private ClickHouse on loopback, runs `cargo nextest`, and stops ClickHouse.
 # Idempotent; safe to run as root with no stdin (CI) or as a user with sudo.
 set -euo pipefail
@@ -28,5 +29,8 @@ fi
 bash scripts/clickhouse.sh start
 trap 'bash scripts/clickhouse.sh stop' EXIT
 eval "$(bash scripts/clickhouse.sh env)"
+
+# chdb-core (current ClickHouse embedded in Python) for the SQL-compatibility test.
+bash scripts/python-test-deps.sh
 
 cargo nextest run --workspace --profile ci "$@"

@@ -8,6 +8,7 @@
 
 pub mod assign;
 pub mod error;
+pub mod history;
 pub mod schema;
 pub mod secret;
 pub mod store;
@@ -17,7 +18,7 @@ pub mod validate;
 pub use error::{ConfigError, Problem};
 pub use schema::{Config, ProviderKind, Role};
 pub use secret::{Secret, SecretRef};
-pub use store::{check, ConfigSource, ConfigStore, ReloadOutcome, QUICKSTART_YAML};
+pub use store::{check, ConfigEditor, ConfigSource, ConfigStore, EditError, Edited, ReloadOutcome, QUICKSTART_YAML};
 pub use table::{
     AuthFailure, Client, Group, Member, Provider, ProviderFactory, ProviderSpec, RoutingTable, StickySource, Timeouts,
 };

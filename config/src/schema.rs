@@ -107,6 +107,25 @@ pub struct ProviderConfig {
     /// `mock`: fraction of requests answered with a 500, in [0,1]. Default 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_rate: Option<f64>,
+    /// `openai`: Azure OpenAI `api-version` (setting it selects the Azure URL and
+    /// `api-key` header); `anthropic`: the `anthropic-version` header. Default: none for
+    /// `openai`, `2023-06-01` for `anthropic`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
+    /// `openai` with `api_version` (Azure): the deployment name. Default: the member's model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<String>,
+    /// PEM file of extra CA certificates trusted for this provider, besides the webpki
+    /// roots. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// Idle keep-alive connections kept per upstream host. Default 256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_max_idle_per_host: Option<usize>,
+    /// Requests in flight to this provider at most; more wait (within the group's
+    /// `first_byte_ms`) for a slot. Default: unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<usize>,
 }
 
 /// Provider kinds (SPEC §2).
@@ -147,6 +166,53 @@ pub struct GroupConfig {
     /// Record settings for this group.
     #[serde(default)]
     pub records: GroupRecordsConfig,
+    /// Automatic promotion / rollback from the experiment statistics. Absent: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion: Option<PromotionConfig>,
+    /// Retries of failed upstream attempts (before the first byte only).
+    #[serde(default)]
+    pub retries: RetriesConfig,
+    /// Circuit breaker per member.
+    #[serde(default)]
+    pub breaker: BreakerConfig,
+    /// Mirrored (shadow) requests in flight for this group at most; beyond it copies
+    /// are skipped, never queued. Default 32.
+    #[serde(default = "default_mirror_concurrency")]
+    pub mirror_concurrency: u32,
+}
+
+/// `retries:` of a group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetriesConfig {
+    /// Retries per member after the first attempt (0 disables). Default 1.
+    pub max_retries: u32,
+    /// Base of the capped exponential backoff, ms (full jitter). Default 25.
+    pub backoff_ms: u64,
+    /// Cap on one backoff, ms; a `Retry-After` longer than this is not waited for. Default 1000.
+    pub max_backoff_ms: u64,
+    /// Retry budget: retries may add at most this percent of the group's requests.
+    /// Default 20.
+    pub budget_percent: f64,
+    /// Retries always allowed on top of the budget (a reserve that refills with
+    /// traffic). Default 10.
+    pub budget_reserve: u32,
+}
+
+/// `breaker:` of a group: one breaker per member.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BreakerConfig {
+    /// Whether breakers act. Default true.
+    pub enabled: bool,
+    /// Rolling window over which the failure ratio is computed, ms. Default 10000.
+    pub window_ms: u64,
+    /// Attempts needed in the window before the breaker may open. Default 5.
+    pub min_requests: u32,
+    /// Failure percentage in the window that opens the breaker, (0,100]. Default 50.
+    pub failure_percent: f64,
+    /// Time open before one half-open probe is let through, ms. Default 5000.
+    pub open_ms: u64,
 }
 
 /// `assignment:` of a group.
@@ -360,6 +426,9 @@ fn default_user() -> String {
 fn default_true() -> bool {
     true
 }
+fn default_mirror_concurrency() -> u32 {
+    32
+}
 
 // === impl defaults ===
 
@@ -379,6 +448,18 @@ impl Default for LimitsConfig {
 impl Default for TimeoutsConfig {
     fn default() -> Self {
         Self { connect_ms: 2_000, first_byte_ms: 30_000, idle_ms: 30_000, total_ms: 300_000 }
+    }
+}
+
+impl Default for RetriesConfig {
+    fn default() -> Self {
+        Self { max_retries: 1, backoff_ms: 25, max_backoff_ms: 1_000, budget_percent: 20.0, budget_reserve: 10 }
+    }
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self { enabled: true, window_ms: 10_000, min_requests: 5, failure_percent: 50.0, open_ms: 5_000 }
     }
 }
 
@@ -433,6 +514,46 @@ impl Role {
             Self::Champion => "champion",
             Self::Challenger => "challenger",
             Self::Shadow => "shadow",
+        }
+    }
+}
+
+/// `groups.<g>.promotion`: act on the experiment without an operator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PromotionConfig {
+    /// Fewest requests each arm needs before any action. Default 1000.
+    pub min_samples_per_arm: u64,
+    /// Seconds the current weights must have been serving before any action. Default 3600.
+    pub min_duration_secs: u64,
+    /// Non-inferiority margin on the error rate, absolute (0.005 = half a point). Default 0.
+    pub error_margin: f64,
+    /// Non-inferiority margin on the slow rate, absolute. Default 0.
+    pub slow_margin: f64,
+    /// Metric to win on: `error_rate`, `slow_rate` or a feedback metric. Default `error_rate`.
+    pub metric: String,
+    /// Promote a challenger that wins with confidence. Default true.
+    pub auto_promote: bool,
+    /// Set a challenger that is worse with confidence to weight 0. Default true.
+    pub auto_rollback: bool,
+    /// How often the experiment is evaluated, seconds. Default 60.
+    pub check_interval_secs: u64,
+    /// Significance level of the anytime-valid intervals. Default 0.05.
+    pub alpha: f64,
+}
+
+impl Default for PromotionConfig {
+    fn default() -> Self {
+        Self {
+            min_samples_per_arm: 1000,
+            min_duration_secs: 3600,
+            error_margin: 0.0,
+            slow_margin: 0.0,
+            metric: "error_rate".into(),
+            auto_promote: true,
+            auto_rollback: true,
+            check_interval_secs: 60,
+            alpha: 0.05,
         }
     }
 }

@@ -15,7 +15,10 @@ use subtle::ConstantTimeEq;
 
 use crate::assign::Sampler;
 use crate::error::{ConfigError, Problem};
-use crate::schema::{Config, Fallback, GroupRecordsConfig, LimitsConfig, ProviderConfig, ProviderKind, Role};
+use crate::schema::{
+    BreakerConfig, Config, Fallback, GroupRecordsConfig, LimitsConfig, ProviderConfig, ProviderKind, RetriesConfig,
+    Role,
+};
 use crate::secret::Secret;
 use crate::validate::validate;
 
@@ -74,6 +77,12 @@ pub struct Group<P> {
     pub timeouts: Timeouts,
     /// Record settings.
     pub records: GroupRecordsConfig,
+    /// Retry policy (before the first byte only).
+    pub retries: RetriesConfig,
+    /// Circuit-breaker policy per member.
+    pub breaker: BreakerConfig,
+    /// Most mirrored requests in flight.
+    pub mirror_concurrency: usize,
     sampler: Sampler,
 }
 
@@ -206,6 +215,9 @@ impl<P> RoutingTable<P> {
                     total: Duration::from_millis(t.total_ms),
                 },
                 records: gc.records.clone(),
+                retries: gc.retries.clone(),
+                breaker: gc.breaker.clone(),
+                mirror_concurrency: usize::try_from(gc.mirror_concurrency).unwrap_or(usize::MAX),
                 sampler: Sampler::new(&weights),
             };
             groups.insert(name.clone(), Arc::new(group));

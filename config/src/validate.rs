@@ -101,10 +101,21 @@ fn check_providers(cfg: &Config, problems: &mut Vec<Problem>) {
                 if p.base_url.is_some() {
                     problems.push(Problem::new(at("base_url"), "a mock provider has no base_url"));
                 }
+                for (key, set) in [
+                    ("api_version", p.api_version.is_some()),
+                    ("deployment", p.deployment.is_some()),
+                    ("ca_file", p.ca_file.is_some()),
+                    ("pool_max_idle_per_host", p.pool_max_idle_per_host.is_some()),
+                    ("max_in_flight", p.max_in_flight.is_some()),
+                ] {
+                    if set {
+                        problems.push(Problem::new(at(key), "not valid for kind mock"));
+                    }
+                }
             }
-            ProviderKind::Openai => {
+            kind => {
                 match &p.base_url {
-                    None => problems.push(Problem::new(at("base_url"), "required for kind openai")),
+                    None => problems.push(Problem::new(at("base_url"), format!("required for kind {}", kind.as_str()))),
                     Some(url) => check_url(problems, &at("base_url"), url),
                 }
                 for (key, set) in mock_only {
@@ -112,14 +123,28 @@ fn check_providers(cfg: &Config, problems: &mut Vec<Problem>) {
                         problems.push(Problem::new(at(key), "only valid for kind mock"));
                     }
                 }
+                if p.api_version.is_some() && !matches!(kind, ProviderKind::Openai | ProviderKind::Anthropic) {
+                    problems.push(Problem::new(at("api_version"), "only valid for kinds openai (Azure) and anthropic"));
+                }
+                if let Some(v) = &p.api_version {
+                    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_graphic()) {
+                        problems.push(Problem::new(at("api_version"), "must be a non-empty printable string"));
+                    }
+                }
+                if p.deployment.is_some() && !(kind == ProviderKind::Openai && p.api_version.is_some()) {
+                    problems
+                        .push(Problem::new(at("deployment"), "only valid for kind openai with api_version (Azure)"));
+                }
+                if let Some(d) = &p.deployment {
+                    check_name(problems, &at("deployment"), d);
+                }
+                if p.ca_file.as_deref() == Some("") {
+                    problems.push(Problem::new(at("ca_file"), "must not be empty"));
+                }
+                if p.max_in_flight == Some(0) {
+                    problems.push(Problem::new(at("max_in_flight"), "must be > 0"));
+                }
             }
-            other => problems.push(Problem::new(
-                at("kind"),
-                format!(
-                    "provider kind `{}` is not supported by this build yet (supported: openai, mock)",
-                    other.as_str()
-                ),
-            )),
         }
         for header in p.headers.keys() {
             if http_token(header).is_none() {
@@ -233,6 +258,51 @@ fn check_group(cfg: &Config, name: &str, group: &GroupConfig, problems: &mut Vec
     ] {
         if v == 0 {
             problems.push(Problem::new(at(&format!("timeouts.{key}")), "must be > 0"));
+        }
+    }
+    let r = &group.retries;
+    if r.backoff_ms == 0 {
+        problems.push(Problem::new(at("retries.backoff_ms"), "must be > 0"));
+    }
+    if r.max_backoff_ms < r.backoff_ms {
+        problems.push(Problem::new(at("retries.max_backoff_ms"), "must be >= retries.backoff_ms"));
+    }
+    if !(0.0..=100.0).contains(&r.budget_percent) {
+        problems.push(Problem::new(at("retries.budget_percent"), "must be between 0 and 100"));
+    }
+    if r.max_retries > 10 {
+        problems.push(Problem::new(at("retries.max_retries"), "must be <= 10"));
+    }
+    let b = &group.breaker;
+    if b.window_ms == 0 {
+        problems.push(Problem::new(at("breaker.window_ms"), "must be > 0"));
+    }
+    if b.open_ms == 0 {
+        problems.push(Problem::new(at("breaker.open_ms"), "must be > 0"));
+    }
+    if b.min_requests == 0 {
+        problems.push(Problem::new(at("breaker.min_requests"), "must be >= 1"));
+    }
+    if !(b.failure_percent > 0.0 && b.failure_percent <= 100.0) {
+        problems.push(Problem::new(at("breaker.failure_percent"), "must be in (0, 100]"));
+    }
+    if group.mirror_concurrency == 0 {
+        problems.push(Problem::new(at("mirror_concurrency"), "must be >= 1"));
+    }
+    if let Some(p) = &group.promotion {
+        for (key, v) in [("error_margin", p.error_margin), ("slow_margin", p.slow_margin)] {
+            if !(v.is_finite() && v >= 0.0) {
+                problems.push(Problem::new(at(&format!("promotion.{key}")), "must be a finite number >= 0"));
+            }
+        }
+        if !(p.alpha > 0.0 && p.alpha < 0.5) {
+            problems.push(Problem::new(at("promotion.alpha"), "must be in (0, 0.5)"));
+        }
+        if p.metric.trim().is_empty() {
+            problems.push(Problem::new(at("promotion.metric"), "must not be empty"));
+        }
+        if p.check_interval_secs == 0 {
+            problems.push(Problem::new(at("promotion.check_interval_secs"), "must be > 0"));
         }
     }
     if group.records.retention_days == 0 {

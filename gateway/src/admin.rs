@@ -1,4 +1,5 @@
-//! The admin listener: `/metrics`, `/healthz`, `/readyz` (and later the control API).
+//! The admin listener: `/metrics`, `/healthz`, `/readyz`, and whatever the binary mounts
+//! (the control API under `/api/` and `/openapi.json`).
 //!
 //! `/healthz` answers 200 while the process runs; `/readyz` answers 200 only while the
 //! data plane takes traffic (503 while starting and while draining), so a load balancer
@@ -9,14 +10,59 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::Full;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use prometheus::{Encoder, Registry, TextEncoder};
+use tower::util::BoxCloneSyncService;
+use tower::ServiceExt;
 
 use crate::proxy::Shared;
 
+/// A boxed error for admin bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// The admin listener's response body.
+pub type AdminBody = UnsyncBoxBody<Bytes, BoxError>;
+/// A service mounted on the admin listener (the control API).
+pub type AdminService = BoxCloneSyncService<Request<Incoming>, Response<AdminBody>, std::convert::Infallible>;
+
+/// Boxes any tower service answering HTTP (e.g. an axum router) for mounting.
+pub fn mountable<S, B>(service: S) -> AdminService
+where
+    S: tower::Service<Request<Incoming>, Response = Response<B>, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    BoxCloneSyncService::new(
+        service.map_response(|resp: Response<B>| resp.map(|b| b.map_err(Into::into).boxed_unsync())),
+    )
+}
+
 /// Handles one admin request.
-pub async fn handle(shared: Arc<Shared>, registry: Registry, req: Request<Incoming>) -> Response<Full<Bytes>> {
+pub async fn handle(
+    shared: Arc<Shared>,
+    registry: Registry,
+    mounted: Option<AdminService>,
+    req: Request<Incoming>,
+) -> Response<AdminBody> {
+    let path = req.uri().path();
+    if let Some(service) = mounted {
+        if path.starts_with("/api/") || path == "/openapi.json" {
+            return match service.oneshot(req).await {
+                Ok(resp) => resp,
+                Err(never) => match never {},
+            };
+        }
+    }
+    builtin(&shared, &registry, &req).map(|b| b.map_err(|never| match never {}).boxed_unsync())
+}
+
+fn builtin(shared: &Shared, registry: &Registry, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/metrics") => {
             let mut buf = Vec::with_capacity(16 * 1024);

@@ -2,12 +2,16 @@
 //!
 //! Every [`GatewayError`] knows its [`Blame`] (client, upstream, internal) and whether a
 //! retry could help. [`GatewayError::to_response`] is the only mapping to HTTP: an
-//! OpenAI-shaped `{"error":{"message","type","code"}}` body with the right status. Messages
+//! OpenAI-shaped `{"error":{"message","type","code"}}` body with the right status — or,
+//! for Anthropic and OIP clients, that format's error shape ([`GatewayError::body_for`]). Messages
 //! are written here from fixed text plus values the gateway chose (group and member names
 //! from the config, limits) — never an upstream body, a header value or a secret.
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
+
+use crate::providers::anthropic::convert::anthropic_error_type;
+use crate::providers::WireFormat;
 
 /// Who caused a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +102,14 @@ pub enum GatewayError {
         /// The member.
         member: String,
     },
+    /// The member's provider kind cannot serve this endpoint.
+    #[error("member `{member}` cannot serve {endpoint} requests")]
+    Unsupported {
+        /// The member.
+        member: String,
+        /// The endpoint, e.g. `oip.infer`.
+        endpoint: &'static str,
+    },
     /// Shutting down or not ready.
     #[error("the gateway is not ready")]
     NotReady,
@@ -123,7 +135,8 @@ impl GatewayError {
             | UnknownGroup(_)
             | UnknownMember { .. }
             | NotFound(_)
-            | MethodNotAllowed(_) => Blame::Client,
+            | MethodNotAllowed(_)
+            | Unsupported { .. } => Blame::Client,
             UpstreamConnect { .. }
             | UpstreamTimeout { .. }
             | UpstreamStatus { .. }
@@ -163,6 +176,7 @@ impl GatewayError {
             UpstreamStatus { .. } => "upstream_status",
             UpstreamInvalid { .. } => "upstream_invalid",
             UpstreamReset { .. } => "upstream_reset",
+            Unsupported { .. } => "unsupported_endpoint",
             NotReady => "not_ready",
             SpoolFull => "spool_full",
         }
@@ -172,7 +186,7 @@ impl GatewayError {
     pub fn status(&self) -> StatusCode {
         use GatewayError::*;
         match self {
-            BadJson(_) | BadField(_) | UnknownMember { .. } => StatusCode::BAD_REQUEST,
+            BadJson(_) | BadField(_) | UnknownMember { .. } | Unsupported { .. } => StatusCode::BAD_REQUEST,
             BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             MissingKey | InvalidKey => StatusCode::UNAUTHORIZED,
@@ -213,11 +227,34 @@ impl GatewayError {
         Bytes::from(body.to_string())
     }
 
+    /// The error body in a client's wire format: OpenAI's shape, Anthropic's
+    /// `{"type":"error","error":{"type","message"}}`, or OIP's `{"error": "<message>"}`.
+    pub fn body_for(&self, format: WireFormat) -> Bytes {
+        match format {
+            WireFormat::OpenAi => self.body(),
+            WireFormat::Anthropic => {
+                let kind = anthropic_error_type(self.status().as_u16());
+                let body = serde_json::json!({"type": "error", "error": {"type": kind, "message": self.to_string()}});
+                Bytes::from(body.to_string())
+            }
+            WireFormat::Oip => Bytes::from(serde_json::json!({"error": self.to_string()}).to_string()),
+        }
+    }
+
     /// A Server-Sent Event carrying this error, to end a stream that already started.
     pub fn sse_event(&self) -> Bytes {
-        let mut out = Vec::with_capacity(160);
+        self.sse_event_for(WireFormat::OpenAi)
+    }
+
+    /// [`Self::sse_event`] in a client's format (Anthropic: an `event: error`, with an
+    /// overloaded/timeout type its SDKs raise as an API error).
+    pub fn sse_event_for(&self, format: WireFormat) -> Bytes {
+        let mut out = Vec::with_capacity(192);
+        if format == WireFormat::Anthropic {
+            out.extend_from_slice(b"event: error\n");
+        }
         out.extend_from_slice(b"data: ");
-        out.extend_from_slice(&self.body());
+        out.extend_from_slice(&self.body_for(format));
         out.extend_from_slice(b"\n\n");
         Bytes::from(out)
     }

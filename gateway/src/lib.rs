@@ -57,6 +57,16 @@ pub enum StartError {
     Records(#[from] switchyard_records::RecordsError),
 }
 
+/// What a mounted admin service is built from.
+pub struct MountContext {
+    /// The running config store.
+    pub store: Arc<Store>,
+    /// The records pipeline's options (ClickHouse connection for analytics).
+    pub records: switchyard_records::RecordsOptions,
+    /// The metrics registry.
+    pub registry: Registry,
+}
+
 /// A running gateway.
 pub struct Gateway {
     /// Bound data-plane address.
@@ -78,6 +88,15 @@ pub struct Gateway {
 impl Gateway {
     /// Loads the config and starts serving. Call inside a tokio runtime.
     pub async fn start(source: ConfigSource) -> Result<Self, StartError> {
+        Self::start_with(source, |_| None).await
+    }
+
+    /// Like [`Gateway::start`], with a service mounted on the admin listener (the binary
+    /// mounts the control API this way) built from the running store and records setup.
+    pub async fn start_with(
+        source: ConfigSource,
+        mount: impl FnOnce(&MountContext) -> Option<admin::AdminService>,
+    ) -> Result<Self, StartError> {
         let registry = Registry::new();
         let client = UpstreamClient::new();
         let store: Arc<Store> = Arc::new(ConfigStore::load(
@@ -89,7 +108,10 @@ impl Gateway {
         let table = store.current();
         let cfg = &table.config;
 
-        let (queue, records) = switchyard_records::start(recording::options(cfg)?, &registry)?;
+        let records_options = recording::options(cfg)?;
+        let (queue, records) = switchyard_records::start(records_options.clone(), &registry)?;
+        let mounted =
+            mount(&MountContext { store: store.clone(), records: records_options, registry: registry.clone() });
 
         let shared = Arc::new(Shared {
             store: store.clone(),
@@ -126,7 +148,7 @@ impl Gateway {
         let admin_task = tokio::spawn(server::serve(
             admin,
             ListenOptions { tls: None, ..options },
-            move |req| admin::handle(admin_shared.clone(), admin_registry.clone(), req),
+            move |req| admin::handle(admin_shared.clone(), admin_registry.clone(), mounted.clone(), req),
             stop,
             drained_tx,
         ));

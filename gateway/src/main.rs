@@ -95,7 +95,7 @@ fn serve(config: Option<PathBuf>) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let gateway = match Gateway::start(source).await {
+        let gateway = match Gateway::start_with(source, control_api).await {
             Ok(g) => g,
             Err(StartError::Config(err)) => {
                 for p in &err.problems {
@@ -113,6 +113,12 @@ fn serve(config: Option<PathBuf>) -> ExitCode {
         gateway.shutdown().await;
         ExitCode::SUCCESS
     })
+}
+
+/// Mounts the control API on the admin listener.
+fn control_api(ctx: &switchyard_gateway::MountContext) -> Option<switchyard_gateway::admin::AdminService> {
+    let router = switchyard_control_api::mount(ctx.store.clone(), ctx.records.clickhouse.as_ref(), &ctx.registry);
+    Some(switchyard_gateway::admin::mountable(router))
 }
 
 async fn wait_for_stop_signal() {

@@ -4,6 +4,12 @@
 //! Label values are bounded: group and member names come from the config (unresolved
 //! requests use `_none`), roles and code classes are fixed sets. Never a request id, a
 //! user id or a raw `model` string from a client.
+//!
+//! [`Metrics::resilience`] also lives here: the per-member state that must outlive table
+//! swaps (circuit breakers, retry budgets, mirror slots) and drives `circuit_open`. It
+//! sits with the metrics because both are built once per gateway from the registry.
+
+use std::sync::Arc;
 
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 
@@ -37,6 +43,13 @@ pub struct Metrics {
     pub upstream_errors: IntCounterVec,
     /// Time to read a request body; not in SPEC, useful for slow clients.
     pub body_read: Histogram,
+    /// `switchyard_retries_total{group,member}`: upstream attempts retried.
+    pub retries: IntCounterVec,
+    /// `switchyard_mirrored_total{group,member,outcome}`: shadow copies `sent` or
+    /// `skipped` (mirror slots full).
+    pub mirrored: IntCounterVec,
+    /// Breakers, retry budgets and mirror slots; owns `switchyard_circuit_open{group,member}`.
+    pub resilience: Arc<crate::proxy::resilience::Resilience>,
 }
 
 // === impl Metrics ===
@@ -64,7 +77,23 @@ impl Metrics {
                 .buckets(LATENCY_BUCKETS.to_vec()),
         )?;
         registry.register(Box::new(body_read.clone()))?;
+        let circuit_open = IntGaugeVec::new(
+            Opts::new("switchyard_circuit_open", "1 while a member's circuit breaker is open or half-open."),
+            &["group", "member"],
+        )?;
+        registry.register(Box::new(circuit_open.clone()))?;
         Ok(Self {
+            retries: counter(
+                "switchyard_retries_total",
+                "Upstream attempts retried (before the first byte), by group and member.",
+                &["group", "member"],
+            )?,
+            mirrored: counter(
+                "switchyard_mirrored_total",
+                "Shadow copies by outcome (sent, skipped).",
+                &["group", "member", "outcome"],
+            )?,
+            resilience: Arc::new(crate::proxy::resilience::Resilience::new(circuit_open)),
             requests: counter(
                 "switchyard_requests_total",
                 "Requests answered, by group, member, role and status class.",

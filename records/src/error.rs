@@ -38,6 +38,18 @@ pub enum RecordsError {
         #[source]
         source: clickhouse::error::Error,
     },
+    /// A ClickHouse request failed where the operator needs to know which server
+    /// (`switchyard migrate`, start-up): the message names the URL.
+    #[error("clickhouse at {url}: {op}: {source}")]
+    ClickHouseAt {
+        /// The server's URL as configured.
+        url: String,
+        /// What was being done.
+        op: &'static str,
+        /// The client error.
+        #[source]
+        source: clickhouse::error::Error,
+    },
     /// Registering metrics failed (duplicate registration).
     #[error("records metrics: {0}")]
     Metrics(#[from] prometheus::Error),
@@ -79,7 +91,7 @@ impl RecordsError {
     pub fn blame(&self) -> Blame {
         match self {
             Self::Io { .. } | Self::Metrics(_) => Blame::Internal,
-            Self::ClickHouse { .. } => Blame::Upstream,
+            Self::ClickHouse { .. } | Self::ClickHouseAt { .. } => Blame::Upstream,
             Self::InvalidOption { .. } => Blame::Client,
         }
     }
@@ -87,7 +99,9 @@ impl RecordsError {
     /// Whether trying again later can succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::ClickHouse { source, .. } => classify(source) != Failure::Malformed,
+            Self::ClickHouse { source, .. } | Self::ClickHouseAt { source, .. } => {
+                classify(source) != Failure::Malformed
+            }
             Self::Io { .. } | Self::Metrics(_) | Self::InvalidOption { .. } => false,
         }
     }

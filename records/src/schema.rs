@@ -159,22 +159,11 @@ pub async fn migrate(opts: &ClickHouseOptions) -> Result<MigrationReport, Record
     let db = &opts.database;
     // Without a database: it may not exist yet.
     let root = client(opts).with_database("default");
-    let server_version = root
-        .query("SELECT version()")
-        .fetch_one::<String>()
-        .await
-        .map_err(|e| RecordsError::clickhouse("version", e))?;
-    exec(&root, &format!("CREATE DATABASE IF NOT EXISTS `{db}`"), "create database").await?;
-    exec(
-        &root,
-        &format!(
-            "CREATE TABLE IF NOT EXISTS `{db}`.schema_migrations (
-                version UInt32, name String, applied_at DateTime
-            ) ENGINE = ReplacingMergeTree() ORDER BY version"
-        ),
-        "create schema_migrations",
-    )
-    .await?;
+    let server_version = root.query("SELECT version()").fetch_one::<String>().await.map_err(|source| {
+        RecordsError::ClickHouseAt { url: opts.url.clone(), op: "connect (SELECT version())", source }
+    })?;
+    exec(&root, &create_database(db), "create database").await?;
+    exec(&root, &create_schema_migrations(db), "create schema_migrations").await?;
     let done: Vec<u32> = root
         .query(&format!("SELECT DISTINCT version FROM `{db}`.schema_migrations"))
         .fetch_all::<u32>()
@@ -183,11 +172,7 @@ pub async fn migrate(opts: &ClickHouseOptions) -> Result<MigrationReport, Record
     let mut applied = Vec::new();
     for m in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
         for statement in m.statements {
-            let sql = statement
-                .replace("{db_literal}", &format!("'{db}'"))
-                .replace("{db}", &format!("`{db}`"))
-                .replace("{columns}", INFERENCE_COLUMNS);
-            exec(&root, &sql, m.name).await?;
+            exec(&root, &expand(statement, db), m.name).await?;
         }
         root.query(&format!("INSERT INTO `{db}`.schema_migrations (version, name, applied_at) VALUES (?, ?, now())"))
             .bind(m.version)
@@ -204,12 +189,51 @@ pub async fn migrate(opts: &ClickHouseOptions) -> Result<MigrationReport, Record
 /// Creates `inferences_<group>` if missing; returns the table name.
 pub async fn ensure_group_table(client: &Client, group: &str) -> Result<String, RecordsError> {
     let table = group_table(group);
-    let sql = format!(
-        "CREATE TABLE IF NOT EXISTS `{table}` ({INFERENCE_COLUMNS}
-        ) ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMMDD(ts) ORDER BY (ts, request_id)"
-    );
-    exec(client, &sql, "create group table").await?;
+    exec(client, &create_group_table(&format!("`{table}`")), "create group table").await?;
     Ok(table)
+}
+
+/// Every DDL statement [`migrate`] and the shipper run for `database` and `groups`, in
+/// order, with fully qualified table names — for compatibility tests against other
+/// ClickHouse versions (`records/tests/sql_compat.rs`). `database` must pass
+/// [`validate_database`].
+pub fn ddl_statements(database: &str, groups: &[&str]) -> Vec<String> {
+    let mut out = vec![create_database(database), create_schema_migrations(database)];
+    for m in MIGRATIONS {
+        out.extend(m.statements.iter().map(|s| expand(s, database)));
+    }
+    for g in groups {
+        out.push(create_group_table(&format!("`{database}`.`{}`", group_table(g))));
+    }
+    out
+}
+
+fn create_database(db: &str) -> String {
+    format!("CREATE DATABASE IF NOT EXISTS `{db}`")
+}
+
+fn create_schema_migrations(db: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS `{db}`.schema_migrations (
+            version UInt32, name String, applied_at DateTime
+        ) ENGINE = ReplacingMergeTree() ORDER BY version"
+    )
+}
+
+/// A migration statement for database `db`.
+fn expand(statement: &str, db: &str) -> String {
+    statement
+        .replace("{db_literal}", &format!("'{db}'"))
+        .replace("{db}", &format!("`{db}`"))
+        .replace("{columns}", INFERENCE_COLUMNS)
+}
+
+/// `CREATE TABLE` of a group table named `table` (already quoted, maybe qualified).
+fn create_group_table(table: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {table} ({INFERENCE_COLUMNS}
+        ) ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMMDD(ts) ORDER BY (ts, request_id)"
+    )
 }
 
 async fn exec(client: &Client, sql: &str, op: &'static str) -> Result<(), RecordsError> {

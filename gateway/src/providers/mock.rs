@@ -78,7 +78,7 @@ impl MockAdapter {
                 "choices": [{ "index": 0, "text": self.text(model), "finish_reason": "stop" }],
                 "usage": self.usage(),
             }),
-            Endpoint::Embeddings => json!({
+            Endpoint::Embeddings | Endpoint::Messages | Endpoint::OipInfer => json!({
                 "object": "list",
                 "model": model,
                 "data": [{ "object": "embedding", "index": 0, "embedding": [0.1, -0.2, 0.3, 0.05, -0.4, 0.6, 0.0, 0.25] }],
@@ -116,6 +116,9 @@ impl MockAdapter {
 
 impl Adapter for MockAdapter {
     fn call(&self, call: UpstreamCall) -> CallFuture {
+        if !self.supports(call.endpoint) {
+            return Box::pin(async { Ok(super::anthropic::unsupported()) });
+        }
         let fail = self.error_rate > 0.0 && rand::random::<f64>() < self.error_rate;
         let latency = self.latency;
         let delay = self.chunk_delay;
@@ -149,7 +152,7 @@ impl Adapter for MockAdapter {
                     ("text/event-stream", StreamBody::new(stream).boxed_unsync())
                 }
             };
-            Ok(UpstreamResponse { status, content_type: Some(HeaderValue::from_static(content_type)), body })
+            Ok(UpstreamResponse::plain(status, Some(HeaderValue::from_static(content_type)), body))
         })
     }
 }

@@ -5,20 +5,31 @@
 //! 2. **authenticate** — client key → tenant and allowed groups ([`authenticate`]).
 //! 3. **resolve** — `model` → group in one routing-table snapshot ([`scan`]).
 //! 4. **assign** — pinned, sticky or random member ([`assign`]).
-//! 5. **translate & forward** — the member's provider adapter ([`crate::providers`]).
+//! 5. **translate & forward** — the member's provider adapter ([`crate::providers`]),
+//!    cross-format translation ([`egress`]), retries and breakers ([`attempt`],
+//!    [`resilience`]), champion fallback ([`forward`]), shadow copies ([`shadow`]).
 //! 6. **stream back** — frames pass through ([`stream`]); non-streamed bodies are
 //!    collected within limits and checked.
 //! 7. **record** — one record and metric update per request ([`recorder`]).
+//!
+//! Ingress formats: OpenAI (`/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`),
+//! Anthropic (`/v1/messages`) and OIP v2 (`/v2/...`, [`oip`]); errors are answered in the
+//! format of the route.
 //!
 //! The table is loaded once per request (`ConfigStore::current`) and that `Arc` is kept
 //! to the end, so a config swap never changes a request in flight.
 
 pub mod assign;
+pub mod attempt;
 pub mod body;
+pub mod egress;
 mod feedback;
 mod forward;
+mod oip;
 pub mod recorder;
+pub mod resilience;
 pub mod scan;
+mod shadow;
 pub mod stream;
 pub mod usage;
 
@@ -35,8 +46,9 @@ use switchyard_records::RecordQueue;
 
 use crate::error::GatewayError;
 use crate::metrics::{code_class, Metrics, NONE};
-use crate::providers::{Endpoint, SharedAdapter};
+use crate::providers::{Endpoint, SharedAdapter, WireFormat};
 pub use body::GatewayBody;
+use forward::Ingress;
 
 /// The routing table type the data plane runs on.
 pub type Table = switchyard_config::RoutingTable<SharedAdapter>;
@@ -59,10 +71,21 @@ pub struct Shared {
 pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<GatewayBody> {
     let accepted = Instant::now();
     let request_id = new_request_id();
-    let endpoint = match (req.method(), req.uri().path()) {
-        (&Method::POST, "/v1/chat/completions") => Ok(Endpoint::ChatCompletions),
-        (&Method::POST, "/v1/completions") => Ok(Endpoint::Completions),
-        (&Method::POST, "/v1/embeddings") => Ok(Endpoint::Embeddings),
+    let path = req.uri().path();
+    let format = if path.starts_with("/v2") {
+        WireFormat::Oip
+    } else if path == "/v1/messages" {
+        WireFormat::Anthropic
+    } else {
+        WireFormat::OpenAi
+    };
+    let ingress = match (req.method(), path) {
+        (&Method::POST, "/v1/chat/completions") => {
+            Ok(Ingress { endpoint: Endpoint::ChatCompletions, path_group: None })
+        }
+        (&Method::POST, "/v1/completions") => Ok(Ingress { endpoint: Endpoint::Completions, path_group: None }),
+        (&Method::POST, "/v1/embeddings") => Ok(Ingress { endpoint: Endpoint::Embeddings, path_group: None }),
+        (&Method::POST, "/v1/messages") => Ok(Ingress { endpoint: Endpoint::Messages, path_group: None }),
         (&Method::GET, "/v1/models") => {
             return with_id(models(&shared, req.headers()), &request_id);
         }
@@ -71,19 +94,24 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Gat
             let resp = feedback::feedback(&shared, &parts.headers, body).await.unwrap_or_else(|e| error_response(&e));
             return with_id(resp, &request_id);
         }
-        (_, "/v1/chat/completions" | "/v1/completions" | "/v1/embeddings" | "/v1/feedback") => {
+        (_, "/v1/chat/completions" | "/v1/completions" | "/v1/embeddings" | "/v1/feedback" | "/v1/messages") => {
             Err(GatewayError::MethodNotAllowed("POST"))
         }
         (_, "/v1/models") => Err(GatewayError::MethodNotAllowed("GET")),
+        (method, path) if path.starts_with("/v2") => match oip::route(&shared, method, path, req.headers()) {
+            oip::Routed::Infer(group) => Ok(Ingress { endpoint: Endpoint::OipInfer, path_group: Some(group) }),
+            oip::Routed::Answer(resp) => return with_id(resp, &request_id),
+            oip::Routed::Fail(e) => Err(e),
+        },
         (_, path) => Err(GatewayError::NotFound(sanitize(path))),
     };
-    let response = match endpoint {
-        Ok(endpoint) => forward::infer(&shared, req, endpoint, accepted, &request_id).await,
+    let response = match ingress {
+        Ok(ingress) => forward::infer(&shared, req, ingress, accepted, &request_id).await,
         Err(e) => Err(e),
     };
     let response = response.unwrap_or_else(|e| {
         shared.metrics.requests.with_label_values(&[NONE, NONE, NONE, code_class(e.status().as_u16())]).inc();
-        error_response(&e)
+        error_response_for(&e, format)
     });
     with_id(response, &request_id)
 }
@@ -120,9 +148,14 @@ fn models(shared: &Shared, headers: &HeaderMap) -> Response<GatewayBody> {
     json_response(StatusCode::OK, Bytes::from(body))
 }
 
-/// The one mapping from [`GatewayError`] to a response.
+/// The one mapping from [`GatewayError`] to a response (OpenAI format).
 pub fn error_response(e: &GatewayError) -> Response<GatewayBody> {
-    let mut resp = json_response(e.status(), e.body());
+    error_response_for(e, WireFormat::OpenAi)
+}
+
+/// The one mapping from [`GatewayError`] to a response, in the client's wire format.
+pub fn error_response_for(e: &GatewayError, format: WireFormat) -> Response<GatewayBody> {
+    let mut resp = json_response(e.status(), e.body_for(format));
     if let Some((name, value)) = e.extra_headers() {
         resp.headers_mut().insert(name, value);
     }

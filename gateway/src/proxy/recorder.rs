@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use switchyard_records::InferenceRecord;
+use switchyard_records::{Attributions, InferenceRecord};
 
 use crate::metrics::code_class;
 use crate::proxy::Shared;
@@ -33,6 +33,8 @@ pub struct Outcome {
     pub output_tokens: Option<u32>,
     /// Response body to store (already capped), when the group logs bodies.
     pub response_body: Option<String>,
+    /// Feature attributions the backend returned.
+    pub attributions: Option<Attributions>,
 }
 
 /// The record and clocks of one resolved request.
@@ -105,6 +107,11 @@ impl Recorder {
         &self.record
     }
 
+    /// The record being built, to re-attribute it (fallback to the champion).
+    pub fn record_mut(&mut self) -> &mut InferenceRecord {
+        &mut self.record
+    }
+
     /// Finishes the request with `outcome`.
     pub fn finish(mut self, outcome: Outcome) {
         self.complete(outcome);
@@ -150,6 +157,7 @@ impl Recorder {
         r.input_tokens = outcome.input_tokens;
         r.output_tokens = outcome.output_tokens;
         r.response_body = outcome.response_body;
+        r.attributions = outcome.attributions;
         self.shared.records.offer(std::mem::take(&mut self.record));
     }
 }

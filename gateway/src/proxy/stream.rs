@@ -4,7 +4,8 @@
 //! arrives — nothing is buffered — while the first-byte time and token usage are
 //! observed on the way. A stall longer than the group's `idle` timeout, the `total`
 //! deadline, or a broken upstream connection ends the stream with one SSE `error` event
-//! (OpenAI SDKs raise it as an API error) and is recorded as such. If the client goes
+//! in the client's format (OpenAI and Anthropic SDKs raise it as an API error) and is
+//! recorded as such. If the client goes
 //! away, hyper drops the body and the [`Recorder`] records `client_aborted`.
 
 use std::convert::Infallible;
@@ -20,7 +21,7 @@ use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
 use crate::error::GatewayError;
-use crate::providers::UpstreamBody;
+use crate::providers::{UpstreamBody, WireFormat};
 use crate::proxy::recorder::{Outcome, Recorder};
 use crate::proxy::usage::SseUsage;
 
@@ -40,6 +41,7 @@ pin_project! {
         usage: SseUsage,
         logged: Option<Vec<u8>>,
         log_cap: usize,
+        format: WireFormat,
     }
 }
 
@@ -59,6 +61,7 @@ impl ObservedBody {
         idle_for: Duration,
         total_deadline: Instant,
         log_cap: usize,
+        format: WireFormat,
     ) -> Self {
         let member: Arc<str> = recorder.record().member.as_str().into();
         Self {
@@ -72,6 +75,7 @@ impl ObservedBody {
             usage: SseUsage::default(),
             logged: (log_cap > 0).then(Vec::new),
             log_cap,
+            format,
         }
     }
 }
@@ -116,7 +120,7 @@ impl Body for ObservedBody {
                 }
             }
         };
-        let event = failure.sse_event();
+        let event = failure.sse_event_for(*this.format);
         finish(this.recorder, this.usage, this.logged, Some(&failure));
         *this.state = State::Done;
         Poll::Ready(Some(Ok(Frame::data(event))))
@@ -150,5 +154,6 @@ fn finish(
         input_tokens: u.prompt_tokens,
         output_tokens: u.completion_tokens,
         response_body: logged.take().map(|b| String::from_utf8_lossy(&b).into_owned()),
+        attributions: None,
     });
 }

@@ -2,6 +2,13 @@
 //! dir, a fake OpenAI-compatible upstream on `127.0.0.1:0`, and helpers to read records.
 #![allow(dead_code)]
 
+pub mod anthropic_fake;
+pub mod clickhouse;
+pub mod fake_server;
+pub mod gemini_fake;
+pub mod huggingface_fake;
+pub mod oip_fake;
+pub mod openai_fake;
 pub mod upstream;
 
 use std::path::PathBuf;
@@ -30,9 +37,32 @@ impl TestGateway {
 
     /// Starts a gateway with its config and data in `dir` (reuse `dir` to restart).
     pub async fn start_in(dir: tempfile::TempDir, yaml: &str) -> Self {
+        Self::start_full(dir, yaml, false).await
+    }
+
+    /// Starts a gateway with the control API mounted on its admin listener, as the
+    /// binary does.
+    pub async fn start_with_control(yaml: &str) -> Self {
+        Self::start_full(tempfile::tempdir().expect("tempdir"), yaml, true).await
+    }
+
+    /// [`TestGateway::start_with_control`] with its config and data in `dir`.
+    pub async fn start_with_control_in(dir: tempfile::TempDir, yaml: &str) -> Self {
+        Self::start_full(dir, yaml, true).await
+    }
+
+    async fn start_full(dir: tempfile::TempDir, yaml: &str, control: bool) -> Self {
         let config_path = dir.path().join("switchyard.yaml");
         std::fs::write(&config_path, complete_yaml(yaml, &dir)).expect("write config");
-        let gateway = Gateway::start(ConfigSource::File(config_path.clone())).await.expect("gateway starts");
+        let gateway = Gateway::start_with(ConfigSource::File(config_path.clone()), |ctx| {
+            control.then(|| {
+                let router =
+                    switchyard_control_api::mount(ctx.store.clone(), ctx.records.clickhouse.as_ref(), &ctx.registry);
+                switchyard_gateway::admin::mountable(router)
+            })
+        })
+        .await
+        .expect("gateway starts");
         let base = format!("http://{}", gateway.data_addr);
         let admin = format!("http://{}", gateway.admin_addr);
         Self { gateway: Some(gateway), dir, config_path, base, admin }

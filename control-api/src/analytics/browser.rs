@@ -1,0 +1,321 @@
+//! The inference browser: `GET /api/v1/inferences` (filtered, newest first, cursor-paginated)
+//! and `GET /api/v1/inferences/{id}` (record, feedback, attributions).
+//!
+//! Invariants:
+//! - order is `(timestamp_ms DESC, request_id DESC)`, a total order; the opaque cursor encodes
+//!   the last item's `(timestamp_ms, request_id)` and the next page starts strictly after it,
+//!   so pages never repeat or skip an item, and records inserted while paging (newer ones)
+//!   never shift later pages. A record replayed *late* with an older timestamp than the cursor
+//!   appears only when browsing again from the start;
+//! - every request id appears once (rows collapsed by `request_id`), feedback once per
+//!   `feedback_id`, attributions once per ordinal;
+//! - with a group the group's table is read, otherwise the `inferences` Merge table.
+
+use base64::Engine as _;
+use clickhouse::Client;
+use serde::{Deserialize, Serialize};
+use switchyard_records::rows::seconds;
+use utoipa::ToSchema;
+
+use super::{checked_database, table_exists, AnalyticsError, ERROR_SQL};
+
+/// Page size without `limit`.
+pub const DEFAULT_PAGE_LIMIT: u32 = 50;
+/// Largest page size.
+pub const MAX_PAGE_LIMIT: u32 = 1000;
+
+/// The columns of an [`InferenceItem`], in order, each collapsed over replayed rows.
+const ITEM_COLUMNS: &str = "request_id, any(timestamp_ms) AS t, any(group_name), any(member), any(role), \
+    any(provider), any(upstream_model), any(assignment), any(endpoint), any(stream), any(status), \
+    any(error_class), any(total_us), any(upstream_us), any(overhead_us), any(ttft_us), any(input_tokens), \
+    any(output_tokens), any(config_version), any(weight)";
+
+/// Status filter of the browser (`status=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    /// Exactly this HTTP status, e.g. `502`.
+    Code(u16),
+    /// A status class, e.g. `5xx` → `Class(5)`.
+    Class(u16),
+    /// Member errors by the experiment's definition (`error`).
+    Error,
+    /// Everything else (`ok`).
+    Ok,
+}
+
+/// Filters of `GET /api/v1/inferences`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InferenceFilter {
+    /// Only this group.
+    pub group: Option<String>,
+    /// Only this member.
+    pub member: Option<String>,
+    /// Only these statuses.
+    pub status: Option<StatusFilter>,
+    /// From this Unix ms (inclusive).
+    pub since_ms: Option<i64>,
+    /// Until this Unix ms (exclusive).
+    pub until_ms: Option<i64>,
+}
+
+/// One inference in a listing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, clickhouse::Row)]
+pub struct InferenceItem {
+    /// Request id.
+    pub request_id: String,
+    /// Accept time, Unix ms.
+    pub timestamp_ms: i64,
+    /// Group.
+    pub group: String,
+    /// Member that served it.
+    pub member: String,
+    /// Member role at the time.
+    pub role: String,
+    /// Provider name.
+    pub provider: String,
+    /// Upstream model.
+    pub upstream_model: String,
+    /// Why the member was chosen.
+    pub assignment: String,
+    /// Endpoint, e.g. `chat.completions`.
+    pub endpoint: String,
+    /// 1 if streamed.
+    pub stream: u8,
+    /// HTTP status sent to the client.
+    pub status: u16,
+    /// Error class ("" on success).
+    pub error_class: String,
+    /// Total latency, µs.
+    pub total_us: u64,
+    /// Upstream latency, µs.
+    pub upstream_us: u64,
+    /// Gateway overhead, µs.
+    pub overhead_us: u64,
+    /// Time to first token, µs.
+    pub ttft_us: Option<u64>,
+    /// Prompt tokens.
+    pub input_tokens: Option<u32>,
+    /// Completion tokens.
+    pub output_tokens: Option<u32>,
+    /// Config version that routed it.
+    pub config_version: u64,
+    /// The member's share at decision time.
+    pub weight: f64,
+}
+
+/// A page of the listing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Page {
+    /// Newest first.
+    pub items: Vec<InferenceItem>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// One feedback event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, clickhouse::Row)]
+pub struct FeedbackItem {
+    /// Event id.
+    pub feedback_id: String,
+    /// Metric name.
+    pub metric: String,
+    /// Value.
+    pub value: f64,
+    /// Received at, Unix ms.
+    pub timestamp_ms: i64,
+}
+
+/// One feature attribution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, clickhouse::Row)]
+pub struct Attribution {
+    /// Position in the explainer's output.
+    pub ordinal: u32,
+    /// Feature name.
+    pub feature: String,
+    /// Attribution value.
+    pub value: f64,
+    /// Method, e.g. `shap`.
+    pub method: String,
+    /// The explainer's base value.
+    pub base_value: Option<f64>,
+}
+
+/// `GET /api/v1/inferences/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct InferenceDetail {
+    /// The record.
+    pub record: InferenceItem,
+    /// Request body, when the group logs bodies.
+    pub request_body: Option<String>,
+    /// Response body, when the group logs bodies.
+    pub response_body: Option<String>,
+    /// Feedback events, oldest first.
+    pub feedback: Vec<FeedbackItem>,
+    /// Feature attributions by ordinal.
+    pub attributions: Vec<Attribution>,
+}
+
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct Bodies {
+    request_body: Option<String>,
+    response_body: Option<String>,
+}
+
+// === impl StatusFilter ===
+
+impl StatusFilter {
+    /// Parses `502`, `5xx`, `error` or `ok`.
+    pub fn parse(s: &str) -> Result<Self, AnalyticsError> {
+        let bad = || AnalyticsError::InvalidInput {
+            field: "status",
+            message: "expected an HTTP status (502), a class (5xx), `error` or `ok`".into(),
+        };
+        match s {
+            "error" => Ok(Self::Error),
+            "ok" => Ok(Self::Ok),
+            _ if s.len() == 3 && s.ends_with("xx") => match s.as_bytes()[0] {
+                d @ b'1'..=b'5' => Ok(Self::Class(u16::from(d - b'0'))),
+                _ => Err(bad()),
+            },
+            _ => s.parse::<u16>().ok().filter(|c| (100..600).contains(c)).map(Self::Code).ok_or_else(bad),
+        }
+    }
+
+    fn sql(self) -> String {
+        match self {
+            Self::Code(c) => format!("status = {c}"),
+            Self::Class(d) => format!("intDiv(status, 100) = {d}"),
+            Self::Error => format!("{ERROR_SQL} = 1"),
+            Self::Ok => format!("{ERROR_SQL} = 0"),
+        }
+    }
+}
+
+/// Encodes a cursor after `(timestamp_ms, request_id)`.
+fn encode_cursor(timestamp_ms: i64, request_id: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{timestamp_ms}:{request_id}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<(i64, String), AnalyticsError> {
+    let bad = || AnalyticsError::InvalidInput { field: "cursor", message: "not a cursor from this API".into() };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (ts, id) = text.split_once(':').ok_or_else(bad)?;
+    Ok((ts.parse().map_err(|_| bad())?, id.to_owned()))
+}
+
+/// One page of inferences matching `filter`, newest first, after `cursor`; `limit` is clamped
+/// to `1..=`[`MAX_PAGE_LIMIT`].
+pub async fn list_inferences(
+    client: &Client,
+    database: &str,
+    filter: &InferenceFilter,
+    cursor: Option<&str>,
+    limit: u32,
+) -> Result<Page, AnalyticsError> {
+    let db = checked_database(database)?;
+    let table = match &filter.group {
+        Some(g) => switchyard_records::group_table(g),
+        None => "inferences".to_owned(),
+    };
+    if !table_exists(client, db, &table).await? {
+        return Ok(Page { items: Vec::new(), next_cursor: None });
+    }
+    let after = cursor.map(decode_cursor).transpose()?;
+    let limit = limit.clamp(1, MAX_PAGE_LIMIT);
+    // Conditions are on raw columns: replays of a request carry identical values.
+    let mut conditions: Vec<String> = Vec::new();
+    if filter.member.is_some() {
+        conditions.push("member = ?".into());
+    }
+    if let Some(status) = filter.status {
+        conditions.push(status.sql());
+    }
+    if filter.since_ms.is_some() {
+        conditions.push("ts >= toDateTime(?) AND timestamp_ms >= ?".into());
+    }
+    if filter.until_ms.is_some() {
+        conditions.push("ts <= toDateTime(?) AND timestamp_ms < ?".into());
+    }
+    if after.is_some() {
+        conditions.push("ts <= toDateTime(?) AND (timestamp_ms < ? OR (timestamp_ms = ? AND request_id < ?))".into());
+    }
+    let where_sql = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+    let sql = format!(
+        "SELECT {ITEM_COLUMNS} FROM `{db}`.`{table}` {where_sql} GROUP BY request_id \
+         ORDER BY t DESC, request_id DESC LIMIT {fetch}",
+        fetch = u64::from(limit) + 1
+    );
+    let mut q = client.query(&sql);
+    if let Some(m) = &filter.member {
+        q = q.bind(m.as_str());
+    }
+    if let Some(s) = filter.since_ms {
+        q = q.bind(seconds(s)).bind(s);
+    }
+    if let Some(u) = filter.until_ms {
+        q = q.bind(seconds(u)).bind(u);
+    }
+    if let Some((ts, id)) = &after {
+        q = q.bind(seconds(*ts)).bind(*ts).bind(*ts).bind(id.as_str());
+    }
+    let mut items: Vec<InferenceItem> =
+        q.fetch_all().await.map_err(|e| AnalyticsError::clickhouse("list inferences", e))?;
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|i| encode_cursor(i.timestamp_ms, &i.request_id))
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+/// The inference `request_id` with its feedback and attributions, or `None` if unknown.
+pub async fn get_inference(
+    client: &Client,
+    database: &str,
+    request_id: &str,
+) -> Result<Option<InferenceDetail>, AnalyticsError> {
+    let db = checked_database(database)?;
+    if !table_exists(client, db, "inferences").await? {
+        return Ok(None);
+    }
+    let record: Option<InferenceItem> = client
+        .query(&format!("SELECT {ITEM_COLUMNS} FROM `{db}`.inferences WHERE request_id = ? GROUP BY request_id"))
+        .bind(request_id)
+        .fetch_optional()
+        .await
+        .map_err(|e| AnalyticsError::clickhouse("get inference", e))?;
+    let Some(record) = record else { return Ok(None) };
+    let bodies: Bodies = client
+        .query(&format!("SELECT any(request_body), any(response_body) FROM `{db}`.inferences WHERE request_id = ?"))
+        .bind(request_id)
+        .fetch_one()
+        .await
+        .map_err(|e| AnalyticsError::clickhouse("get inference bodies", e))?;
+    let feedback: Vec<FeedbackItem> = client
+        .query(&format!(
+            "SELECT feedback_id, any(metric), any(value), any(timestamp_ms) AS t FROM `{db}`.feedback \
+             WHERE request_id = ? GROUP BY feedback_id ORDER BY t, feedback_id"
+        ))
+        .bind(request_id)
+        .fetch_all()
+        .await
+        .map_err(|e| AnalyticsError::clickhouse("get inference feedback", e))?;
+    let attributions: Vec<Attribution> = client
+        .query(&format!(
+            "SELECT ordinal, any(feature), any(value), any(method), any(base_value) FROM `{db}`.explanations \
+             WHERE request_id = ? GROUP BY ordinal ORDER BY ordinal"
+        ))
+        .bind(request_id)
+        .fetch_all()
+        .await
+        .map_err(|e| AnalyticsError::clickhouse("get inference attributions", e))?;
+    Ok(Some(InferenceDetail {
+        record,
+        request_body: bodies.request_body,
+        response_body: bodies.response_body,
+        feedback,
+        attributions,
+    }))
+}

@@ -1,0 +1,152 @@
+//! Auto-promotion and auto-rollback: groups with a `promotion` block are evaluated every
+//! `check_interval_secs` over the window since their members' weights last changed.
+//! [`crate::promotion::decide`] picks the action; it is applied through the same edit
+//! path as an operator's (validation, `If-Match` on the version evaluated, atomic write,
+//! audit with the evidence as the reason) and counted in
+//! `switchyard_auto_actions_total{group,action}`.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use prometheus::{IntCounterVec, Opts, Registry};
+use switchyard_config::schema::{GroupConfig, PromotionConfig};
+
+use crate::promotion::{decide, AutoAction, PromotionRules};
+use crate::routes::groups::promote_member;
+use crate::routes::insights::member_views;
+use crate::routes::{apply_because, now_ms};
+use crate::stats::EvalConfig;
+use crate::ControlState;
+
+/// Who auto-actions are audited as.
+pub const ACTOR: &str = "auto-promotion";
+
+/// How many past versions are searched for the start of an experiment.
+const HISTORY_DEPTH: usize = 200;
+
+/// Starts the evaluation loop (a no-op loop when no group has `promotion`).
+pub fn spawn(state: ControlState, registry: &Registry) -> prometheus::Result<()> {
+    let actions = IntCounterVec::new(
+        Opts::new("switchyard_auto_actions_total", "Automatic promotions and rollbacks, by group and action."),
+        &["group", "action"],
+    )?;
+    registry.register(Box::new(actions.clone()))?;
+    tokio::spawn(async move {
+        let mut next: HashMap<String, Instant> = HashMap::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tick.tick().await;
+            let (cfg, _) = state.editor.snapshot();
+            for (name, group) in &cfg.groups {
+                let Some(rules) = &group.promotion else { continue };
+                let due = next.entry(name.clone()).or_insert_with(Instant::now);
+                if Instant::now() < *due {
+                    continue;
+                }
+                *due = Instant::now() + Duration::from_secs(rules.check_interval_secs);
+                if let Some(action) = evaluate(&state, name, rules).await {
+                    let label = match &action {
+                        AutoAction::Promote { .. } => "promote",
+                        AutoAction::Rollback { .. } => "rollback",
+                    };
+                    actions.with_label_values(&[name.as_str(), label]).inc();
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Evaluates one group and applies what [`decide`] calls for; returns the applied action.
+async fn evaluate(state: &ControlState, group: &str, rules: &PromotionConfig) -> Option<AutoAction> {
+    let analytics = state.analytics.as_ref()?;
+    let (cfg, version) = state.editor.snapshot();
+    let members = member_views(&cfg, group)?;
+    let since = experiment_start(state, group, cfg.groups.get(group)?);
+    let now = now_ms();
+    let eval = EvalConfig {
+        alpha: rules.alpha,
+        primary_metric: rules.metric.clone(),
+        error_margin: rules.error_margin,
+        slow_margin: rules.slow_margin,
+        ..EvalConfig::default()
+    };
+    let report =
+        match crate::analytics::experiment(&analytics.client, &analytics.database, group, &members, since, now, &eval)
+            .await
+        {
+            Ok(r) => r,
+            Err(error) => {
+                tracing::warn!(group, %error, "auto-promotion: experiment not evaluated");
+                return None;
+            }
+        };
+    let age = Duration::from_millis(u64::try_from(now - since).unwrap_or(0));
+    let action = decide(&report, &to_rules(rules), age)?;
+    let target = format!("groups.{group}");
+    let view = |c: &switchyard_config::Config| {
+        c.groups.get(group).map_or(serde_json::Value::Null, |g| serde_json::to_value(g).unwrap_or_default())
+    };
+    let (name, reason) = match &action {
+        AutoAction::Promote { member } => {
+            ("group.auto_promote", format!("challenger `{member}` wins: {:?}", report.verdict))
+        }
+        AutoAction::Rollback { member, reason } => ("group.auto_rollback", format!("challenger `{member}`: {reason}")),
+    };
+    let result = apply_because(state, ACTOR, &reason, version, name, &target, view, |cfg, refusal| {
+        let Some(g) = cfg.groups.get_mut(group) else { return Ok(()) };
+        match &action {
+            AutoAction::Promote { member } => promote_member(g, member).or_else(|e| crate::routes::refuse(refusal, e)),
+            AutoAction::Rollback { member, .. } => {
+                for m in g.members.iter_mut().filter(|m| &m.name == member) {
+                    m.weight = Some(0.0);
+                }
+                Ok(())
+            }
+        }
+    });
+    match result {
+        Ok(edited) => {
+            tracing::warn!(group, version = edited.version, %reason, "auto-promotion acted");
+            Some(action)
+        }
+        Err(error) => {
+            tracing::warn!(group, %error, "auto-promotion action not applied");
+            None
+        }
+    }
+}
+
+/// When the group's members and weights took their current values: the oldest stored
+/// version, going back from now, whose group members equal the current ones.
+pub(crate) fn experiment_start(state: &ControlState, group: &str, current: &GroupConfig) -> i64 {
+    let Ok(versions) = state.editor.versions() else { return now_ms() };
+    let mut start = now_ms();
+    for info in versions.iter().rev().take(HISTORY_DEPTH) {
+        let same = state
+            .editor
+            .version_text(info.version)
+            .ok()
+            .flatten()
+            .and_then(|t| switchyard_config::validate::parse(&t).ok())
+            .and_then(|c| c.groups.get(group).map(|g| g.members == current.members))
+            .unwrap_or(false);
+        if !same {
+            break;
+        }
+        start = info.stored_ms;
+    }
+    start
+}
+
+fn to_rules(p: &PromotionConfig) -> PromotionRules {
+    PromotionRules {
+        min_samples_per_arm: p.min_samples_per_arm,
+        min_duration_secs: p.min_duration_secs,
+        error_margin: p.error_margin,
+        slow_margin: p.slow_margin,
+        metric: p.metric.clone(),
+        auto_promote: p.auto_promote,
+        auto_rollback: p.auto_rollback,
+    }
+}

@@ -1,0 +1,121 @@
+//! Control-API errors and their one mapping to HTTP.
+//!
+//! Bodies are `{"error":{"message","code"}}`. Validation failures carry every problem
+//! with its key path (`problems: ["groups.g.members[1].weight: must be >= 0", …]`).
+//! Messages never contain secrets: they are built from config paths, names and versions.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use switchyard_config::{ConfigError, EditError};
+
+/// Everything a control-API request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No or unknown bearer token (401).
+    #[error("a valid admin bearer token is required")]
+    Unauthenticated,
+    /// A viewer tried to write (403).
+    #[error("this token may only read")]
+    Forbidden,
+    /// Unknown group, member, provider, client or version (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// Malformed request (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Write without `If-Match` (428).
+    #[error("send `If-Match: <config version>` (the ETag of what you read)")]
+    PreconditionRequired,
+    /// `If-Match` names an older version (412).
+    #[error("config version {current} is current; re-read and retry")]
+    Stale {
+        /// Version serving now.
+        current: u64,
+    },
+    /// The change would make the config invalid (422).
+    #[error("the change would make the config invalid")]
+    Invalid(ConfigError),
+    /// The change conflicts with the current state (409), e.g. a name that exists.
+    #[error("{0}")]
+    Conflict(String),
+    /// The body exceeds the limit (413).
+    #[error("request body too large")]
+    TooLarge,
+    /// ClickHouse is not configured or not reachable (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// Something on our side (500).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+// === impl ApiError ===
+
+impl ApiError {
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            Self::Stale { .. } => StatusCode::PRECONDITION_FAILED,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::BadRequest(_) => "bad_request",
+            Self::PreconditionRequired => "precondition_required",
+            Self::Stale { .. } => "stale_version",
+            Self::Invalid(_) => "invalid_config",
+            Self::Conflict(_) => "conflict",
+            Self::TooLarge => "too_large",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<EditError> for ApiError {
+    fn from(e: EditError) -> Self {
+        match e {
+            EditError::Stale { current } => Self::Stale { current },
+            EditError::Invalid(c) => Self::Invalid(c),
+            EditError::ReadOnly => Self::Conflict(e.to_string()),
+            EditError::UnknownVersion(v) => Self::NotFound(format!("config version {v} is not in the history")),
+            EditError::Io(msg) => Self::Internal(msg),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = serde_json::json!({ "message": self.to_string(), "code": self.code() });
+        if let Self::Invalid(c) = &self {
+            error["problems"] = c.problems.iter().map(|p| p.to_string()).collect();
+        }
+        if let Self::Stale { current } = &self {
+            error["current_version"] = (*current).into();
+        }
+        let mut resp = (self.status(), axum::Json(serde_json::json!({ "error": error }))).into_response();
+        if matches!(self, Self::Unauthenticated) {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Self::Stale { current } = &self {
+            if let Ok(v) = HeaderValue::from_str(&format!("\"{current}\"")) {
+                resp.headers_mut().insert(header::ETAG, v);
+            }
+        }
+        resp
+    }
+}

@@ -1,0 +1,155 @@
+//! `/api/v1/groups/{g}/experiment` and the inference browser (`/api/v1/inferences…`):
+//! read-only views over ClickHouse, computed by [`crate::analytics`] and [`crate::stats`].
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::Deserialize;
+use switchyard_config::schema::Role;
+
+use super::now_ms;
+use crate::analytics::{self, AnalyticsError, InferenceDetail, InferenceFilter, MemberView, Page, StatusFilter};
+use crate::auth::Operator;
+use crate::error::ApiError;
+use crate::stats::{EvalConfig, ExperimentReport};
+use crate::{Analytics, ControlState};
+
+/// `?since=&until=&alpha=&metric=` of the experiment view.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ExperimentQuery {
+    /// Window start, Unix ms (default: when the group's members and weights last changed,
+    /// so the SRM check compares against the weights that were really serving).
+    since: Option<i64>,
+    /// Window end, Unix ms (default: now).
+    until: Option<i64>,
+    /// Significance level (default 0.05).
+    alpha: Option<f64>,
+    /// Metric to win on: `error_rate` (default), `slow_rate`, or a feedback metric.
+    metric: Option<String>,
+}
+
+/// `?group=&member=&status=&since=&until=&cursor=&limit=` of the browser.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct BrowseQuery {
+    /// Only this group.
+    group: Option<String>,
+    /// Only this member.
+    member: Option<String>,
+    /// `502`, `5xx`, `error` or `ok`.
+    status: Option<String>,
+    /// From, Unix ms.
+    since: Option<i64>,
+    /// Until, Unix ms.
+    until: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size (default 50, at most 1000).
+    limit: Option<u32>,
+}
+
+fn store(state: &ControlState) -> Result<&Analytics, ApiError> {
+    state.analytics.as_ref().ok_or_else(|| {
+        ApiError::Unavailable("records.clickhouse is not configured; there is nothing to analyse".into())
+    })
+}
+
+impl From<AnalyticsError> for ApiError {
+    fn from(e: AnalyticsError) -> Self {
+        match e {
+            AnalyticsError::InvalidInput { field, message } => ApiError::BadRequest(format!("{field}: {message}")),
+            AnalyticsError::Unavailable { .. } => ApiError::Unavailable(e.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// The members of `group` with their normalised shares, from the config serving now.
+pub fn member_views(cfg: &switchyard_config::Config, group: &str) -> Option<Vec<MemberView>> {
+    let g = cfg.groups.get(group)?;
+    let total: f64 = g.members.iter().filter(|m| m.role != Role::Shadow).map(|m| m.weight.unwrap_or(0.0)).sum();
+    Some(
+        g.members
+            .iter()
+            .map(|m| MemberView {
+                name: m.name.clone(),
+                role: m.role.as_str().to_owned(),
+                share: if m.role == Role::Shadow || total <= 0.0 { 0.0 } else { m.weight.unwrap_or(0.0) / total },
+            })
+            .collect(),
+    )
+}
+
+/// `GET /api/v1/groups/{group}/experiment`
+#[utoipa::path(get, path = "/api/v1/groups/{group}/experiment", tag = "experiments", params(ExperimentQuery),
+    responses((status = 200, body = ExperimentReport), (status = 404), (status = 503)))]
+pub async fn experiment(
+    State(state): State<ControlState>,
+    _: Operator,
+    Path(group): Path<String>,
+    Query(q): Query<ExperimentQuery>,
+) -> Result<Json<ExperimentReport>, ApiError> {
+    let (cfg, _) = state.editor.snapshot();
+    let members =
+        member_views(&cfg, &group).ok_or_else(|| ApiError::NotFound(format!("group `{group}` does not exist")))?;
+    let ch = store(&state)?;
+    let until = q.until.unwrap_or_else(now_ms);
+    let since = match q.since {
+        Some(s) => s,
+        None => crate::autopilot::experiment_start(
+            &state,
+            &group,
+            cfg.groups.get(&group).ok_or_else(|| ApiError::NotFound(format!("group `{group}` does not exist")))?,
+        ),
+    };
+    if since >= until {
+        return Err(ApiError::BadRequest("`since` must be before `until`".into()));
+    }
+    let mut eval = EvalConfig::default();
+    if let Some(alpha) = q.alpha {
+        if !(alpha > 0.0 && alpha < 0.5) {
+            return Err(ApiError::BadRequest("`alpha` must be in (0, 0.5)".into()));
+        }
+        eval.alpha = alpha;
+    }
+    if let Some(metric) = q.metric {
+        eval.primary_metric = metric;
+    }
+    let report = analytics::experiment(&ch.client, &ch.database, &group, &members, since, until, &eval).await?;
+    Ok(Json(report))
+}
+
+/// `GET /api/v1/inferences`: newest first, cursor-paginated.
+#[utoipa::path(get, path = "/api/v1/inferences", tag = "inferences", params(BrowseQuery),
+    responses((status = 200, body = Page), (status = 400), (status = 503)))]
+pub async fn list_inferences(
+    State(state): State<ControlState>,
+    _: Operator,
+    Query(q): Query<BrowseQuery>,
+) -> Result<Json<Page>, ApiError> {
+    let ch = store(&state)?;
+    let status = q.status.as_deref().map(StatusFilter::parse).transpose()?;
+    let filter = InferenceFilter { group: q.group, member: q.member, status, since_ms: q.since, until_ms: q.until };
+    let page = analytics::list_inferences(
+        &ch.client,
+        &ch.database,
+        &filter,
+        q.cursor.as_deref(),
+        q.limit.unwrap_or(analytics::DEFAULT_PAGE_LIMIT),
+    )
+    .await?;
+    Ok(Json(page))
+}
+
+/// `GET /api/v1/inferences/{id}`: the record with its feedback and attributions.
+#[utoipa::path(get, path = "/api/v1/inferences/{id}", tag = "inferences",
+    responses((status = 200, body = InferenceDetail), (status = 404), (status = 503)))]
+pub async fn get_inference(
+    State(state): State<ControlState>,
+    _: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<InferenceDetail>, ApiError> {
+    let ch = store(&state)?;
+    analytics::get_inference(&ch.client, &ch.database, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no inference `{}`", id.chars().take(64).collect::<String>())))
+}
