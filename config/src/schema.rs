@@ -12,6 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::secret::SecretRef;
 
+mod policies;
+mod records;
+
+pub use policies::{BreakerConfig, PromotionConfig, RetriesConfig};
+pub use records::{BatchConfig, ClickHouseConfig, RecordsConfig, SpoolConfig, WhenFull};
+
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -181,40 +187,6 @@ pub struct GroupConfig {
     pub mirror_concurrency: u32,
 }
 
-/// `retries:` of a group.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RetriesConfig {
-    /// Retries per member after the first attempt (0 disables). Default 1.
-    pub max_retries: u32,
-    /// Base of the capped exponential backoff, ms (full jitter). Default 25.
-    pub backoff_ms: u64,
-    /// Cap on one backoff, ms; a `Retry-After` longer than this is not waited for. Default 1000.
-    pub max_backoff_ms: u64,
-    /// Retry budget: retries may add at most this percent of the group's requests.
-    /// Default 20.
-    pub budget_percent: f64,
-    /// Retries always allowed on top of the budget (a reserve that refills with
-    /// traffic). Default 10.
-    pub budget_reserve: u32,
-}
-
-/// `breaker:` of a group: one breaker per member.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BreakerConfig {
-    /// Whether breakers act. Default true.
-    pub enabled: bool,
-    /// Rolling window over which the failure ratio is computed, ms. Default 10000.
-    pub window_ms: u64,
-    /// Attempts needed in the window before the breaker may open. Default 5.
-    pub min_requests: u32,
-    /// Failure percentage in the window that opens the breaker, (0,100]. Default 50.
-    pub failure_percent: f64,
-    /// Time open before one half-open probe is let through, ms. Default 5000.
-    pub open_ms: u64,
-}
-
 /// `assignment:` of a group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -309,78 +281,6 @@ pub struct ClientConfig {
     pub tenant: Option<String>,
 }
 
-/// `records:` — the records pipeline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RecordsConfig {
-    /// ClickHouse; absent: records stay in the spool.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub clickhouse: Option<ClickHouseConfig>,
-    /// The durable on-disk spool.
-    pub spool: SpoolConfig,
-    /// Shipping batches.
-    pub batch: BatchConfig,
-    /// Records held in memory between the data plane and the spool. Default 65536.
-    pub queue_capacity: usize,
-}
-
-/// `records.clickhouse:`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClickHouseConfig {
-    /// HTTP URL, e.g. `http://127.0.0.1:8123`.
-    pub url: String,
-    /// Database. Default `switchyard`.
-    #[serde(default = "default_database")]
-    pub database: String,
-    /// User. Default `default`.
-    #[serde(default = "default_user")]
-    pub user: String,
-    /// Password as `env:`/`file:` reference.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password: Option<SecretRef>,
-    /// Create/upgrade the schema at start-up. Default true.
-    #[serde(default = "default_true")]
-    pub auto_migrate: bool,
-}
-
-/// `records.spool:`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SpoolConfig {
-    /// Directory. Default `./switchyard-data/spool`.
-    pub dir: String,
-    /// Bound on spool size, bytes. Default 1 GiB.
-    pub max_bytes: u64,
-    /// Policy when full. Default `drop_new`.
-    pub when_full: WhenFull,
-    /// Group-commit interval, ms. Default 100.
-    pub fsync_interval_ms: u64,
-}
-
-/// `records.spool.when_full`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum WhenFull {
-    /// Keep serving; drop the new record (counted, logged at ERROR).
-    #[default]
-    DropNew,
-    /// Answer 503 with `Retry-After` until there is room.
-    Reject,
-}
-
-/// `records.batch:`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BatchConfig {
-    /// Rows per insert. Default 10000.
-    pub max_rows: usize,
-    /// Bytes per insert. Default 16 MiB.
-    pub max_bytes: usize,
-    /// Longest a record waits for its batch, ms. Default 1000.
-    pub max_delay_ms: u64,
-}
-
 /// `admin:`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -417,15 +317,6 @@ fn default_listen() -> String {
 fn default_admin_listen() -> String {
     "127.0.0.1:9090".into()
 }
-fn default_database() -> String {
-    "switchyard".into()
-}
-fn default_user() -> String {
-    "default".into()
-}
-fn default_true() -> bool {
-    true
-}
 fn default_mirror_concurrency() -> u32 {
     32
 }
@@ -451,44 +342,9 @@ impl Default for TimeoutsConfig {
     }
 }
 
-impl Default for RetriesConfig {
-    fn default() -> Self {
-        Self { max_retries: 1, backoff_ms: 25, max_backoff_ms: 1_000, budget_percent: 20.0, budget_reserve: 10 }
-    }
-}
-
-impl Default for BreakerConfig {
-    fn default() -> Self {
-        Self { enabled: true, window_ms: 10_000, min_requests: 5, failure_percent: 50.0, open_ms: 5_000 }
-    }
-}
-
 impl Default for GroupRecordsConfig {
     fn default() -> Self {
         Self { retention_days: 30, log_bodies: false, max_body_bytes: 65_536 }
-    }
-}
-
-impl Default for RecordsConfig {
-    fn default() -> Self {
-        Self { clickhouse: None, spool: SpoolConfig::default(), batch: BatchConfig::default(), queue_capacity: 65_536 }
-    }
-}
-
-impl Default for SpoolConfig {
-    fn default() -> Self {
-        Self {
-            dir: "./switchyard-data/spool".into(),
-            max_bytes: 1 << 30,
-            when_full: WhenFull::DropNew,
-            fsync_interval_ms: 100,
-        }
-    }
-}
-
-impl Default for BatchConfig {
-    fn default() -> Self {
-        Self { max_rows: 10_000, max_bytes: 16 << 20, max_delay_ms: 1_000 }
     }
 }
 
@@ -514,46 +370,6 @@ impl Role {
             Self::Champion => "champion",
             Self::Challenger => "challenger",
             Self::Shadow => "shadow",
-        }
-    }
-}
-
-/// `groups.<g>.promotion`: act on the experiment without an operator.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PromotionConfig {
-    /// Fewest requests each arm needs before any action. Default 1000.
-    pub min_samples_per_arm: u64,
-    /// Seconds the current weights must have been serving before any action. Default 3600.
-    pub min_duration_secs: u64,
-    /// Non-inferiority margin on the error rate, absolute (0.005 = half a point). Default 0.
-    pub error_margin: f64,
-    /// Non-inferiority margin on the slow rate, absolute. Default 0.
-    pub slow_margin: f64,
-    /// Metric to win on: `error_rate`, `slow_rate` or a feedback metric. Default `error_rate`.
-    pub metric: String,
-    /// Promote a challenger that wins with confidence. Default true.
-    pub auto_promote: bool,
-    /// Set a challenger that is worse with confidence to weight 0. Default true.
-    pub auto_rollback: bool,
-    /// How often the experiment is evaluated, seconds. Default 60.
-    pub check_interval_secs: u64,
-    /// Significance level of the anytime-valid intervals. Default 0.05.
-    pub alpha: f64,
-}
-
-impl Default for PromotionConfig {
-    fn default() -> Self {
-        Self {
-            min_samples_per_arm: 1000,
-            min_duration_secs: 3600,
-            error_margin: 0.0,
-            slow_margin: 0.0,
-            metric: "error_rate".into(),
-            auto_promote: true,
-            auto_rollback: true,
-            check_interval_secs: 60,
-            alpha: 0.05,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod anthropic_fake;
 pub mod clickhouse;
+pub mod errors;
 pub mod fake_server;
 pub mod gemini_fake;
 pub mod huggingface_fake;
