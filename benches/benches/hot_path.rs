@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the per-request hot path: routing-table lookup, assignment
-//! (random and sticky), request scanning, and record encoding.
+//! (random and sticky), request scanning, record encoding, and spool append (with a group
+//! commit — write + fdatasync — every 1,024 records, as the writer thread does under load).
 
 use std::hint::black_box;
 
@@ -8,7 +9,8 @@ use http::HeaderMap;
 use switchyard_config::ProviderSpec;
 use switchyard_gateway::proxy::assign::assign;
 use switchyard_gateway::proxy::scan::RequestProbe;
-use switchyard_records::InferenceRecord;
+use switchyard_records::spool::{self, SpoolConfig};
+use switchyard_records::{Entry, InferenceRecord};
 
 const CONFIG: &str = r#"
 providers:
@@ -67,6 +69,35 @@ fn benches(c: &mut Criterion) {
         ..InferenceRecord::default()
     };
     c.bench_function("record_encode_json", |b| b.iter(|| serde_json::to_vec(black_box(&record)).map(|v| v.len())));
+
+    let entry = Entry::Inference(Box::new(record));
+    let mut buf = Vec::with_capacity(1024);
+    c.bench_function("spool_entry_encode", |b| {
+        b.iter(|| {
+            buf.clear();
+            black_box(&entry).encode(&mut buf).map(|()| buf.len())
+        })
+    });
+
+    // Acknowledging every synced position lets the spool delete finished segments, so
+    // the benchmark's disk use stays at a few MiB however long criterion runs it.
+    let dir = tempfile::tempdir().expect("temp dir for the spool");
+    let config = SpoolConfig { dir: dir.path().to_path_buf(), max_bytes: 1 << 30, segment_bytes: 4 << 20 };
+    let (mut writer, mut reader, _) = spool::open(&config, None).expect("open spool");
+    let mut payload = Vec::new();
+    entry.encode(&mut payload).expect("encode entry");
+    let mut appended = 0u64;
+    c.bench_function("spool_append_group_commit_1024", |b| {
+        b.iter(|| {
+            let r = writer.append(black_box(&payload)).expect("spool append");
+            appended += 1;
+            if appended.is_multiple_of(1024) {
+                writer.sync().expect("spool sync");
+                reader.ack(writer.shared().durable()).expect("spool ack");
+            }
+            r
+        })
+    });
 }
 
 criterion_group!(hot_path, benches);

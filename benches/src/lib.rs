@@ -6,5 +6,16 @@
 //!   load tests measure the gateway and not the model.
 //! - `loadgen` (src/bin): an open-loop load generator. Requests are scheduled at a fixed
 //!   rate and each latency is measured from its *scheduled* send time, so a stalled
-//!   target cannot hide its queueing delay (coordinated omission).
-//! - `run-overhead.sh`: direct vs through-the-gateway at fixed rates, for the README.
+//!   target cannot hide its queueing delay (coordinated omission). It also measures the
+//!   target's CPU and peak RSS from `/proc` ([`procstat`]) and can search for the
+//!   saturation rate.
+//! - `report` (src/bin): turns the per-run JSON ([`schema`]) into `results.json`,
+//!   `results.md` and `chart.png` ([`summary`], [`chart`]).
+//! - `load/run.sh`: the harness against peers (direct, switchyard, nginx, LiteLLM);
+//!   see `benches/README.md`.
+//! - `run-overhead.sh`: a quick direct-vs-gateway check at fixed rates.
+
+pub mod chart;
+pub mod procstat;
+pub mod schema;
+pub mod summary;

@@ -110,3 +110,26 @@ fn syntax_error_is_reported() {
     let p = problems("groups:\n  g:\n    members: 3\n");
     assert!(p[0].starts_with("groups.g.members: invalid type"), "{p:?}");
 }
+
+#[test]
+fn promotion_rules_are_validated_with_paths() {
+    let y = BASE.replace(
+        "  support-bot:\n",
+        "  support-bot:\n    promotion: { error_margin: -0.1, alpha: 0.7, metric: \"\", check_interval_secs: 0 }\n",
+    );
+    let p = problems(&y);
+    for e in [
+        "groups.support-bot.promotion.error_margin: must be a finite number >= 0",
+        "groups.support-bot.promotion.alpha: must be in (0, 0.5)",
+        "groups.support-bot.promotion.metric: must not be empty",
+        "groups.support-bot.promotion.check_interval_secs: must be > 0",
+    ] {
+        assert!(p.iter().any(|x| x == e), "missing {e:?} in {p:#?}");
+    }
+    let typo = BASE.replace("  support-bot:\n", "  support-bot:\n    promotion: { min_sample: 5 }\n");
+    assert!(
+        problems(&typo)[0].starts_with("groups.support-bot.promotion.min_sample: unknown field"),
+        "{:?}",
+        problems(&typo)
+    );
+}

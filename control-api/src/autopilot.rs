@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use prometheus::{IntCounterVec, Opts, Registry};
 use switchyard_config::schema::{GroupConfig, PromotionConfig};
 
-use crate::promotion::{decide, AutoAction, PromotionRules};
+use crate::promotion::{decide, AutoAction};
 use crate::routes::groups::promote_member;
 use crate::routes::insights::member_views;
 use crate::routes::{apply_because, now_ms};
@@ -82,7 +82,7 @@ async fn evaluate(state: &ControlState, group: &str, rules: &PromotionConfig) ->
             }
         };
     let age = Duration::from_millis(u64::try_from(now - since).unwrap_or(0));
-    let action = decide(&report, &to_rules(rules), age)?;
+    let action = decide(&report, rules, age)?;
     let target = format!("groups.{group}");
     let view = |c: &switchyard_config::Config| {
         c.groups.get(group).map_or(serde_json::Value::Null, |g| serde_json::to_value(g).unwrap_or_default())
@@ -137,16 +137,4 @@ pub(crate) fn experiment_start(state: &ControlState, group: &str, current: &Grou
         start = info.stored_ms;
     }
     start
-}
-
-fn to_rules(p: &PromotionConfig) -> PromotionRules {
-    PromotionRules {
-        min_samples_per_arm: p.min_samples_per_arm,
-        min_duration_secs: p.min_duration_secs,
-        error_margin: p.error_margin,
-        slow_margin: p.slow_margin,
-        metric: p.metric.clone(),
-        auto_promote: p.auto_promote,
-        auto_rollback: p.auto_rollback,
-    }
 }

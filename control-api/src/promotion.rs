@@ -21,27 +21,9 @@ use utoipa::ToSchema;
 
 use crate::stats::{ExperimentReport, MetricComparison, Verdict, ERROR_RATE, SLOW_RATE};
 
-/// `groups.<g>.promotion` — when present, the gateway acts on the experiment by itself.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct PromotionRules {
-    /// Fewest requests each arm (champion and the challenger) must have. Default 1000.
-    pub min_samples_per_arm: u64,
-    /// Seconds since the experiment started before any action. Default 3600 (one hour, so
-    /// at least one daily-cycle slice of traffic is seen).
-    pub min_duration_secs: u64,
-    /// Non-inferiority margin on the error rate, absolute (0.005 = half a point). Default 0.
-    pub error_margin: f64,
-    /// Non-inferiority margin on the slow rate, absolute. Default 0.
-    pub slow_margin: f64,
-    /// Metric to win on: `error_rate` (default), `slow_rate` or a feedback metric name
-    /// (higher is better).
-    pub metric: String,
-    /// Promote a winning challenger. Default true.
-    pub auto_promote: bool,
-    /// Roll back (weight 0) a challenger that is worse on a guardrail. Default true.
-    pub auto_rollback: bool,
-}
+/// `groups.<g>.promotion`: the rules come straight from the config (validated there, with
+/// key paths); see `switchyard_config::schema::PromotionConfig` for the fields and defaults.
+pub use switchyard_config::schema::PromotionConfig as PromotionRules;
 
 /// What the gateway should do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -59,39 +41,6 @@ pub enum AutoAction {
         /// Human-readable reason for the audit log, e.g. the interval that crossed the margin.
         reason: String,
     },
-}
-
-// === impl PromotionRules ===
-
-impl Default for PromotionRules {
-    fn default() -> Self {
-        Self {
-            min_samples_per_arm: 1000,
-            min_duration_secs: 3600,
-            error_margin: 0.0,
-            slow_margin: 0.0,
-            metric: ERROR_RATE.to_owned(),
-            auto_promote: true,
-            auto_rollback: true,
-        }
-    }
-}
-
-impl PromotionRules {
-    /// Checks the values (margins finite and `>= 0`, metric non-empty); errors carry the
-    /// field's name relative to the `promotion` block.
-    pub fn validate(&self) -> Result<(), (&'static str, &'static str)> {
-        if !(self.error_margin.is_finite() && self.error_margin >= 0.0) {
-            return Err(("error_margin", "must be a finite number >= 0"));
-        }
-        if !(self.slow_margin.is_finite() && self.slow_margin >= 0.0) {
-            return Err(("slow_margin", "must be a finite number >= 0"));
-        }
-        if self.metric.trim().is_empty() {
-            return Err(("metric", "must not be empty"));
-        }
-        Ok(())
-    }
 }
 
 /// The action `rules` call for on `report`, `experiment_age` after the experiment started.

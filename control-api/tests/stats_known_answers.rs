@@ -229,5 +229,4 @@ fn promotion_decisions() {
     let parsed: PromotionRules = serde_json::from_str(r#"{"min_samples_per_arm": 50}"#).unwrap();
     assert_eq!(parsed.min_duration_secs, PromotionRules::default().min_duration_secs);
     assert!(serde_json::from_str::<PromotionRules>(r#"{"min_sample": 5}"#).is_err());
-    assert!(PromotionRules { error_margin: -0.1, ..rules }.validate().is_err());
 }

@@ -3,6 +3,8 @@
 //! `POST */chat/completions` returns a fixed completion with usage; with `"stream":true`
 //! in the body it returns `--chunks` SSE chunks `--chunk-delay-us` apart, a usage chunk
 //! and `[DONE]`. Connections get `TCP_NODELAY`. HTTP/1.1 and h2 (prior knowledge).
+//! `--listen` may be given several times: one process (one CPU account) serves every
+//! port, which is how the load harness gives a 90/10 split two distinct upstreams.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -17,9 +19,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 
 #[derive(Parser, Clone)]
 struct Args {
-    /// Listen address.
+    /// Listen address; repeat to serve several ports from one process.
     #[arg(long, default_value = "127.0.0.1:9500")]
-    listen: String,
+    listen: Vec<String>,
     /// SSE chunks per streamed answer.
     #[arg(long, default_value_t = 20)]
     chunks: u32,
@@ -98,21 +100,40 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads).enable_all().build()?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&args.listen).await?;
-        eprintln!("fast-upstream listening on {}", listener.local_addr()?);
-        loop {
-            let (stream, _) = listener.accept().await?;
-            let _ = stream.set_nodelay(true);
-            let args = args.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req| {
-                    let args = args.clone();
-                    async move { Ok::<_, Infallible>(answer(args, req).await) }
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
+        let mut accept_loops = tokio::task::JoinSet::new();
+        for addr in &args.listen {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            eprintln!("fast-upstream listening on {}", listener.local_addr()?);
+            accept_loops.spawn(serve(listener, args.clone()));
+        }
+        match accept_loops.join_next().await {
+            Some(done) => done?,
+            None => Ok(()),
         }
     })
+}
+
+async fn serve(listener: tokio::net::TcpListener, args: Args) -> anyhow::Result<()> {
+    loop {
+        // An accept error (e.g. out of file descriptors) must not end the server.
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                eprintln!("fast-upstream: accept: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let args = args.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let args = args.clone();
+                async move { Ok::<_, Infallible>(answer(args, req).await) }
+            });
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
 }

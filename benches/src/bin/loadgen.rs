@@ -3,39 +3,66 @@
 //! Request `i` is due at `start + i / rate`. Its latency is measured from that due time,
 //! not from when a connection became free, so queueing inside a slow target shows up in
 //! the percentiles. At most `--connections` requests are in flight; a request that finds
-//! none free waits (and its wait counts). Prints one JSON object with achieved rate,
-//! errors, latency and time-to-first-byte percentiles, and — when the target sends
-//! `server-timing: overhead;dur=…` — the target's self-reported overhead percentiles.
+//! none free waits (and its wait counts). Each request has a deadline (`--timeout` after
+//! its due time); one that misses it is an error, so an overloaded target ends a run in
+//! bounded time instead of draining a backlog for minutes.
+//!
+//! With `--pin-connections` all `--connections` HTTP/1.1 connections are opened up front
+//! and used in turn (first free, first used), so every one of them stays open and busy
+//! — the many-clients scenario. Otherwise a pooled client opens what it needs.
+//!
+//! `--watch-pid` names the target's main process: CPU seconds of its process tree over
+//! the measured window and its peak RSS (reset at the start of the run) go into the
+//! report. `--aux-pid name=pid` adds other processes' CPU (the upstream, ClickHouse).
+//!
+//! `--saturate` searches for the highest rate the target sustains: rates double from
+//! `--start-rate` until a probe fails (errors > 0.1 %, achieved < 95 % of offered, or
+//! p99 > `--slo-p99-ms`), then bisect to within 10 %. The report is the best passing
+//! probe, with every probe listed.
+//!
+//! Prints one JSON [`RunReport`] (and writes it to `--out`).
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use anyhow::Context as _;
 use bytes::Bytes;
 use clap::Parser;
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
-use serde::Serialize;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use switchyard_benches::procstat;
+use switchyard_benches::schema::{Percentiles, Probe, ProcessStats, RunReport};
 use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant;
 
 #[derive(Parser)]
 struct Args {
     /// Target URL (POST).
     #[arg(long)]
     url: String,
-    /// Requests per second.
-    #[arg(long)]
-    rate: u32,
-    /// Seconds of measured load.
-    #[arg(long, default_value_t = 10)]
-    duration: u64,
+    /// Requests per second (the first probe's rate with --saturate).
+    #[arg(long, default_value_t = 1000.0)]
+    rate: f64,
+    /// Seconds of measured load (per probe with --saturate).
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
     /// Seconds of unmeasured warm-up at the same rate first.
-    #[arg(long, default_value_t = 2)]
-    warmup: u64,
+    #[arg(long, default_value_t = 2.0)]
+    warmup: f64,
     /// Most requests in flight (and connections).
     #[arg(long, default_value_t = 256)]
     connections: usize,
+    /// Open all --connections up front and use each in turn.
+    #[arg(long)]
+    pin_connections: bool,
+    /// Seconds from a request's due time until it counts as a timeout error.
+    #[arg(long, default_value_t = 10.0)]
+    timeout: f64,
     /// Request body: a model group / model name; the body is a small chat request.
     #[arg(long, default_value = "bench")]
     model: String,
@@ -48,37 +75,372 @@ struct Args {
     /// Tokio worker threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// A label copied into the output.
+    /// Target name copied into the report.
+    #[arg(long, default_value = "")]
+    target: String,
+    /// Scenario name copied into the report.
+    #[arg(long, default_value = "")]
+    scenario: String,
+    /// A label copied into the report.
     #[arg(long, default_value = "")]
     label: String,
+    /// The target's main process: CPU and peak RSS of its tree are reported.
+    #[arg(long)]
+    watch_pid: Option<u32>,
+    /// Another process whose CPU is reported, as name=pid (repeatable).
+    #[arg(long)]
+    aux_pid: Vec<String>,
+    /// Search for the saturation rate instead of one fixed rate.
+    #[arg(long)]
+    saturate: bool,
+    /// Saturation: p99 latency bound for a passing probe, ms.
+    #[arg(long, default_value_t = 50.0)]
+    slo_p99_ms: f64,
+    /// Saturation: most probes.
+    #[arg(long, default_value_t = 14)]
+    max_probes: u32,
+    /// Saturation: highest rate tried.
+    #[arg(long, default_value_t = 400_000.0)]
+    max_rate: f64,
+    /// Saturation: seconds of rest between probes.
+    #[arg(long, default_value_t = 1.0)]
+    pause: f64,
+    /// Exit with status 2 (after the report) if more than this share of requests failed.
+    #[arg(long)]
+    max_error_rate: Option<f64>,
+    /// Also write the JSON report here.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
-#[derive(Serialize)]
-struct Report {
-    label: String,
-    target_rate: u32,
-    achieved_rate: f64,
-    requests: u64,
-    errors: u64,
-    latency_us: Percentiles,
-    ttfb_us: Percentiles,
-    overhead_us: Option<Percentiles>,
+/// What a run needs besides its rate: the connections and the fixed request.
+struct Ctx {
+    conns: Conns,
+    uri: http::Uri,
+    host: String,
+    payload: Bytes,
+    slots: Arc<Semaphore>,
+    timeout: Duration,
+    watch: Option<u32>,
+    aux: Vec<(String, u32)>,
+    ticks_per_s: f64,
 }
 
-#[derive(Serialize)]
-struct Percentiles {
-    p50: u64,
-    p90: u64,
-    p99: u64,
-    p999: u64,
-    max: u64,
+#[derive(Clone)]
+enum Conns {
+    Pooled(Arc<Client<HttpConnector, Full<Bytes>>>),
+    Pinned(Arc<Mutex<VecDeque<http1::SendRequest<Full<Bytes>>>>>),
 }
 
 struct Sample {
     ok: bool,
+    timed_out: bool,
     latency: Duration,
     ttfb: Duration,
+    /// Due time → the request's task started (the load generator's own lateness).
+    send_lag: Duration,
     overhead_us: Option<u64>,
+    error: Option<String>,
+}
+
+/// The result of one phase (one rate) before it becomes a report.
+struct Outcome {
+    offered: f64,
+    duration_s: f64,
+    requests: u64,
+    errors: u64,
+    timeouts: u64,
+    error_sample: Option<String>,
+    achieved: f64,
+    latency: Histogram<u64>,
+    ttfb: Histogram<u64>,
+    overhead: Histogram<u64>,
+    send_lag: Histogram<u64>,
+    cpu: Option<ProcessStats>,
+    aux_cpu_s: Vec<(String, f64)>,
+    loadgen_cpu_s: f64,
+}
+
+// === impl Ctx ===
+
+impl Ctx {
+    async fn new(args: &Args) -> anyhow::Result<Self> {
+        let uri: http::Uri = args.url.parse().context("--url")?;
+        let host = uri.authority().context("--url needs host:port")?.to_string();
+        let conns = if args.pin_connections {
+            let mut senders = VecDeque::with_capacity(args.connections);
+            for _ in 0..args.connections {
+                senders.push_back(connect(&host).await?);
+            }
+            Conns::Pinned(Arc::new(Mutex::new(senders)))
+        } else {
+            let mut http = HttpConnector::new();
+            http.set_nodelay(true);
+            Conns::Pooled(Arc::new(
+                Client::builder(TokioExecutor::new()).pool_max_idle_per_host(args.connections).build(http),
+            ))
+        };
+        let mut aux = Vec::new();
+        for a in &args.aux_pid {
+            let (name, pid) = a.split_once('=').context("--aux-pid is name=pid")?;
+            aux.push((name.to_owned(), pid.parse().context("--aux-pid pid")?));
+        }
+        Ok(Ctx {
+            conns,
+            uri,
+            host,
+            payload: body(args),
+            slots: Arc::new(Semaphore::new(args.connections)),
+            timeout: Duration::from_secs_f64(args.timeout),
+            watch: args.watch_pid,
+            aux,
+            ticks_per_s: procstat::clock_ticks(),
+        })
+    }
+
+    /// One open-loop phase: `warmup` seconds unmeasured, then `duration` measured.
+    async fn phase(&self, rate: f64, warmup: f64, duration: f64) -> anyhow::Result<Outcome> {
+        let rate = rate.max(1.0);
+        let warm = (rate * warmup).round() as u64;
+        let total = warm + (rate * duration).round().max(1.0) as u64;
+        let interval = Duration::from_secs_f64(1.0 / rate);
+        let peak_reset = self.watch.map(procstat::reset_peak_rss).unwrap_or(false);
+        let start = Instant::now() + Duration::from_millis(20);
+        let measured_start = start + interval.mul_f64(warm as f64);
+        let (tx, mut rx) = mpsc::unbounded_channel::<(bool, Sample)>();
+        // Pacing runs on its own thread with nanosleep (~60 us precision) rather than on
+        // tokio's 1 ms timer wheel, so requests leave close to their due time; whatever
+        // lag remains is measured (`send_lag_us`) and counted in the latency.
+        let producer = {
+            let (conns, slots, timeout) = (self.conns.clone(), self.slots.clone(), self.timeout);
+            let (uri, host, payload) = (self.uri.clone(), self.host.clone(), self.payload.clone());
+            let runtime = tokio::runtime::Handle::current();
+            let start = start.into_std();
+            std::thread::spawn(move || {
+                for i in 0..total {
+                    let due = start + interval.mul_f64(i as f64);
+                    let now = std::time::Instant::now();
+                    if due > now {
+                        std::thread::sleep(due - now);
+                    }
+                    let (conns, slots, tx) = (conns.clone(), slots.clone(), tx.clone());
+                    let (uri, host, payload) = (uri.clone(), host.clone(), payload.clone());
+                    runtime.spawn(async move {
+                        let due = Instant::from_std(due);
+                        let lag = due.elapsed();
+                        let work = one(&conns, &slots, uri, &host, payload, due);
+                        let mut sample = match tokio::time::timeout_at(due + timeout, work).await {
+                            Ok(s) => s,
+                            Err(_) => Sample {
+                                ok: false,
+                                timed_out: true,
+                                latency: due.elapsed(),
+                                ttfb: due.elapsed(),
+                                send_lag: lag,
+                                overhead_us: None,
+                                error: Some("timeout".into()),
+                            },
+                        };
+                        sample.send_lag = lag;
+                        let _ = tx.send((i >= warm, sample));
+                    });
+                }
+            })
+        };
+        tokio::time::sleep_until(measured_start).await;
+        let before = self.snapshots().await?;
+        let mut latency = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
+        let mut ttfb = latency.clone();
+        let mut overhead = latency.clone();
+        let mut send_lag = latency.clone();
+        let (mut requests, mut ok, mut errors, mut timeouts) = (0u64, 0u64, 0u64, 0u64);
+        let mut error_sample = None;
+        let mut first_done: Option<Instant> = None;
+        let mut last_done = measured_start;
+        let mut received = 0u64;
+        while received < total {
+            let Some((measured, s)) = rx.recv().await else { break };
+            received += 1;
+            if !measured {
+                continue;
+            }
+            requests += 1;
+            send_lag.saturating_record(s.send_lag.as_micros() as u64);
+            if !s.ok {
+                errors += 1;
+                timeouts += u64::from(s.timed_out);
+                if error_sample.is_none() {
+                    error_sample = s.error;
+                }
+                continue;
+            }
+            ok += 1;
+            last_done = Instant::now();
+            first_done.get_or_insert(last_done);
+            latency.saturating_record(s.latency.as_micros() as u64);
+            ttfb.saturating_record(s.ttfb.as_micros() as u64);
+            if let Some(o) = s.overhead_us {
+                overhead.saturating_record(o.max(1));
+            }
+        }
+        producer.join().map_err(|_| anyhow::anyhow!("pacing thread panicked"))?;
+        let after = self.snapshots().await?;
+        // Completion rate between the first and the last measured success: the latency
+        // of the first request does not dilute it, a backlog that drains late does.
+        let achieved = match first_done {
+            Some(first) if ok > 1 && last_done > first => {
+                (ok - 1) as f64
+                    / last_done.duration_since(first).as_secs_f64().max(duration * (ok - 1) as f64 / ok as f64)
+            }
+            _ => ok as f64 / duration,
+        };
+        let cpu = match (self.watch, &before.0, &after.0) {
+            (Some(pid), Some(b), Some(a)) => {
+                let cpu_s = procstat::cpu_seconds(b, a, self.ticks_per_s);
+                Some(ProcessStats {
+                    cpu_s,
+                    cpu_s_per_1k: if ok > 0 { cpu_s * 1000.0 / ok as f64 } else { 0.0 },
+                    peak_rss_kib: procstat::peak_rss_kib(pid),
+                    peak_reset,
+                    processes: procstat::len(a),
+                })
+            }
+            _ => None,
+        };
+        let aux_cpu_s = self
+            .aux
+            .iter()
+            .zip(before.1.iter().zip(after.1.iter()))
+            .map(|((name, _), (b, a))| (name.clone(), procstat::cpu_seconds(b, a, self.ticks_per_s)))
+            .collect();
+        let loadgen_cpu_s = procstat::cpu_seconds(&before.2, &after.2, self.ticks_per_s);
+        Ok(Outcome {
+            offered: rate,
+            duration_s: duration,
+            requests,
+            errors,
+            timeouts,
+            error_sample,
+            achieved,
+            latency,
+            ttfb,
+            overhead,
+            send_lag,
+            cpu,
+            aux_cpu_s,
+            loadgen_cpu_s,
+        })
+    }
+
+    /// CPU snapshots of (target tree, aux trees, this process), off the runtime thread.
+    async fn snapshots(&self) -> anyhow::Result<Snapshots> {
+        let (watch, aux) = (self.watch, self.aux.iter().map(|(_, p)| *p).collect::<Vec<_>>());
+        Ok(tokio::task::spawn_blocking(move || {
+            (
+                watch.map(procstat::snapshot),
+                aux.into_iter().map(procstat::snapshot).collect(),
+                procstat::snapshot(std::process::id()),
+            )
+        })
+        .await?)
+    }
+}
+
+type Snapshots = (Option<procstat::Snapshot>, Vec<procstat::Snapshot>, procstat::Snapshot);
+
+async fn connect(host: &str) -> anyhow::Result<http1::SendRequest<Full<Bytes>>> {
+    let stream = tokio::net::TcpStream::connect(host).await.with_context(|| format!("connect {host}"))?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+/// Send one request and read the whole answer; never longer than the caller's deadline.
+async fn one(conns: &Conns, slots: &Semaphore, uri: http::Uri, host: &str, payload: Bytes, due: Instant) -> Sample {
+    let fail = |e: String| Sample {
+        ok: false,
+        timed_out: false,
+        latency: due.elapsed(),
+        ttfb: due.elapsed(),
+        send_lag: Duration::ZERO,
+        overhead_us: None,
+        error: Some(e),
+    };
+    let Ok(_permit) = slots.acquire().await else { return fail("closed".into()) };
+    let (resp, sender) = match conns {
+        Conns::Pooled(client) => {
+            let req = http::Request::post(uri)
+                .header("content-type", "application/json")
+                .body(Full::new(payload))
+                .expect("a POST with a static header is a valid request");
+            (client.request(req).await.map_err(|e| format!("{e:?}")), None)
+        }
+        Conns::Pinned(pool) => {
+            // A connection whose request timed out was dropped with it: replace it.
+            let taken = pool.lock().ok().and_then(|mut q| q.pop_front());
+            let mut sender = match taken {
+                Some(s) if !s.is_closed() => s,
+                _ => match connect(host).await {
+                    Ok(s) => s,
+                    Err(e) => return fail(format!("{e:#}")),
+                },
+            };
+            if sender.ready().await.is_err() {
+                match connect(host).await {
+                    Ok(s) => sender = s,
+                    Err(e) => return fail(format!("{e:#}")),
+                }
+            }
+            let path = uri.path_and_query().map_or("/", |p| p.as_str());
+            let req = http::Request::post(path)
+                .header("host", host)
+                .header("content-type", "application/json")
+                .body(Full::new(payload))
+                .expect("a POST with a static header is a valid request");
+            (sender.send_request(req).await.map_err(|e| format!("{e:?}")), Some(sender))
+        }
+    };
+    let resp = match resp {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let status = resp.status();
+    let overhead_us = overhead_of(resp.headers());
+    let mut body = resp.into_body();
+    let mut ttfb = None;
+    let mut head = Vec::new();
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Err(e) => return fail(format!("body: {e}")),
+            Ok(f) => {
+                if let Some(d) = f.data_ref() {
+                    ttfb.get_or_insert_with(|| due.elapsed());
+                    if !status.is_success() && head.len() < 300 {
+                        head.extend_from_slice(d);
+                    }
+                }
+            }
+        }
+    }
+    if !status.is_success() {
+        return fail(format!("status {status}: {}", String::from_utf8_lossy(&head[..head.len().min(300)])));
+    }
+    let latency = due.elapsed();
+    if let (Conns::Pinned(pool), Some(sender)) = (conns, sender) {
+        if let Ok(mut q) = pool.lock() {
+            q.push_back(sender);
+        }
+    }
+    Sample {
+        ok: true,
+        timed_out: false,
+        latency,
+        ttfb: ttfb.unwrap_or(latency),
+        send_lag: Duration::ZERO,
+        overhead_us,
+        error: None,
+    }
 }
 
 fn body(args: &Args) -> Bytes {
@@ -99,6 +461,9 @@ fn overhead_of(headers: &http::HeaderMap) -> Option<u64> {
 }
 
 fn percentiles(h: &Histogram<u64>) -> Percentiles {
+    if h.is_empty() {
+        return Percentiles::default();
+    }
     Percentiles {
         p50: h.value_at_quantile(0.50),
         p90: h.value_at_quantile(0.90),
@@ -108,91 +473,130 @@ fn percentiles(h: &Histogram<u64>) -> Percentiles {
     }
 }
 
-async fn run(args: Args) -> anyhow::Result<Report> {
-    let mut http = HttpConnector::new();
-    http.set_nodelay(true);
-    let client: Client<_, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).pool_max_idle_per_host(args.connections).build(http);
-    let uri: http::Uri = args.url.parse()?;
-    let payload = body(&args);
-    let slots = Arc::new(Semaphore::new(args.connections));
-    let (tx, mut rx) = mpsc::unbounded_channel::<(bool, Sample)>();
-    let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate.max(1)));
-    let warm = u64::from(args.rate) * args.warmup;
-    let total = warm + u64::from(args.rate) * args.duration;
-    let start = tokio::time::Instant::now() + Duration::from_millis(50);
-    let producer = tokio::spawn(async move {
-        for i in 0..total {
-            let due = start + interval.mul_f64(i as f64);
-            tokio::time::sleep_until(due).await;
-            let (client, uri, payload, slots, tx) =
-                (client.clone(), uri.clone(), payload.clone(), slots.clone(), tx.clone());
-            let measured = i >= warm;
-            tokio::spawn(async move {
-                let due: Instant = due.into_std();
-                let Ok(_permit) = slots.acquire().await else { return };
-                let req = http::Request::post(uri)
-                    .header("content-type", "application/json")
-                    .body(Full::new(payload))
-                    .expect("static request");
-                let sample = match client.request(req).await {
-                    Err(_) => Sample { ok: false, latency: due.elapsed(), ttfb: due.elapsed(), overhead_us: None },
-                    Ok(resp) => {
-                        let ttfb = due.elapsed();
-                        let ok = resp.status().is_success();
-                        let overhead_us = overhead_of(resp.headers());
-                        let body_ok = resp.into_body().collect().await.is_ok();
-                        Sample { ok: ok && body_ok, latency: due.elapsed(), ttfb, overhead_us }
-                    }
-                };
-                let _ = tx.send((measured, sample));
-            });
+fn report(args: &Args, ctx: &Ctx, mode: &str, o: &Outcome, probes: Vec<Probe>) -> RunReport {
+    RunReport {
+        target: args.target.clone(),
+        scenario: args.scenario.clone(),
+        label: args.label.clone(),
+        mode: mode.into(),
+        offered_rate: o.offered,
+        achieved_rate: o.achieved,
+        duration_s: o.duration_s,
+        requests: o.requests,
+        errors: o.errors,
+        timeouts: o.timeouts,
+        error_sample: o.error_sample.clone(),
+        stream: args.stream,
+        body_bytes: ctx.payload.len(),
+        connections: args.connections,
+        pinned_connections: args.pin_connections,
+        latency_us: percentiles(&o.latency),
+        ttfb_us: percentiles(&o.ttfb),
+        overhead_us: (!o.overhead.is_empty()).then(|| percentiles(&o.overhead)),
+        send_lag_us: percentiles(&o.send_lag),
+        cpu: o.cpu.clone(),
+        aux_cpu_s: o.aux_cpu_s.clone(),
+        loadgen_cpu_s: o.loadgen_cpu_s,
+        probes,
+    }
+}
+
+fn passes(args: &Args, o: &Outcome) -> bool {
+    let p99_ms = if o.latency.is_empty() { f64::INFINITY } else { o.latency.value_at_quantile(0.99) as f64 / 1000.0 };
+    o.requests > 0
+        && (o.errors as f64) <= 0.001 * o.requests as f64
+        && o.achieved >= 0.95 * o.offered
+        && p99_ms <= args.slo_p99_ms
+}
+
+/// Doubling then bisection; returns the best passing probe (or the last probe if none
+/// passed) and every probe.
+async fn saturate(args: &Args, ctx: &Ctx) -> anyhow::Result<(Outcome, Vec<Probe>)> {
+    let (mut lo, mut hi): (f64, Option<f64>) = (0.0, None);
+    let mut rate = args.rate;
+    let mut best: Option<Outcome> = None;
+    let mut last: Option<Outcome> = None;
+    let mut probes = Vec::new();
+    for n in 0..args.max_probes {
+        if n > 0 {
+            tokio::time::sleep(Duration::from_secs_f64(args.pause)).await;
         }
-    });
-    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    let mut ttfb = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    let mut overhead = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    let (mut requests, mut errors) = (0u64, 0u64);
-    let mut first_done: Option<Instant> = None;
-    let mut last_done = Instant::now();
-    let mut received = 0u64;
-    while received < total {
-        let Some((measured, s)) = rx.recv().await else { break };
-        received += 1;
-        if !measured {
-            continue;
+        let o = ctx.phase(rate, args.warmup, args.duration).await?;
+        let pass = passes(args, &o);
+        eprintln!(
+            "saturation {} probe {rate:.0}/s: achieved {:.0}/s, errors {}, p99 {} us -> {}",
+            args.target,
+            o.achieved,
+            o.errors,
+            if o.latency.is_empty() { 0 } else { o.latency.value_at_quantile(0.99) },
+            if pass { "pass" } else { "fail" }
+        );
+        probes.push(Probe {
+            offered_rate: rate,
+            achieved_rate: o.achieved,
+            requests: o.requests,
+            errors: o.errors,
+            p99_us: if o.latency.is_empty() { 0 } else { o.latency.value_at_quantile(0.99) },
+            pass,
+        });
+        if pass {
+            lo = rate;
+            best = Some(o);
+        } else {
+            hi = Some(rate);
+            last = Some(o);
         }
-        first_done.get_or_insert_with(Instant::now);
-        last_done = Instant::now();
-        requests += 1;
-        if !s.ok {
-            errors += 1;
-            continue;
+        rate = match hi {
+            None => rate * 2.0,
+            Some(h) if lo > 0.0 => (lo + h) / 2.0,
+            Some(h) => h / 2.0,
+        };
+        if let Some(h) = hi {
+            if (lo > 0.0 && (h - lo) / h < 0.1) || (lo == 0.0 && rate < 5.0) {
+                break;
+            }
         }
-        latency.saturating_record(s.latency.as_micros() as u64);
-        ttfb.saturating_record(s.ttfb.as_micros() as u64);
-        if let Some(o) = s.overhead_us {
-            overhead.saturating_record(o.max(1));
+        if rate > args.max_rate {
+            break;
         }
     }
-    producer.await?;
-    let span = first_done.map_or(0.0, |f| last_done.duration_since(f).as_secs_f64());
-    Ok(Report {
-        label: args.label.clone(),
-        target_rate: args.rate,
-        achieved_rate: if span > 0.0 { requests as f64 / span } else { 0.0 },
-        requests,
-        errors,
-        latency_us: percentiles(&latency),
-        ttfb_us: percentiles(&ttfb),
-        overhead_us: (!overhead.is_empty()).then(|| percentiles(&overhead)),
-    })
+    let chosen = best.or(last).context("no probe ran")?;
+    Ok((chosen, probes))
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads).enable_all().build()?;
-    let report = rt.block_on(run(args))?;
-    println!("{}", serde_json::to_string(&report)?);
+    let report = rt.block_on(async {
+        let ctx = Ctx::new(&args).await?;
+        if args.saturate {
+            let (o, probes) = saturate(&args, &ctx).await?;
+            Ok::<_, anyhow::Error>(report(&args, &ctx, "saturation", &o, probes))
+        } else {
+            let o = ctx.phase(args.rate, args.warmup, args.duration).await?;
+            Ok(report(&args, &ctx, "fixed", &o, Vec::new()))
+        }
+    })?;
+    let json = serde_json::to_string(&report)?;
+    if let Some(path) = &args.out {
+        std::fs::write(path, format!("{json}\n")).with_context(|| format!("write {}", path.display()))?;
+    }
+    println!("{json}");
+    // Requests still queued at a timed-out target must not keep the process alive.
+    rt.shutdown_timeout(Duration::from_millis(100));
+    if let Some(max) = args.max_error_rate {
+        if report.requests == 0 || report.errors as f64 > max * report.requests as f64 {
+            eprintln!(
+                "loadgen: {} {}: {} of {} requests failed (allowed {:.1} %); first error: {}",
+                report.target,
+                report.scenario,
+                report.errors,
+                report.requests,
+                max * 100.0,
+                report.error_sample.as_deref().unwrap_or("-")
+            );
+            std::process::exit(2);
+        }
+    }
     Ok(())
 }
