@@ -16,6 +16,7 @@
 //! - `run-overhead.sh`: a quick direct-vs-gateway check at fixed rates.
 
 pub mod chart;
+pub mod measure;
 pub mod procstat;
 pub mod schema;
 pub mod summary;

@@ -35,8 +35,9 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use switchyard_benches::measure::{overhead_of, percentiles};
 use switchyard_benches::procstat;
-use switchyard_benches::schema::{Percentiles, Probe, ProcessStats, RunReport};
+use switchyard_benches::schema::{Probe, ProcessStats, RunReport};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 
@@ -452,25 +453,6 @@ fn body(args: &Args) -> Bytes {
         r#"{{"model":"{}","stream":{},"messages":[{{"role":"user","content":"{}"}}]}}"#,
         args.model, args.stream, content
     ))
-}
-
-fn overhead_of(headers: &http::HeaderMap) -> Option<u64> {
-    let v = headers.get("server-timing")?.to_str().ok()?;
-    let ms: f64 = v.split(',').find_map(|p| p.trim().strip_prefix("overhead;dur="))?.parse().ok()?;
-    Some((ms * 1000.0) as u64)
-}
-
-fn percentiles(h: &Histogram<u64>) -> Percentiles {
-    if h.is_empty() {
-        return Percentiles::default();
-    }
-    Percentiles {
-        p50: h.value_at_quantile(0.50),
-        p90: h.value_at_quantile(0.90),
-        p99: h.value_at_quantile(0.99),
-        p999: h.value_at_quantile(0.999),
-        max: h.max(),
-    }
 }
 
 fn report(args: &Args, ctx: &Ctx, mode: &str, o: &Outcome, probes: Vec<Probe>) -> RunReport {
