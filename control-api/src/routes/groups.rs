@@ -176,32 +176,20 @@ pub async fn weights(
     Path(group): Path<String>,
     Body(req): Body<WeightsRequest>,
 ) -> Result<Response, ApiError> {
-    let edited = apply(
-        &state,
-        &op.name,
-        expected,
-        "group.weights",
-        &format!("groups.{group}"),
-        |c| group_json(c, &group),
-        |cfg, refusal| {
-            let Some(g) = cfg.groups.get_mut(&group) else { return refuse(refusal, missing_group(&group)) };
-            for (member, weight) in &req.weights {
-                match g.members.iter_mut().find(|m| &m.name == member) {
-                    Some(m) if m.role == Role::Shadow => {
-                        return refuse(
-                            refusal,
-                            ApiError::BadRequest(format!("`{member}` is a shadow; shadows take mirror_percent")),
-                        );
-                    }
-                    Some(m) => m.weight = Some(*weight),
-                    None => {
-                        return refuse(refusal, ApiError::NotFound(format!("group `{group}` has no member `{member}`")))
-                    }
+    let edited = apply_to_group(&state, &op.name, expected, "group.weights", &group, |g| {
+        for (member, weight) in &req.weights {
+            match g.members.iter_mut().find(|m| &m.name == member) {
+                Some(m) if m.role == Role::Shadow => {
+                    return Err(ApiError::BadRequest(format!("`{member}` is a shadow; shadows take mirror_percent")));
+                }
+                Some(m) => m.weight = Some(*weight),
+                None => {
+                    return Err(ApiError::NotFound(format!("group `{group}` has no member `{member}`")));
                 }
             }
-            Ok(())
-        },
-    )?;
+        }
+        Ok(())
+    })?;
     view(&edited.after, &group, edited.version)
 }
 
@@ -216,18 +204,8 @@ pub async fn promote(
     Path(group): Path<String>,
     Body(req): Body<MemberName>,
 ) -> Result<Response, ApiError> {
-    let edited = apply(
-        &state,
-        &op.name,
-        expected,
-        "group.promote",
-        &format!("groups.{group}"),
-        |c| group_json(c, &group),
-        |cfg, refusal| {
-            let Some(g) = cfg.groups.get_mut(&group) else { return refuse(refusal, missing_group(&group)) };
-            promote_member(g, &req.member).or_else(|e| refuse(refusal, e))
-        },
-    )?;
+    let edited =
+        apply_to_group(&state, &op.name, expected, "group.promote", &group, |g| promote_member(g, &req.member))?;
     view(&edited.after, &group, edited.version)
 }
 
@@ -266,19 +244,10 @@ pub async fn pause(
     IfMatch(expected): IfMatch,
     Path(group): Path<String>,
 ) -> Result<Response, ApiError> {
-    let edited = apply(
-        &state,
-        &op.name,
-        expected,
-        "group.pause",
-        &format!("groups.{group}"),
-        |c| group_json(c, &group),
-        |cfg, refusal| {
-            let Some(g) = cfg.groups.get_mut(&group) else { return refuse(refusal, missing_group(&group)) };
-            pause_group(g);
-            Ok(())
-        },
-    )?;
+    let edited = apply_to_group(&state, &op.name, expected, "group.pause", &group, |g| {
+        pause_group(g);
+        Ok(())
+    })?;
     view(&edited.after, &group, edited.version)
 }
 
@@ -303,22 +272,13 @@ pub async fn add_member(
     Path(group): Path<String>,
     Body(member): Body<MemberConfig>,
 ) -> Result<Response, ApiError> {
-    let edited = apply(
-        &state,
-        &op.name,
-        expected,
-        "group.member.add",
-        &format!("groups.{group}"),
-        |c| group_json(c, &group),
-        |cfg, refusal| {
-            let Some(g) = cfg.groups.get_mut(&group) else { return refuse(refusal, missing_group(&group)) };
-            if g.members.iter().any(|m| m.name == member.name) {
-                return refuse(refusal, ApiError::Conflict(format!("member `{}` already exists", member.name)));
-            }
-            g.members.push(member.clone());
-            Ok(())
-        },
-    )?;
+    let edited = apply_to_group(&state, &op.name, expected, "group.member.add", &group, |g| {
+        if g.members.iter().any(|m| m.name == member.name) {
+            return Err(ApiError::Conflict(format!("member `{}` already exists", member.name)));
+        }
+        g.members.push(member.clone());
+        Ok(())
+    })?;
     view(&edited.after, &group, edited.version)
 }
 
@@ -331,24 +291,39 @@ pub async fn remove_member(
     IfMatch(expected): IfMatch,
     Path((group, member)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let edited = apply(
-        &state,
-        &op.name,
-        expected,
-        "group.member.remove",
-        &format!("groups.{group}"),
-        |c| group_json(c, &group),
-        |cfg, refusal| {
-            let Some(g) = cfg.groups.get_mut(&group) else { return refuse(refusal, missing_group(&group)) };
-            let before = g.members.len();
-            g.members.retain(|m| m.name != member);
-            if g.members.len() == before {
-                return refuse(refusal, ApiError::NotFound(format!("group `{group}` has no member `{member}`")));
-            }
-            Ok(())
-        },
-    )?;
+    let edited = apply_to_group(&state, &op.name, expected, "group.member.remove", &group, |g| {
+        let before = g.members.len();
+        g.members.retain(|m| m.name != member);
+        if g.members.len() == before {
+            return Err(ApiError::NotFound(format!("group `{group}` has no member `{member}`")));
+        }
+        Ok(())
+    })?;
     view(&edited.after, &group, edited.version)
+}
+
+/// One audited edit of group `group` (404 when it does not exist; `change` refuses with
+/// its own error).
+fn apply_to_group(
+    state: &ControlState,
+    actor: &str,
+    expected: u64,
+    action: &str,
+    group: &str,
+    mut change: impl FnMut(&mut GroupConfig) -> Result<(), ApiError>,
+) -> Result<switchyard_config::Edited, ApiError> {
+    apply(
+        state,
+        actor,
+        expected,
+        action,
+        &format!("groups.{group}"),
+        |c| group_json(c, group),
+        |cfg, refusal| match cfg.groups.get_mut(group) {
+            None => refuse(refusal, missing_group(group)),
+            Some(g) => change(g).or_else(|e| refuse(refusal, e)),
+        },
+    )
 }
 
 fn view(cfg: &Config, group: &str, version: u64) -> Result<Response, ApiError> {
