@@ -39,9 +39,11 @@
 mod dead_letter;
 mod entry;
 mod error;
+mod inbox;
 mod janitor;
 mod metrics;
 mod options;
+mod priority;
 mod queue;
 mod record;
 pub mod rows;

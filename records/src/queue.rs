@@ -1,8 +1,9 @@
 //! The record queue: the seam between the data plane and record storage.
 //!
 //! [`RecordQueue::offer`] / [`RecordQueue::offer_feedback`] are called on the request path
-//! and never block: `try_send` on a bounded channel, a full queue is counted as `dropped`.
-//! One writer thread drains the channel in batches into a sink — the durable spool (see
+//! and never block: a push into a bounded [`crate::inbox`] that does not wake the writer per
+//! record; a full queue is counted as `dropped`.
+//! One writer thread drains the inbox in batches into a sink — the durable spool (see
 //! [`crate::start`]) or any [`RecordWriter`] — and flushes it (group commit) at most
 //! `flush_interval` after the first unflushed record. Dropping every [`RecordQueue`] clone
 //! and calling [`RecordQueueHandle::close`] drains and flushes what was queued.
@@ -11,7 +12,6 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 pub use crate::metrics::RecordQueueMetrics;
 
 use crate::entry::Entry;
+use crate::inbox::{self, Taken};
 use crate::spool;
 use crate::{FeedbackRecord, GroupSpec, InferenceRecord, WhenFull};
 
@@ -57,7 +58,7 @@ pub(crate) struct Admission {
 /// The cheap, cloneable sending side used by the data plane.
 #[derive(Clone)]
 pub struct RecordQueue {
-    tx: SyncSender<Entry>,
+    tx: inbox::Sender<Entry>,
     metrics: RecordQueueMetrics,
     admission: Option<Arc<Admission>>,
     provision: Option<tokio::sync::mpsc::UnboundedSender<Vec<GroupSpec>>>,
@@ -95,11 +96,12 @@ impl RecordQueue {
         admission: Option<Arc<Admission>>,
         provision: Option<tokio::sync::mpsc::UnboundedSender<Vec<GroupSpec>>>,
     ) -> io::Result<(Self, RecordQueueHandle)> {
-        let (tx, rx) = mpsc::sync_channel::<Entry>(capacity.max(1));
+        let (tx, mut rx) = inbox::inbox::<Entry>(capacity);
         let thread_metrics = metrics.clone();
-        let thread = std::thread::Builder::new()
-            .name("switchyard-records".into())
-            .spawn(move || writer_loop(&rx, &mut sink, &thread_metrics))?;
+        let thread = std::thread::Builder::new().name("switchyard-records".into()).spawn(move || {
+            rx.bind();
+            writer_loop(&mut rx, &mut sink, &thread_metrics);
+        })?;
         let queue = Self { tx, metrics, admission, provision, feedback_seq: Arc::new(AtomicU64::new(0)) };
         Ok((queue, RecordQueueHandle { thread: Some(thread) }))
     }
@@ -145,12 +147,12 @@ impl RecordQueue {
     }
 
     fn send(&self, entry: Entry) -> bool {
-        match self.tx.try_send(entry) {
+        match self.tx.push(entry) {
             Ok(()) => {
                 self.metrics.count("enqueued", 1);
                 true
             }
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+            Err(inbox::Refused::Full) => {
                 self.metrics.count("dropped", 1);
                 tracing::error!("record queue full; inference record dropped");
                 false
@@ -159,31 +161,22 @@ impl RecordQueue {
     }
 }
 
-fn writer_loop(rx: &mpsc::Receiver<Entry>, sink: &mut impl Sink, metrics: &RecordQueueMetrics) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
+fn writer_loop(rx: &mut inbox::Receiver<Entry>, sink: &mut impl Sink, metrics: &RecordQueueMetrics) {
     let mut flush_due: Option<Instant> = None;
     loop {
-        let received = match flush_due {
-            Some(due) => rx.recv_timeout(due.saturating_duration_since(Instant::now())),
-            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-        };
-        match received {
-            Ok(first) => {
-                batch.push(first);
-                while batch.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(entry) => batch.push(entry),
-                        Err(_) => break,
+        match rx.take(flush_due) {
+            Taken::Items(items) => {
+                if !items.is_empty() {
+                    for batch in items.chunks(MAX_BATCH) {
+                        sink.write(batch, metrics);
+                    }
+                    items.clear();
+                    if flush_due.is_none() {
+                        flush_due = Some(Instant::now() + sink.flush_interval().unwrap_or_default());
                     }
                 }
-                sink.write(&batch, metrics);
-                batch.clear();
-                if flush_due.is_none() {
-                    flush_due = Some(Instant::now() + sink.flush_interval().unwrap_or_default());
-                }
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => {
+            Taken::Closed => {
                 sink.flush(metrics);
                 return;
             }

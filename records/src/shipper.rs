@@ -1,7 +1,8 @@
 //! The shipper: spool → ClickHouse, in batches, acked only after ClickHouse took them.
 //!
 //! Runs on its own thread with a current-thread tokio runtime, so the data plane never
-//! waits on ClickHouse. A batch closes at `max_rows`, `max_bytes` of spool payload, or
+//! waits on ClickHouse, at idle CPU priority while the spool is small
+//! ([`crate::priority`]), so its bursts never delay a request. A batch closes at `max_rows`, `max_bytes` of spool payload, or
 //! `max_delay_ms` after its first record. Its entries are split per destination table
 //! (`inferences_<group>`, `explanations`, `feedback`) and inserted with RowBinary.
 //!
@@ -25,6 +26,7 @@ use tokio::sync::{mpsc, watch};
 use crate::dead_letter::DeadLetter;
 use crate::entry::Entry;
 use crate::error::{classify, Failure};
+use crate::priority::Governor;
 use crate::rows::{ExplanationRow, FeedbackRow, InferenceRow};
 use crate::schema::{self, ensure_group_table, group_table};
 use crate::spool::SpoolReader;
@@ -81,7 +83,9 @@ impl Shipper {
         }
         let mut next_janitor = Instant::now() + Duration::from_secs(5);
         let mut provision_open = true;
+        let mut priority = Governor::new(self.reader.shared().max_bytes());
         loop {
+            priority.update(self.reader.shared().bytes());
             let Some(items) = self.gather(&mut provision_open, &mut next_janitor).await else {
                 break;
             };

@@ -176,6 +176,11 @@ impl Shared {
         self.bytes.load(Ordering::Relaxed)
     }
 
+    /// The configured bound on [`Shared::bytes`].
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
     /// Whether the spool has room left below `max_bytes` (and refused nothing since space
     /// was last freed).
     pub fn has_room(&self) -> bool {
