@@ -15,7 +15,9 @@
 # 64 KiB request bodies, 1,000 open connections, and a saturation search.
 #
 # Cores: the target on core 0, the fast upstream and the load generator on core 1
-# (taskset), so a target never competes with its own load. Installs what it needs
+# (taskset), so a target never competes with its own load. ClickHouse, which would be
+# its own host in production, is moved to core 1 too (restored afterwards if it was
+# already running). Installs what it needs
 # (apt-get: nginx, fonts-dejavu-core; pip: litellm in its own venv), idempotently and
 # without stdin; builds in $CARGO_TARGET_DIR (default: the workspace's target/).
 # SWITCHYARD_BIN=path benchmarks a prebuilt gateway binary instead of building one.
@@ -118,7 +120,11 @@ stop_pid() {
 cleanup() {
     local pid
     for pid in "${STARTED[@]}"; do stop_pid "$pid"; done
-    if [ "$CH_STARTED" = 1 ]; then bash scripts/clickhouse.sh stop >/dev/null 2>&1 || true; fi
+    if [ "$CH_STARTED" = 1 ]; then
+        bash scripts/clickhouse.sh stop >/dev/null 2>&1 || true
+    elif [ -n "${CH_AFFINITY:-}" ]; then
+        taskset -a -p -c "$CH_AFFINITY" "$CH_PID" >/dev/null 2>&1 || true
+    fi
     if [ "$FAILED" = 1 ] && [ -n "${OUT:-}" ]; then
         mkdir -p "$OUT/logs" && cp "$WORK"/*.log "$OUT/logs/" 2>/dev/null || true
         log "logs kept in $OUT/logs"
@@ -283,24 +289,26 @@ YAML
 
 if [ "$MODE" = full ]; then
     FIXED="--duration 10 --warmup 2 --timeout 10"
+    # Saturation first: a target that cannot keep up with the fixed rates (LiteLLM) keeps
+    # working off their abandoned requests for minutes and would fail every later probe.
     SCENARIOS=(
+        "saturation|--saturate --rate 100 --duration 3 --warmup 1 --timeout 5 --slo-p99-ms 50 --max-probes 14|saturation search from 100 req/s, 3 s probes, p99 ≤ 50 ms"
         "rate-500|--rate 500 $FIXED|non-streaming chat, 500 req/s"
         "rate-2000|--rate 2000 $FIXED|non-streaming chat, 2,000 req/s"
         "rate-5000|--rate 5000 $FIXED|non-streaming chat, 5,000 req/s"
         "stream-20|--rate 1000 --stream $FIXED|streaming chat, 20 SSE chunks 1 ms apart, 1,000 req/s"
         "body-64k|--rate 1000 --body-bytes 65536 $FIXED|non-streaming chat with a 64 KiB request body, 1,000 req/s"
         "conn-1000|--rate 2000 --connections 1000 --pin-connections $FIXED|1,000 keep-alive connections held open and used in turn, 2,000 req/s"
-        "saturation|--saturate --rate 500 --duration 3 --warmup 1 --timeout 5 --slo-p99-ms 50 --max-probes 12|saturation search, 3 s probes, p99 ≤ 50 ms"
     )
 else
     # Low rates: every target, LiteLLM included, must answer all of them on a busy CI box.
     FIXED="--duration 1 --warmup 0.5 --timeout 5 --max-error-rate 0.01"
     SCENARIOS=(
+        "saturation|--saturate --rate 50 --duration 0.5 --warmup 0.2 --timeout 5 --slo-p99-ms 50 --max-probes 2 --pause 0.2 --settle-max 10|saturation search, 2 probes of 0.5 s (smoke)"
         "rate-100|--rate 100 $FIXED|non-streaming chat, 100 req/s (smoke)"
         "stream-20|--rate 50 --stream $FIXED|streaming chat, 20 SSE chunks 1 ms apart, 50 req/s (smoke)"
         "body-64k|--rate 50 --body-bytes 65536 $FIXED|non-streaming chat with a 64 KiB request body, 50 req/s (smoke)"
         "conn-1000|--rate 100 --connections 1000 --pin-connections $FIXED|1,000 keep-alive connections held open and used in turn, 100 req/s (smoke)"
-        "saturation|--saturate --rate 50 --duration 0.5 --warmup 0.2 --timeout 5 --slo-p99-ms 50 --max-probes 2 --pause 0.2|saturation search, 2 probes of 0.5 s (smoke)"
     )
 fi
 
@@ -392,6 +400,12 @@ if has switchyard; then
         CH_STARTED=1
     fi
     CH_PID=$(cat "${SWITCHYARD_CH_DIR:-/tmp/switchyard-ch}/clickhouse.pid" 2>/dev/null || true)
+    # ClickHouse stands in for the database host it is in production: it runs on the
+    # load core, never on the target's (its CPU is still reported per run).
+    if [ -n "$CH_PID" ] && [ "$(nproc)" -gt "$CLIENT_CPU" ]; then
+        CH_AFFINITY=$(taskset -p -c "$CH_PID" 2>/dev/null | awk '{print $NF}')
+        taskset -a -p -c "$CLIENT_CPU" "$CH_PID" >/dev/null
+    fi
 fi
 
 start_upstream
@@ -403,7 +417,7 @@ VERSIONS+=(--version "rustc=$(rustc -V 2>/dev/null | cut -d' ' -f2)")
 has nginx && VERSIONS+=(--version "nginx=$(nginx -v 2>&1 | sed 's/.*nginx\///')")
 has litellm && VERSIONS+=(--version "litellm=$LITELLM_VERSION (PyPI, Python $("$LITELLM_VENV/bin/python" -c 'import platform; print(platform.python_version())'))")
 has switchyard && VERSIONS+=(--version "clickhouse=$(curl -sf -m 5 --data-binary 'SELECT version()' "$CH_URL/" || echo unknown)")
-NOTES+=("--note" "pinning: target on core $TARGET_CPU; fast upstream + load generator on core $CLIENT_CPU (taskset); switchyard runs 1 tokio worker, nginx 1 worker process, LiteLLM 1 uvicorn worker; ClickHouse is not pinned and its CPU is not in switchyard's column")
+NOTES+=("--note" "pinning: target on core $TARGET_CPU; fast upstream + load generator on core $CLIENT_CPU (taskset); switchyard runs 1 tokio worker, nginx 1 worker process, LiteLLM 1 uvicorn worker; ClickHouse (switchyard's record store) is pinned to core $CLIENT_CPU, standing in for its own host, and its CPU is not in switchyard's column")
 
 "$BIN/report" --runs "$OUT/runs" --out "$OUT" --mode "$MODE" --font "$FONT" \
     --command "benches/load/run.sh${ARGS:+ $ARGS}" "${VERSIONS[@]}" "${NOTES[@]}" \

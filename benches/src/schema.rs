@@ -51,6 +51,12 @@ pub struct RunReport {
     /// The target's own `server-timing: overhead;dur=` when it sends one.
     #[serde(default)]
     pub overhead_us: Option<Percentiles>,
+    /// Per request, time to first byte minus the target's own accept-to-headers time
+    /// (`server-timing` overhead + upstream), when it sends one: time the request spent
+    /// where the target's clock does not see it — the load generator, kernel queues, a
+    /// descheduled target before it read the request.
+    #[serde(default)]
+    pub outside_us: Option<Percentiles>,
     /// The target's processes over the measured window.
     #[serde(default)]
     pub cpu: Option<ProcessStats>,

@@ -164,6 +164,30 @@ async fn stalled_stream_hits_idle_timeout() {
 }
 
 #[tokio::test]
+async fn a_slow_but_steady_stream_outlives_the_idle_timeout() {
+    // idle_ms is 300; chunks come every 150 ms for 0.9 s: the idle timer must restart
+    // with each chunk, not count from the start of the stream.
+    let fake = FakeUpstream::start().await;
+    let gw = TestGateway::start(&single(&fake, "g", "slow-stream")).await;
+    let started = std::time::Instant::now();
+    let text = client()
+        .post(gw.url("/v1/chat/completions"))
+        .body(chat_stream("g"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("ends");
+    assert!(started.elapsed() >= Duration::from_millis(700), "the stream was not slow: {:?}", started.elapsed());
+    assert!(!text.contains("upstream_timeout"), "{text}");
+    assert!(text.contains("\"t4\"") && text.ends_with("data: [DONE]\n\n"), "{text}");
+    let dir = gw.stop().await;
+    let r = &TestGateway::records(&dir)[0];
+    assert_eq!((r.status, r.error_class.as_str(), r.output_tokens), (200, "", Some(5)));
+}
+
+#[tokio::test]
 async fn client_abort_mid_stream_is_recorded() {
     let fake = FakeUpstream::start().await;
     let gw = TestGateway::start(&single(&fake, "g", "gated-stream")).await;

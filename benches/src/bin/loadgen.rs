@@ -17,8 +17,11 @@
 //!
 //! `--saturate` searches for the highest rate the target sustains: rates double from
 //! `--start-rate` until a probe fails (errors > 0.1 %, achieved < 95 % of offered, or
-//! p99 > `--slo-p99-ms`), then bisect to within 10 %. The report is the best passing
-//! probe, with every probe listed.
+//! p99 > `--slo-p99-ms`), then bisect to within 10 %. After a failed probe the search
+//! waits (up to `--settle-max` seconds) until a single request is answered within a
+//! second again, so a target still working off the failed probe's backlog (servers that
+//! do not cancel abandoned requests) does not fail the next, lower probe for that. The
+//! report is the best passing probe, with every probe listed.
 //!
 //! Prints one JSON [`RunReport`] (and writes it to `--out`).
 
@@ -35,7 +38,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use switchyard_benches::measure::{overhead_of, percentiles};
+use switchyard_benches::measure::{inside_of, overhead_of, percentiles};
 use switchyard_benches::procstat;
 use switchyard_benches::schema::{Probe, ProcessStats, RunReport};
 use tokio::sync::{mpsc, Semaphore};
@@ -106,6 +109,10 @@ struct Args {
     /// Saturation: seconds of rest between probes.
     #[arg(long, default_value_t = 1.0)]
     pause: f64,
+    /// Saturation: after a failed probe, wait at most this many seconds for the target
+    /// to answer one request within a second again.
+    #[arg(long, default_value_t = 120.0)]
+    settle_max: f64,
     /// Exit with status 2 (after the report) if more than this share of requests failed.
     #[arg(long)]
     max_error_rate: Option<f64>,
@@ -141,6 +148,8 @@ struct Sample {
     /// Due time → the request's task started (the load generator's own lateness).
     send_lag: Duration,
     overhead_us: Option<u64>,
+    /// The target's accept-to-headers time (`server-timing`).
+    inside_us: Option<u64>,
     error: Option<String>,
 }
 
@@ -156,6 +165,7 @@ struct Outcome {
     latency: Histogram<u64>,
     ttfb: Histogram<u64>,
     overhead: Histogram<u64>,
+    outside: Histogram<u64>,
     send_lag: Histogram<u64>,
     cpu: Option<ProcessStats>,
     aux_cpu_s: Vec<(String, f64)>,
@@ -239,6 +249,7 @@ impl Ctx {
                                 ttfb: due.elapsed(),
                                 send_lag: lag,
                                 overhead_us: None,
+                                inside_us: None,
                                 error: Some("timeout".into()),
                             },
                         };
@@ -253,6 +264,7 @@ impl Ctx {
         let mut latency = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
         let mut ttfb = latency.clone();
         let mut overhead = latency.clone();
+        let mut outside = latency.clone();
         let mut send_lag = latency.clone();
         let (mut requests, mut ok, mut errors, mut timeouts) = (0u64, 0u64, 0u64, 0u64);
         let mut error_sample = None;
@@ -282,6 +294,9 @@ impl Ctx {
             ttfb.saturating_record(s.ttfb.as_micros() as u64);
             if let Some(o) = s.overhead_us {
                 overhead.saturating_record(o.max(1));
+            }
+            if let Some(i) = s.inside_us {
+                outside.saturating_record((s.ttfb.as_micros() as u64).saturating_sub(i).max(1));
             }
         }
         producer.join().map_err(|_| anyhow::anyhow!("pacing thread panicked"))?;
@@ -326,6 +341,7 @@ impl Ctx {
             latency,
             ttfb,
             overhead,
+            outside,
             send_lag,
             cpu,
             aux_cpu_s,
@@ -334,6 +350,23 @@ impl Ctx {
     }
 
     /// CPU snapshots of (target tree, aux trees, this process), off the runtime thread.
+    /// Waits until one request is answered within a second (or `max_s` passed); returns
+    /// the seconds waited.
+    async fn settle(&self, max_s: f64) -> f64 {
+        let started = Instant::now();
+        while started.elapsed().as_secs_f64() < max_s {
+            let due = Instant::now();
+            let probe = one(&self.conns, &self.slots, self.uri.clone(), &self.host, self.payload.clone(), due);
+            if let Ok(s) = tokio::time::timeout(Duration::from_secs(1), probe).await {
+                if s.ok {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        started.elapsed().as_secs_f64()
+    }
+
     async fn snapshots(&self) -> anyhow::Result<Snapshots> {
         let (watch, aux) = (self.watch, self.aux.iter().map(|(_, p)| *p).collect::<Vec<_>>());
         Ok(tokio::task::spawn_blocking(move || {
@@ -366,6 +399,7 @@ async fn one(conns: &Conns, slots: &Semaphore, uri: http::Uri, host: &str, paylo
         ttfb: due.elapsed(),
         send_lag: Duration::ZERO,
         overhead_us: None,
+        inside_us: None,
         error: Some(e),
     };
     let Ok(_permit) = slots.acquire().await else { return fail("closed".into()) };
@@ -408,6 +442,7 @@ async fn one(conns: &Conns, slots: &Semaphore, uri: http::Uri, host: &str, paylo
     };
     let status = resp.status();
     let overhead_us = overhead_of(resp.headers());
+    let inside_us = inside_of(resp.headers());
     let mut body = resp.into_body();
     let mut ttfb = None;
     let mut head = Vec::new();
@@ -440,6 +475,7 @@ async fn one(conns: &Conns, slots: &Semaphore, uri: http::Uri, host: &str, paylo
         ttfb: ttfb.unwrap_or(latency),
         send_lag: Duration::ZERO,
         overhead_us,
+        inside_us,
         error: None,
     }
 }
@@ -475,6 +511,7 @@ fn report(args: &Args, ctx: &Ctx, mode: &str, o: &Outcome, probes: Vec<Probe>) -
         latency_us: percentiles(&o.latency),
         ttfb_us: percentiles(&o.ttfb),
         overhead_us: (!o.overhead.is_empty()).then(|| percentiles(&o.overhead)),
+        outside_us: (!o.outside.is_empty()).then(|| percentiles(&o.outside)),
         send_lag_us: percentiles(&o.send_lag),
         cpu: o.cpu.clone(),
         aux_cpu_s: o.aux_cpu_s.clone(),
@@ -527,6 +564,8 @@ async fn saturate(args: &Args, ctx: &Ctx) -> anyhow::Result<(Outcome, Vec<Probe>
         } else {
             hi = Some(rate);
             last = Some(o);
+            let waited = ctx.settle(args.settle_max).await;
+            eprintln!("saturation {}: settled after {waited:.1} s", args.target);
         }
         rate = match hi {
             None => rate * 2.0,

@@ -35,6 +35,9 @@ pin_project! {
         #[pin]
         total: Sleep,
         idle_for: Duration,
+        // When the last frame arrived; `idle` is only moved when it fires early (not per
+        // frame: resetting a timer per chunk costs a timer-wheel update each time).
+        last_frame: Instant,
         member: Arc<str>,
         state: State,
         recorder: Option<Recorder>,
@@ -69,6 +72,7 @@ impl ObservedBody {
             idle: tokio::time::sleep(idle_for),
             total: tokio::time::sleep_until(total_deadline),
             idle_for,
+            last_frame: Instant::now(),
             member,
             state: State::Open,
             recorder: Some(recorder),
@@ -100,7 +104,7 @@ impl Body for ObservedBody {
                     if let Some(rec) = this.recorder.as_mut() {
                         rec.first_byte_sent();
                     }
-                    this.idle.as_mut().reset(Instant::now() + *this.idle_for);
+                    *this.last_frame = Instant::now();
                 }
                 return Poll::Ready(Some(Ok(frame)));
             }
@@ -111,7 +115,7 @@ impl Body for ObservedBody {
             }
             Poll::Ready(Some(Err(_))) => GatewayError::UpstreamReset { member: this.member.to_string() },
             Poll::Pending => {
-                if this.idle.as_mut().poll(cx).is_ready() {
+                if idle_expired(this.idle.as_mut(), *this.last_frame + *this.idle_for, cx) {
                     GatewayError::UpstreamTimeout { member: this.member.to_string(), phase: "idle" }
                 } else if this.total.as_mut().poll(cx).is_ready() {
                     GatewayError::UpstreamTimeout { member: this.member.to_string(), phase: "total" }
@@ -133,6 +137,19 @@ impl Body for ObservedBody {
     fn size_hint(&self) -> SizeHint {
         SizeHint::default()
     }
+}
+
+/// Whether the idle timer really expired: a timer that fires before `deadline` (frames
+/// arrived since it was set) is moved to `deadline` and polled again.
+fn idle_expired(mut idle: Pin<&mut Sleep>, deadline: Instant, cx: &mut Context<'_>) -> bool {
+    if idle.as_mut().poll(cx).is_pending() {
+        return false;
+    }
+    if deadline <= Instant::now() {
+        return true;
+    }
+    idle.as_mut().reset(deadline);
+    idle.poll(cx).is_ready()
 }
 
 fn finish(

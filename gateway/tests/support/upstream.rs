@@ -6,6 +6,8 @@
 //! - `gated-stream`: SSE, first chunk, then waits for [`FakeUpstream::release`];
 //! - `reset-stream`: SSE, one chunk, then the connection is cut;
 //! - `stall-stream`: SSE, one chunk, then nothing (never ends);
+//! - `slow-stream`: SSE, 6 chunks 150 ms apart, the last with usage 3/5, then `[DONE]`
+//!   (0.9 s in all: longer than a 300 ms idle timeout, no gap as long);
 //! - `non-json`: 200 with an HTML body; `error-500`: 500 JSON; `error-429`: 429 JSON;
 //!   `error-400`: 400 JSON; `error-401`: 401 JSON that echoes part of the key.
 //!
@@ -137,6 +139,19 @@ impl FakeUpstream {
                     let _ = tx.send(Ok(first)).await;
                     tokio::time::sleep(Duration::from_secs(3600)).await;
                     drop(tx);
+                });
+                sse_from(rx)
+            }
+            "slow-stream" => {
+                let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+                let chunks: Vec<Bytes> = (0..5).map(chunk).collect();
+                tokio::spawn(async move {
+                    for c in chunks {
+                        let _ = tx.send(Ok(c)).await;
+                        tokio::time::sleep(Duration::from_millis(150)).await;
+                    }
+                    let _ = tx.send(Ok(usage_chunk)).await;
+                    let _ = tx.send(Ok(Bytes::from_static(b"data: [DONE]\n\n"))).await;
                 });
                 sse_from(rx)
             }
