@@ -134,6 +134,11 @@ cleanup() {
 trap cleanup EXIT
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# A stopped target's children (uvicorn's worker) may hold its port a little longer.
+await_port_free() {
+    for _ in $(seq 60); do port_free "$1" && return 0; sleep 0.5; done
+    return 1
+}
 
 # Wait until URL answers a chat request with 2xx (or die with the log's tail).
 wait_ready() {
@@ -192,9 +197,12 @@ start_upstream() {
 }
 
 start_switchyard() {
-    port_free $SY_PORT || die "port $SY_PORT is in use"
-    curl -sf -m 5 --data-binary "DROP DATABASE IF EXISTS $CH_DB" "$CH_URL/" >/dev/null \
-        || die "ClickHouse at $CH_URL does not answer"
+    await_port_free $SY_PORT || die "port $SY_PORT is in use"
+    if [ "${SY_FRESH_DB:-1}" = 1 ]; then
+        curl -sf -m 5 --data-binary "DROP DATABASE IF EXISTS $CH_DB" "$CH_URL/" >/dev/null \
+            || die "ClickHouse at $CH_URL does not answer"
+        SY_FRESH_DB=0
+    fi
     cat >"$WORK/switchyard.yaml" <<YAML
 listen: 127.0.0.1:$SY_PORT
 admin_listen: 127.0.0.1:$SY_ADMIN
@@ -218,7 +226,7 @@ YAML
 }
 
 start_nginx() {
-    port_free $NGINX_PORT || die "port $NGINX_PORT is in use"
+    await_port_free $NGINX_PORT || die "port $NGINX_PORT is in use"
     local n=$WORK/nginx
     mkdir -p "$n/logs" "$n/tmp"
     cat >"$n/nginx.conf" <<CONF
@@ -260,7 +268,7 @@ CONF
 }
 
 start_litellm() {
-    port_free $LITELLM_PORT || die "port $LITELLM_PORT is in use"
+    await_port_free $LITELLM_PORT || die "port $LITELLM_PORT is in use"
     cat >"$WORK/litellm.yaml" <<YAML
 model_list:
   - model_name: bench
@@ -316,21 +324,16 @@ run_target() {
     TARGET=$1
     local t0 started
     t0=$(date +%s)
-    case "$TARGET" in
-        direct) PID=$UP_PID; URL=http://127.0.0.1:$UP_A/v1/chat/completions; LOGFILE=$WORK/upstream.log; started=0 ;;
-        switchyard) start_switchyard; started=1 ;;
-        nginx) start_nginx; started=1 ;;
-        litellm) start_litellm; started=1 ;;
-        *) die "unknown target $TARGET (direct, switchyard, nginx, litellm)" ;;
-    esac
-    [ "$started" = 1 ] && STARTED+=("$PID")
+    if [ "$TARGET" = direct ]; then
+        PID=$UP_PID URL=http://127.0.0.1:$UP_A/v1/chat/completions LOGFILE=$WORK/upstream.log started=0
+    else
+        start_target
+        started=1
+        STARTED+=("$PID")
+    fi
     wait_ready "$TARGET" "$URL" "$PID" "$LOGFILE" "$([ "$TARGET" = litellm ] && echo 180 || echo 20)"
     log "$TARGET ready (pid $PID) at $URL"
-    if [ "$MODE" = full ]; then # unrecorded warm-up: lazy initialisation, caches, JIT-less Python imports
-        pin "$CLIENT_CPU" "$BIN/loadgen" --url "$URL" --rate 50 --duration 3 --warmup 0 --timeout 10 \
-            >/dev/null 2>>"$WORK/loadgen.log" || true
-        settle
-    fi
+    warm_up
     local aux=(--aux-pid "upstream=$UP_PID")
     if [ "$TARGET" = switchyard ] && [ -n "${CH_PID:-}" ]; then aux+=(--aux-pid "clickhouse=$CH_PID"); fi
     local entry name args label
@@ -341,12 +344,56 @@ run_target() {
             --watch-pid "$PID" "${aux[@]}" --out "$OUT/runs/$TARGET.$name.json" $args >/dev/null \
             2>>"$WORK/loadgen.log" || { tail -5 "$WORK/loadgen.log" >&2; die "$TARGET $name: loadgen failed (errors or no answer)"; }
         log "$TARGET $name: $(summarize "$OUT/runs/$TARGET.$name.json")"
+        if [ "$name" = saturation ] && [ "$started" = 1 ]; then
+            # The fixed-rate scenarios start from a fresh process, not from one that has
+            # just been overloaded (memory it grew, requests it is still working off).
+            if [ "$TARGET" = switchyard ]; then wait_shipped; fi
+            stop_pid "$PID"
+            start_target
+            STARTED+=("$PID")
+            wait_ready "$TARGET" "$URL" "$PID" "$LOGFILE" "$([ "$TARGET" = litellm ] && echo 180 || echo 20)"
+            log "$TARGET restarted after the saturation search (pid $PID)"
+            warm_up
+        fi
         settle
     done
     egress_check "$PID"
     if [ "$TARGET" = switchyard ]; then check_records; fi
     if [ "$started" = 1 ]; then stop_pid "$PID"; fi
     log "$TARGET done in $(($(date +%s) - t0)) s"
+}
+
+# Switchyard: wait (up to 120 s) until every enqueued record was shipped to ClickHouse.
+wait_shipped() {
+    local m enq shipped
+    for _ in $(seq 240); do
+        m=$(curl -sf -m 2 "http://127.0.0.1:$SY_ADMIN/metrics" || true)
+        enq=$(awk '/^switchyard_records_total\{outcome="enqueued"\}/ {print $2}' <<<"$m")
+        shipped=$(awk '/^switchyard_records_total\{outcome="shipped"\}/ {print $2}' <<<"$m")
+        if [ -n "$enq" ] && [ "$enq" = "$shipped" ]; then
+            log "switchyard: all $enq records shipped"
+            return 0
+        fi
+        sleep 0.5
+    done
+    log "warning: switchyard shipped ${shipped:-?} of ${enq:-?} records within 120 s; the rest stay in the spool"
+}
+
+start_target() { # sets PID, URL, LOGFILE
+    case "$TARGET" in
+        switchyard) start_switchyard ;;
+        nginx) start_nginx ;;
+        litellm) start_litellm ;;
+        *) die "unknown target $TARGET (direct, switchyard, nginx, litellm)" ;;
+    esac
+}
+
+warm_up() { # unrecorded: lazy initialisation, caches, JIT-less Python imports
+    if [ "$MODE" = full ]; then
+        pin "$CLIENT_CPU" "$BIN/loadgen" --url "$URL" --rate 50 --duration 3 --warmup 0 --timeout 10 \
+            >/dev/null 2>>"$WORK/loadgen.log" || true
+        settle
+    fi
 }
 
 summarize() { # one line from a run's JSON, without jq
