@@ -459,7 +459,7 @@ start_upstream
 IFS=',' read -r -a TARGET_LIST <<<"$TARGETS"
 for t in "${TARGET_LIST[@]}"; do run_target "$t"; done
 
-VERSIONS=(--version "switchyard=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- 2>/dev/null || echo '+dirty')")
+VERSIONS=(--version "switchyard=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- . ':!benches/results' 2>/dev/null || echo '+dirty')")
 VERSIONS+=(--version "rustc=$(rustc -V 2>/dev/null | cut -d' ' -f2)")
 has nginx && VERSIONS+=(--version "nginx=$(nginx -v 2>&1 | sed 's/.*nginx\///')")
 has litellm && VERSIONS+=(--version "litellm=$LITELLM_VERSION (PyPI, Python $("$LITELLM_VENV/bin/python" -c 'import platform; print(platform.python_version())'))")
