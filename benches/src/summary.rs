@@ -89,8 +89,8 @@ fn row(run: &RunReport, direct: Option<&RunReport>) -> Row {
     let basis = if run.stream { "ttfb" } else { "latency" };
     let pick = |r: &RunReport| if run.stream { r.ttfb_us } else { r.latency_us };
     let comparable = run.mode == "fixed" && run.target != "direct";
-    let (o50, o99) = match direct.filter(|d| comparable && d.errors < d.requests) {
-        Some(d) if run.errors < run.requests => {
+    let (o50, o99) = match direct.filter(|d| comparable && kept_up(d)) {
+        Some(d) if kept_up(run) => {
             let (t, d) = (pick(run), pick(d));
             (Some(t.p50 as i64 - d.p50 as i64), Some(t.p99 as i64 - d.p99 as i64))
         }
@@ -122,6 +122,13 @@ fn row(run: &RunReport, direct: Option<&RunReport>) -> Row {
         client_core_busy: busy,
         flags,
     }
+}
+
+/// Whether a fixed-rate run served its load (≥ 95 % of the offered rate, ≤ 1 % errors):
+/// only then are its percentiles — of the requests that succeeded — compared with
+/// direct's. An overloaded target's few successes say nothing about its overhead.
+fn kept_up(run: &RunReport) -> bool {
+    run.requests > 0 && run.achieved_rate >= 0.95 * run.offered_rate && run.errors * 100 <= run.requests
 }
 
 fn find<'a>(rows: &'a [Row], target: &str, scenario: &str) -> Option<&'a Row> {
@@ -265,4 +272,57 @@ pub fn markdown(meta: &Meta, rows: &[Row]) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Percentiles;
+
+    fn run(target: &str, achieved: f64, requests: u64, errors: u64, p99: u64) -> RunReport {
+        let lat = Percentiles { p50: p99 / 2, p99, ..Percentiles::default() };
+        RunReport {
+            target: target.into(),
+            scenario: "rate-500".into(),
+            label: String::new(),
+            mode: "fixed".into(),
+            offered_rate: 500.0,
+            achieved_rate: achieved,
+            duration_s: 10.0,
+            requests,
+            errors,
+            timeouts: errors,
+            error_sample: None,
+            stream: false,
+            body_bytes: 84,
+            connections: 256,
+            pinned_connections: false,
+            latency_us: lat,
+            ttfb_us: lat,
+            send_lag_us: Percentiles::default(),
+            overhead_us: None,
+            outside_us: None,
+            cpu: None,
+            aux_cpu_s: Vec::new(),
+            loadgen_cpu_s: 0.0,
+            probes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn overhead_is_compared_only_for_runs_that_kept_up() {
+        let runs = vec![
+            run("direct", 500.0, 5000, 0, 400),
+            run("switchyard", 500.0, 5000, 0, 900),
+            // LiteLLM at 500 req/s in the 2026-11-26 run: 19 req/s, 4,810 timeouts.
+            run("litellm", 19.0, 5000, 4810, 9_994_000),
+            run("nginx", 499.0, 5000, 60, 800),
+        ];
+        let rows = rows(&runs);
+        let by = |t: &str| rows.iter().find(|r| r.run.target == t).expect("row");
+        assert_eq!(by("switchyard").overhead_p99_us, Some(500));
+        assert_eq!(by("litellm").overhead_p99_us, None, "an overloaded run has no overhead");
+        assert_eq!(by("nginx").overhead_p99_us, None, "1.2 % errors is not keeping up");
+        assert!(by("litellm").flags.iter().any(|f| f == "below offered rate"));
+    }
 }
