@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Python packages Switchyard's tests use: chdb-core (a current ClickHouse engine embedded in
 # Python) for records/tests/sql_compat.rs, which proves our DDL and analytics queries run
-# on current ClickHouse as well as on the 18.16 test server.
+# on current ClickHouse as well as on the 18.16 test server; the official `openai` and
+# `anthropic` SDKs (pinned) for gateway/tests/python_sdks.rs, which runs them unchanged
+# against the gateway.
 #
 #   bash scripts/python-test-deps.sh     # idempotent: installs only what is missing
 #
@@ -17,8 +19,21 @@ if ! command -v "$PY" >/dev/null 2>&1; then
     apt-get install -y -q --no-install-recommends python3 python3-pip </dev/null
 fi
 
-if "$PY" -c 'import chdb' >/dev/null 2>&1; then
-    echo "python-test-deps.sh: chdb-core present ($("$PY" -c 'import chdb; print(chdb.__version__)'))"
+# pip requirement -> the module that proves it is installed (and its version).
+WANT=("chdb-core>=26|chdb" "openai==3.57.0|openai" "anthropic==2.14.0|anthropic")
+missing=()
+for w in "${WANT[@]}"; do
+    req=${w%%|*} module=${w##*|}
+    pinned=${req#*==}
+    if [ "$pinned" != "$req" ]; then
+        have=$("$PY" -c "import $module; print($module.__version__)" 2>/dev/null || true)
+        [ "$have" = "$pinned" ] || missing+=("$req")
+    else
+        "$PY" -c "import $module" >/dev/null 2>&1 || missing+=("$req")
+    fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "python-test-deps.sh: present: chdb-core $("$PY" -c 'import chdb; print(chdb.__version__)'), openai $("$PY" -c 'import openai; print(openai.__version__)'), anthropic $("$PY" -c 'import anthropic; print(anthropic.__version__)')"
     exit 0
 fi
 
@@ -30,8 +45,8 @@ if ! "$PY" -m pip --version >/dev/null 2>&1; then
     }
 fi
 
-echo "python-test-deps.sh: installing chdb-core with pip" >&2
+echo "python-test-deps.sh: installing ${missing[*]} with pip" >&2
 # Debian's system Python refuses global installs (PEP 668) unless told otherwise.
-"$PY" -m pip install -q --disable-pip-version-check 'chdb-core>=26' </dev/null \
-    || "$PY" -m pip install -q --disable-pip-version-check --break-system-packages 'chdb-core>=26' </dev/null
-"$PY" -c 'import chdb; print("python-test-deps.sh: chdb-core", chdb.__version__)'
+"$PY" -m pip install -q --disable-pip-version-check "${missing[@]}" </dev/null \
+    || "$PY" -m pip install -q --disable-pip-version-check --break-system-packages "${missing[@]}" </dev/null
+"$PY" -c 'import chdb, openai, anthropic; print("python-test-deps.sh: chdb-core", chdb.__version__, "openai", openai.__version__, "anthropic", anthropic.__version__)'

@@ -61,9 +61,15 @@ pub struct ConfigStore<P> {
     published: watch::Sender<Arc<RoutingTable<P>>>,
     /// Serialises writers; holds the last published version.
     writer: Mutex<u64>,
-    /// Hash of the last source text a file-triggered reload looked at, applied or not:
-    /// one save fires several file events, and a refused file is reported once.
-    last_text: Mutex<u64>,
+    /// Hash of the last source text a file-triggered reload looked at, applied or not,
+    /// and why it was refused if it was: one save fires several file events, and a
+    /// refused file is counted and logged once — but every caller that reloads it is
+    /// told it was refused (not `Unchanged`).
+    last_text: Mutex<(u64, Option<ConfigError>)>,
+    /// Serialises reloads (the file watcher, SIGHUP, callers), so a reload never sees
+    /// another's text as "seen" before its outcome is known. Lock order: `reloading`,
+    /// then `last_text` or `writer`; never taken while holding either.
+    reloading: Mutex<()>,
     /// Where applied versions are kept (`None` for the embedded config).
     history: Option<History>,
 }
@@ -184,7 +190,8 @@ impl<P: Send + Sync + 'static> ConfigStore<P> {
             metrics,
             published,
             writer: Mutex::new(version),
-            last_text: Mutex::new(text_hash(&text)),
+            last_text: Mutex::new((text_hash(&text), None)),
+            reloading: Mutex::new(()),
             history,
         })
     }
@@ -207,6 +214,7 @@ impl<P: Send + Sync + 'static> ConfigStore<P> {
 
     /// Re-reads the source; publishes it when valid and different (`force`: even if equal).
     pub fn reload(&self, force: bool) -> Result<ReloadOutcome, ConfigError> {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
         let text = match self.source.read() {
             Ok(t) => t,
             Err(e) => {
@@ -217,18 +225,25 @@ impl<P: Send + Sync + 'static> ConfigStore<P> {
         };
         // Lock order: `last_text` is never held while taking `writer` (`edit` takes them
         // the other way round). Poisoning cannot leave a u64 half-written.
-        let seen = {
+        let hash = text_hash(&text);
+        {
             let mut last = self.last_text.lock().unwrap_or_else(|p| p.into_inner());
-            let hash = text_hash(&text);
-            let seen = !force && *last == hash;
-            *last = hash;
-            seen
-        };
-        if seen {
-            return Ok(ReloadOutcome::Unchanged(self.current.load().version));
+            if !force && last.0 == hash {
+                return match &last.1 {
+                    Some(refused) => Err(refused.clone()),
+                    None => Ok(ReloadOutcome::Unchanged(self.current.load().version)),
+                };
+            }
+            *last = (hash, None);
         }
         let result = parse(&text).and_then(|cfg| self.publish(cfg, force, &text));
         self.account(&result);
+        if let Err(refused) = &result {
+            let mut last = self.last_text.lock().unwrap_or_else(|p| p.into_inner());
+            if last.0 == hash {
+                last.1 = Some(refused.clone());
+            }
+        }
         result
     }
 
@@ -260,7 +275,7 @@ impl<P: Send + Sync + 'static> ConfigStore<P> {
             h.store(*version + 1, &text).map_err(|e| EditError::Io(e.to_string()))?;
         }
         // The watcher will see our own write; it is not a new change.
-        *self.last_text.lock().unwrap_or_else(|p| p.into_inner()) = text_hash(&text);
+        *self.last_text.lock().unwrap_or_else(|p| p.into_inner()) = (text_hash(&text), None);
         *version += 1;
         let table = Arc::new(table);
         let after = table.config.clone();
