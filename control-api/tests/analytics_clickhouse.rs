@@ -112,6 +112,7 @@ fn row(i: u64, member: &str, role: &str, assignment: &str, mix: &mut Mix) -> Inf
         attribution_base_value: None,
         attribution_names: Vec::new(),
         attribution_values: Vec::new(),
+        client_request_id: if i % 50 == 0 { "client-batch-7".into() } else { String::new() },
     }
 }
 
@@ -324,6 +325,13 @@ async fn browser_pages_filters_and_detail() {
         windowed.len(),
         rows.iter().filter(|r| (BASE_MS + 70_000..BASE_MS + 140_000).contains(&r.timestamp_ms)).count()
     );
+    let (tagged, _) =
+        page_all(InferenceFilter { client_request_id: Some("client-batch-7".into()), ..group.clone() }, 2).await;
+    let want: HashSet<&str> =
+        rows.iter().filter(|r| r.client_request_id == "client-batch-7").map(|r| r.request_id.as_str()).collect();
+    assert!(!want.is_empty());
+    assert_eq!(tagged.iter().map(|i| i.request_id.as_str()).collect::<HashSet<_>>(), want);
+    assert!(tagged.iter().all(|i| i.client_request_id == "client-batch-7"));
     let (everything, _) = page_all(InferenceFilter::default(), 100).await;
     assert_eq!(everything.len(), 203 + 1 + 1, "both groups via the Merge table, the newer row included");
 

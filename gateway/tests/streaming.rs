@@ -96,6 +96,48 @@ async fn forwards_with_attribution_headers_and_rewritten_model() {
 }
 
 #[tokio::test]
+async fn a_client_request_id_is_propagated_echoed_and_recorded() {
+    let fake = FakeUpstream::start().await;
+    let gw = TestGateway::start(&single(&fake, "g", "ok")).await;
+    let send = |id: Option<String>| {
+        let mut req = client().post(gw.url("/v1/chat/completions")).body(chat("g"));
+        if let Some(id) = id {
+            req = req.header("x-request-id", id);
+        }
+        req.send()
+    };
+    let header = |r: &reqwest::Response, name: &str| r.headers()[name].to_str().expect("ascii").to_owned();
+
+    // A usable id: the upstream sees it, the client gets it back, the record keeps it.
+    let resp = send(Some("client-trace-42".into())).await.expect("send");
+    assert_eq!(header(&resp, "x-request-id"), "client-trace-42");
+    let ours = header(&resp, "x-switchyard-request-id");
+    assert_ne!(ours, "client-trace-42", "the gateway keeps its own unique id");
+    // The same client id twice (clients reuse ids): still two records, two gateway ids.
+    let again = send(Some("client-trace-42".into())).await.expect("send");
+    assert_ne!(header(&again, "x-switchyard-request-id"), ours);
+    // Unusable ids (too long; not printable) are ignored: the gateway's id stands in.
+    let long = send(Some("x".repeat(129))).await.expect("send");
+    assert_eq!(header(&long, "x-request-id"), header(&long, "x-switchyard-request-id"));
+    let none = send(None).await.expect("send");
+    assert_eq!(header(&none, "x-request-id"), header(&none, "x-switchyard-request-id"));
+
+    let seen: Vec<String> =
+        fake.seen().iter().map(|s| s.headers["x-request-id"].to_str().expect("ascii").into()).collect();
+    assert_eq!(&seen[..2], ["client-trace-42", "client-trace-42"]);
+    assert_eq!(seen[2], header(&long, "x-switchyard-request-id"));
+    let dir = gw.stop().await;
+    let mut records = TestGateway::records(&dir);
+    records.sort_by_key(|r| r.timestamp_ms);
+    let ids: Vec<(&str, &str)> =
+        records.iter().map(|r| (r.request_id.as_str(), r.client_request_id.as_str())).collect();
+    assert_eq!(ids.len(), 4);
+    assert_eq!(ids[0], (ours.as_str(), "client-trace-42"));
+    assert_eq!(ids.iter().filter(|(_, c)| *c == "client-trace-42").count(), 2);
+    assert_eq!(ids.iter().filter(|(_, c)| c.is_empty()).count(), 2);
+}
+
+#[tokio::test]
 async fn first_chunk_reaches_client_before_upstream_finishes() {
     let fake = FakeUpstream::start().await;
     let gw = TestGateway::start(&single(&fake, "g", "gated-stream")).await;

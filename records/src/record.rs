@@ -55,6 +55,10 @@ pub struct Attributions {
 pub struct InferenceRecord {
     /// The request id sent back in `x-switchyard-request-id`.
     pub request_id: String,
+    /// The client's own `x-request-id`, when it sent a usable one (printable ASCII, at
+    /// most 128 characters); empty otherwise. Not unique: the key is `request_id`.
+    #[serde(default)]
+    pub client_request_id: String,
     /// When the request was accepted, Unix milliseconds.
     pub timestamp_ms: i64,
     /// Tenant of the authenticated client ("" when the data plane needs no key).

@@ -42,6 +42,7 @@ pub struct InferenceRow {
     pub attribution_base_value: Option<f64>,
     pub attribution_names: Vec<String>,
     pub attribution_values: Vec<f64>,
+    pub client_request_id: String,
 }
 
 /// One row of `explanations` (one feature attribution).
@@ -136,6 +137,7 @@ impl InferenceRow {
             attribution_base_value: base,
             attribution_names: names,
             attribution_values: values,
+            client_request_id: r.client_request_id.clone(),
         };
         (row, explanations)
     }

@@ -20,7 +20,8 @@ use clickhouse::Client;
 use crate::{ClickHouseOptions, RecordsError};
 
 /// Columns of every `inferences_<group>` table and of the `inferences` Merge table.
-/// Order matches [`crate::rows::InferenceRow`].
+/// Order matches [`crate::rows::InferenceRow`]; columns added later go last (where
+/// `ALTER TABLE … ADD COLUMN` puts them).
 const INFERENCE_COLUMNS: &str = "
     request_id String,
     ts DateTime,
@@ -52,7 +53,14 @@ const INFERENCE_COLUMNS: &str = "
     attribution_method String,
     attribution_base_value Nullable(Float64),
     attribution_names Array(String),
-    attribution_values Array(Float64)";
+    attribution_values Array(Float64),
+    client_request_id String";
+
+/// Columns added to the inference tables after they were first created:
+/// `(name, type)`. [`migrate`] adds a missing one to every existing
+/// `inferences_<group>` table (ClickHouse 18.16 has no `ADD COLUMN IF NOT EXISTS`) and
+/// rebuilds the `inferences` Merge table over them.
+const ADDED_INFERENCE_COLUMNS: &[(&str, &str)] = &[("client_request_id", "String")];
 
 /// One schema migration.
 #[derive(Debug)]
@@ -183,13 +191,71 @@ pub async fn migrate(opts: &ClickHouseOptions) -> Result<MigrationReport, Record
         tracing::info!(database = %db, version = m.version, name = m.name, "schema migration applied");
         applied.push(m.version);
     }
+    add_inference_columns(&root, db).await?;
     Ok(MigrationReport { server_version, applied })
 }
 
-/// Creates `inferences_<group>` if missing; returns the table name.
+/// Brings every existing `inferences_<group>` table and the `inferences` Merge table up
+/// to [`INFERENCE_COLUMNS`] by adding [`ADDED_INFERENCE_COLUMNS`] where missing.
+/// Idempotent; a no-op on a schema created by this version.
+async fn add_inference_columns(root: &Client, db: &str) -> Result<(), RecordsError> {
+    #[derive(clickhouse::Row, serde::Deserialize)]
+    struct Column {
+        table: String,
+        name: String,
+    }
+    let columns: Vec<Column> = root
+        .query(
+            "SELECT table, name FROM system.columns \
+             WHERE database = ? AND (table = 'inferences' OR startsWith(table, 'inferences_'))",
+        )
+        .bind(db)
+        .fetch_all()
+        .await
+        .map_err(|e| RecordsError::clickhouse("read inference columns", e))?;
+    let mut tables: Vec<&str> = columns.iter().map(|c| c.table.as_str()).collect();
+    tables.sort_unstable();
+    tables.dedup();
+    let has = |table: &str, name: &str| columns.iter().any(|c| c.table == table && c.name == name);
+    let mut merge_stale = false;
+    for (name, ty) in ADDED_INFERENCE_COLUMNS {
+        for table in tables.iter().filter(|t| **t != "inferences") {
+            if !has(table, name) {
+                let sql = format!("ALTER TABLE `{db}`.`{table}` ADD COLUMN {name} {ty}");
+                exec(root, &sql, "add inference column").await?;
+                tracing::info!(database = %db, table, column = name, "column added");
+            }
+        }
+        merge_stale |= tables.contains(&"inferences") && !has("inferences", name);
+    }
+    if merge_stale {
+        // A Merge table holds no data: rebuilding it with the new columns loses nothing.
+        exec(root, &format!("DROP TABLE IF EXISTS `{db}`.inferences"), "drop stale inferences merge").await?;
+        let create = MIGRATIONS.iter().find(|m| m.name == "inferences_merge").map(|m| m.statements[0]);
+        if let Some(create) = create {
+            exec(root, &expand(create, db), "recreate inferences merge").await?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates `inferences_<group>` if missing, or adds columns it lacks (a table created
+/// by an older version when `migrate` was not run since); returns the table name.
 pub async fn ensure_group_table(client: &Client, group: &str) -> Result<String, RecordsError> {
     let table = group_table(group);
     exec(client, &create_group_table(&format!("`{table}`")), "create group table").await?;
+    let present: Vec<String> = client
+        .query("SELECT name FROM system.columns WHERE database = currentDatabase() AND table = ?")
+        .bind(&table)
+        .fetch_all()
+        .await
+        .map_err(|e| RecordsError::clickhouse("read group table columns", e))?;
+    for (name, ty) in ADDED_INFERENCE_COLUMNS {
+        if !present.iter().any(|p| p == name) {
+            exec(client, &format!("ALTER TABLE `{table}` ADD COLUMN {name} {ty}"), "add inference column").await?;
+            tracing::info!(table, column = name, "column added");
+        }
+    }
     Ok(table)
 }
 

@@ -28,6 +28,7 @@ struct ParityRow {
     sticky_key_hash: u64,
     attribution_names: Vec<String>,
     attribution_values: Vec<f64>,
+    client_request_id: String,
 }
 
 #[tokio::test]
@@ -61,6 +62,54 @@ async fn migrate_is_idempotent_and_completes_a_partial_run() {
         .unwrap();
     assert_eq!(tables, ["control_audit", "explanations", "feedback", "inferences", "schema_migrations"]);
     drop_db(&client, &db).await;
+}
+
+async fn client_request_id_columns(root: &clickhouse::Client, db: &str, table: String) -> u64 {
+    root.query("SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = 'client_request_id'")
+        .bind(db)
+        .bind(table)
+        .fetch_one::<u64>()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn migrate_adds_new_columns_to_tables_of_an_older_version() {
+    let url = ch_url();
+    let db = unique_db("upgrade");
+    let opts = ch_opts(&url, &db);
+    let root = schema::client(&opts).with_database("default");
+    migrate(&opts).await.unwrap();
+    let client = schema::client(&opts);
+    let table = schema::ensure_group_table(&client, "old-group").await.unwrap();
+    // Turn the schema into what the previous version created: no client_request_id in
+    // the group table nor in the Merge table.
+    client.query(&format!("ALTER TABLE `{table}` DROP COLUMN client_request_id")).execute().await.unwrap();
+    client.query("DROP TABLE inferences").execute().await.unwrap();
+    client
+        .query(&format!("CREATE TABLE inferences AS `{table}` ENGINE = Merge('{db}', '^inferences_')"))
+        .execute()
+        .await
+        .unwrap();
+    let columns = |t: &str| client_request_id_columns(&root, &db, t.to_owned());
+    assert_eq!((columns(&table).await, columns("inferences").await), (0, 0));
+
+    let report = migrate(&opts).await.unwrap();
+    assert!(report.applied.is_empty(), "no numbered migration was pending");
+    assert_eq!((columns(&table).await, columns("inferences").await), (1, 1), "both tables upgraded");
+    migrate(&opts).await.unwrap(); // idempotent
+
+    // The shipper's rows (which name the new column) go in and read back through the Merge table.
+    let dir = tempfile::tempdir().unwrap();
+    let (queue, handle) = switchyard_records::start(options(dir.path(), Some(opts.clone())), &Registry::new()).unwrap();
+    let mut r = record("old-group", 0, now_ms());
+    r.client_request_id = "client-upgrade".into();
+    assert!(queue.offer(r));
+    drop(queue);
+    handle.close(Duration::from_secs(30));
+    let got: String = client.query("SELECT client_request_id FROM inferences").fetch_one().await.unwrap();
+    assert_eq!(got, "client-upgrade");
+    drop_db(&root, &db).await;
 }
 
 #[tokio::test]
@@ -101,7 +150,7 @@ async fn row_parity_feedback_and_explanations() {
         .query(
             "SELECT request_id, timestamp_ms, group_name, member, role, status, stream, \
              error_class, ttft_us, input_tokens, output_tokens, request_body, sticky_key_hash, \
-             attribution_names, attribution_values FROM inferences ORDER BY request_id",
+             attribution_names, attribution_values, client_request_id FROM inferences ORDER BY request_id",
         )
         .fetch_all()
         .await
@@ -126,6 +175,7 @@ async fn row_parity_feedback_and_explanations() {
         let attr = r.attributions.clone().unwrap_or_default();
         assert_eq!(row.attribution_names, attr.names);
         assert_eq!(row.attribution_values, attr.values);
+        assert_eq!(row.client_request_id, r.client_request_id);
     }
     let per_table = |g: &str| format!("SELECT count() FROM {}", group_table(g));
     assert_eq!(scalar(&client, &per_table("demo")).await, 200);

@@ -47,7 +47,7 @@ fn inference_values(group: &str, range: std::ops::Range<u32>) -> String {
             format!(
                 "('{group}-{i:04}', toDateTime('{day} 10:{:02}:00'), {ms}, 'acme', 'web', '{group}', '{member}', \
                  '{role}', 'demo', 'mock', 'm', 'random', 0, 0.9, 3, 'chat.completions', {}, {status}, '{}', \
-                 {}, {}, {}, NULL, {}, {output}, NULL, NULL, '', NULL, {names}, {values})",
+                 {}, {}, {}, NULL, {}, {output}, NULL, NULL, '', NULL, {names}, {values}, 'client-{i}')",
                 i % 60,
                 i % 2,
                 if status == 200 { "" } else { "upstream_status" },

@@ -28,7 +28,7 @@ pub const MAX_PAGE_LIMIT: u32 = 1000;
 const ITEM_COLUMNS: &str = "request_id, any(timestamp_ms) AS t, any(group_name), any(member), any(role), \
     any(provider), any(upstream_model), any(assignment), any(endpoint), any(stream), any(status), \
     any(error_class), any(total_us), any(upstream_us), any(overhead_us), any(ttft_us), any(input_tokens), \
-    any(output_tokens), any(config_version), any(weight)";
+    any(output_tokens), any(config_version), any(weight), any(client_request_id)";
 
 /// Status filter of the browser (`status=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +56,8 @@ pub struct InferenceFilter {
     pub since_ms: Option<i64>,
     /// Until this Unix ms (exclusive).
     pub until_ms: Option<i64>,
+    /// Only requests whose client sent this `x-request-id`.
+    pub client_request_id: Option<String>,
 }
 
 /// One inference in a listing.
@@ -101,6 +103,8 @@ pub struct InferenceItem {
     pub config_version: u64,
     /// The member's share at decision time.
     pub weight: f64,
+    /// The client's `x-request-id` ("" when it sent none).
+    pub client_request_id: String,
 }
 
 /// A page of the listing.
@@ -228,6 +232,9 @@ pub async fn list_inferences(
     if filter.member.is_some() {
         conditions.push("member = ?".into());
     }
+    if filter.client_request_id.is_some() {
+        conditions.push("client_request_id = ?".into());
+    }
     if let Some(status) = filter.status {
         conditions.push(status.sql());
     }
@@ -249,6 +256,9 @@ pub async fn list_inferences(
     let mut q = client.query(&sql);
     if let Some(m) = &filter.member {
         q = q.bind(m.as_str());
+    }
+    if let Some(c) = &filter.client_request_id {
+        q = q.bind(c.as_str());
     }
     if let Some(s) = filter.since_ms {
         q = q.bind(seconds(s)).bind(s);

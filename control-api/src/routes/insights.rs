@@ -40,6 +40,8 @@ pub struct BrowseQuery {
     since: Option<i64>,
     /// Until, Unix ms.
     until: Option<i64>,
+    /// Only requests that sent this `x-request-id`.
+    client_request_id: Option<String>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Page size (default 50, at most 1000).
@@ -127,7 +129,14 @@ pub async fn list_inferences(
 ) -> Result<Json<Page>, ApiError> {
     let ch = store(&state)?;
     let status = q.status.as_deref().map(StatusFilter::parse).transpose()?;
-    let filter = InferenceFilter { group: q.group, member: q.member, status, since_ms: q.since, until_ms: q.until };
+    let filter = InferenceFilter {
+        group: q.group,
+        member: q.member,
+        status,
+        since_ms: q.since,
+        until_ms: q.until,
+        client_request_id: q.client_request_id,
+    };
     let page = analytics::list_inferences(
         &ch.client,
         &ch.database,

@@ -47,6 +47,7 @@ pub(super) async fn infer(
     ingress: Ingress,
     accepted: Instant,
     request_id: &str,
+    client_request_id: Option<&HeaderValue>,
 ) -> Result<Response<GatewayBody>, GatewayError> {
     let endpoint = ingress.endpoint;
     let format = endpoint.format();
@@ -111,6 +112,7 @@ pub(super) async fn infer(
         if group.records.log_bodies { usize::try_from(group.records.max_body_bytes).unwrap_or(usize::MAX) } else { 0 };
     let mut record = InferenceRecord {
         request_id: request_id.to_owned(),
+        client_request_id: client_request_id.and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
         timestamp_ms: unix_ms(),
         tenant: client.map(|c| c.tenant.clone()).unwrap_or_default(),
         client: client.map(|c| c.name.clone()).unwrap_or_default(),
@@ -130,7 +132,10 @@ pub(super) async fn infer(
         model_span,
         model: member.model.clone(),
         stream,
-        request_id: HeaderValue::from_str(request_id).unwrap_or(HeaderValue::from_static("-")),
+        // Propagated: the upstream sees the client's id when it sent one.
+        request_id: client_request_id
+            .cloned()
+            .unwrap_or_else(|| HeaderValue::from_str(request_id).unwrap_or(HeaderValue::from_static("-"))),
         traceparent: parts.headers.get("traceparent").cloned(),
         timeouts: group.timeouts,
     };

@@ -71,6 +71,7 @@ pub struct Shared {
 pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<GatewayBody> {
     let accepted = Instant::now();
     let request_id = new_request_id();
+    let client_id = client_request_id(req.headers());
     let path = req.uri().path();
     let format = if path.starts_with("/v2") {
         WireFormat::Oip
@@ -87,12 +88,12 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Gat
         (&Method::POST, "/v1/embeddings") => Ok(Ingress { endpoint: Endpoint::Embeddings, path_group: None }),
         (&Method::POST, "/v1/messages") => Ok(Ingress { endpoint: Endpoint::Messages, path_group: None }),
         (&Method::GET, "/v1/models") => {
-            return with_id(models(&shared, req.headers()), &request_id);
+            return with_id(models(&shared, req.headers()), &request_id, client_id.as_ref());
         }
         (&Method::POST, "/v1/feedback") => {
             let (parts, body) = req.into_parts();
             let resp = feedback::feedback(&shared, &parts.headers, body).await.unwrap_or_else(|e| error_response(&e));
-            return with_id(resp, &request_id);
+            return with_id(resp, &request_id, client_id.as_ref());
         }
         (_, "/v1/chat/completions" | "/v1/completions" | "/v1/embeddings" | "/v1/feedback" | "/v1/messages") => {
             Err(GatewayError::MethodNotAllowed("POST"))
@@ -100,20 +101,20 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Gat
         (_, "/v1/models") => Err(GatewayError::MethodNotAllowed("GET")),
         (method, path) if path.starts_with("/v2") => match oip::route(&shared, method, path, req.headers()) {
             oip::Routed::Infer(group) => Ok(Ingress { endpoint: Endpoint::OipInfer, path_group: Some(group) }),
-            oip::Routed::Answer(resp) => return with_id(resp, &request_id),
+            oip::Routed::Answer(resp) => return with_id(resp, &request_id, client_id.as_ref()),
             oip::Routed::Fail(e) => Err(e),
         },
         (_, path) => Err(GatewayError::NotFound(sanitize(path))),
     };
     let response = match ingress {
-        Ok(ingress) => forward::infer(&shared, req, ingress, accepted, &request_id).await,
+        Ok(ingress) => forward::infer(&shared, req, ingress, accepted, &request_id, client_id.as_ref()).await,
         Err(e) => Err(e),
     };
     let response = response.unwrap_or_else(|e| {
         shared.metrics.requests.with_label_values(&[NONE, NONE, NONE, code_class(e.status().as_u16())]).inc();
         error_response_for(&e, format)
     });
-    with_id(response, &request_id)
+    with_id(response, &request_id, client_id.as_ref())
 }
 
 /// Phase 2, **authenticate**: the client for the presented key, if keys are configured.
@@ -169,11 +170,25 @@ fn json_response(status: StatusCode, body: Bytes) -> Response<GatewayBody> {
     resp
 }
 
-fn with_id(mut resp: Response<GatewayBody>, id: &str) -> Response<GatewayBody> {
+/// `x-switchyard-request-id` (the gateway's id) and `x-request-id` (the client's, echoed,
+/// or the gateway's when the client sent none).
+fn with_id(mut resp: Response<GatewayBody>, id: &str, client_id: Option<&HeaderValue>) -> Response<GatewayBody> {
     if let Ok(v) = HeaderValue::from_str(id) {
+        resp.headers_mut().insert("x-request-id", client_id.cloned().unwrap_or_else(|| v.clone()));
         resp.headers_mut().insert("x-switchyard-request-id", v);
     }
     resp
+}
+
+/// Longest client `x-request-id` honoured.
+const MAX_CLIENT_ID_LEN: usize = 128;
+
+/// The client's `x-request-id` when usable — 1 to 128 printable ASCII characters — else
+/// `None` (ignored, not an error: the gateway's own id stands in).
+fn client_request_id(headers: &HeaderMap) -> Option<HeaderValue> {
+    let v = headers.get("x-request-id")?;
+    let ok = (1..=MAX_CLIENT_ID_LEN).contains(&v.len()) && v.as_bytes().iter().all(u8::is_ascii_graphic);
+    ok.then(|| v.clone())
 }
 
 /// Declared `content-length`, if any.

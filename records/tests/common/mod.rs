@@ -62,6 +62,7 @@ pub fn now_ms() -> i64 {
 pub fn record(group: &str, i: u64, ts_ms: i64) -> InferenceRecord {
     InferenceRecord {
         request_id: format!("req-{group}-{i:08}"),
+        client_request_id: if i % 2 == 0 { format!("client-{i}") } else { String::new() },
         timestamp_ms: ts_ms,
         tenant: "acme".into(),
         client: "web-app".into(),
