@@ -16,7 +16,10 @@
 //! - `run-overhead.sh`: a quick direct-vs-gateway check at fixed rates.
 
 pub mod chart;
+pub mod loadgen_args;
 pub mod measure;
 pub mod procstat;
+pub mod request;
 pub mod schema;
+pub mod search;
 pub mod summary;

@@ -26,7 +26,6 @@
 //! Prints one JSON [`RunReport`] (and writes it to `--out`).
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,88 +37,14 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use switchyard_benches::loadgen_args::Args;
 use switchyard_benches::measure::{inside_of, overhead_of, percentiles};
 use switchyard_benches::procstat;
+use switchyard_benches::request::chat_body;
 use switchyard_benches::schema::{Probe, ProcessStats, RunReport};
+use switchyard_benches::search::Search;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
-
-#[derive(Parser)]
-struct Args {
-    /// Target URL (POST).
-    #[arg(long)]
-    url: String,
-    /// Requests per second (the first probe's rate with --saturate).
-    #[arg(long, default_value_t = 1000.0)]
-    rate: f64,
-    /// Seconds of measured load (per probe with --saturate).
-    #[arg(long, default_value_t = 10.0)]
-    duration: f64,
-    /// Seconds of unmeasured warm-up at the same rate first.
-    #[arg(long, default_value_t = 2.0)]
-    warmup: f64,
-    /// Most requests in flight (and connections).
-    #[arg(long, default_value_t = 256)]
-    connections: usize,
-    /// Open all --connections up front and use each in turn.
-    #[arg(long)]
-    pin_connections: bool,
-    /// Seconds from a request's due time until it counts as a timeout error.
-    #[arg(long, default_value_t = 10.0)]
-    timeout: f64,
-    /// Request body: a model group / model name; the body is a small chat request.
-    #[arg(long, default_value = "bench")]
-    model: String,
-    /// Ask for a streamed answer.
-    #[arg(long)]
-    stream: bool,
-    /// Pad the request body to about this many bytes.
-    #[arg(long, default_value_t = 0)]
-    body_bytes: usize,
-    /// Tokio worker threads.
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
-    /// Target name copied into the report.
-    #[arg(long, default_value = "")]
-    target: String,
-    /// Scenario name copied into the report.
-    #[arg(long, default_value = "")]
-    scenario: String,
-    /// A label copied into the report.
-    #[arg(long, default_value = "")]
-    label: String,
-    /// The target's main process: CPU and peak RSS of its tree are reported.
-    #[arg(long)]
-    watch_pid: Option<u32>,
-    /// Another process whose CPU is reported, as name=pid (repeatable).
-    #[arg(long)]
-    aux_pid: Vec<String>,
-    /// Search for the saturation rate instead of one fixed rate.
-    #[arg(long)]
-    saturate: bool,
-    /// Saturation: p99 latency bound for a passing probe, ms.
-    #[arg(long, default_value_t = 50.0)]
-    slo_p99_ms: f64,
-    /// Saturation: most probes.
-    #[arg(long, default_value_t = 14)]
-    max_probes: u32,
-    /// Saturation: highest rate tried.
-    #[arg(long, default_value_t = 400_000.0)]
-    max_rate: f64,
-    /// Saturation: seconds of rest between probes.
-    #[arg(long, default_value_t = 1.0)]
-    pause: f64,
-    /// Saturation: after a failed probe, wait at most this many seconds for the target
-    /// to answer one request within a second again.
-    #[arg(long, default_value_t = 120.0)]
-    settle_max: f64,
-    /// Exit with status 2 (after the report) if more than this share of requests failed.
-    #[arg(long)]
-    max_error_rate: Option<f64>,
-    /// Also write the JSON report here.
-    #[arg(long)]
-    out: Option<PathBuf>,
-}
 
 /// What a run needs besides its rate: the connections and the fixed request.
 struct Ctx {
@@ -200,7 +125,7 @@ impl Ctx {
             conns,
             uri,
             host,
-            payload: body(args),
+            payload: Bytes::from(chat_body(&args.model, args.stream, args.body_bytes)),
             slots: Arc::new(Semaphore::new(args.connections)),
             timeout: Duration::from_secs_f64(args.timeout),
             watch: args.watch_pid,
@@ -480,17 +405,6 @@ async fn one(conns: &Conns, slots: &Semaphore, uri: http::Uri, host: &str, paylo
     }
 }
 
-fn body(args: &Args) -> Bytes {
-    let mut content = String::from("Say hello.");
-    if args.body_bytes > 120 {
-        content.push_str(&"x".repeat(args.body_bytes - 120));
-    }
-    Bytes::from(format!(
-        r#"{{"model":"{}","stream":{},"messages":[{{"role":"user","content":"{}"}}]}}"#,
-        args.model, args.stream, content
-    ))
-}
-
 fn report(args: &Args, ctx: &Ctx, mode: &str, o: &Outcome, probes: Vec<Probe>) -> RunReport {
     RunReport {
         target: args.target.clone(),
@@ -528,11 +442,10 @@ fn passes(args: &Args, o: &Outcome) -> bool {
         && p99_ms <= args.slo_p99_ms
 }
 
-/// Doubling then bisection; returns the best passing probe (or the last probe if none
+/// Runs the [`Search`]; returns the best passing probe (or the last probe if none
 /// passed) and every probe.
 async fn saturate(args: &Args, ctx: &Ctx) -> anyhow::Result<(Outcome, Vec<Probe>)> {
-    let (mut lo, mut hi): (f64, Option<f64>) = (0.0, None);
-    let mut rate = args.rate;
+    let mut search = Search::new(args.rate, args.max_rate);
     let mut best: Option<Outcome> = None;
     let mut last: Option<Outcome> = None;
     let mut probes = Vec::new();
@@ -540,14 +453,15 @@ async fn saturate(args: &Args, ctx: &Ctx) -> anyhow::Result<(Outcome, Vec<Probe>
         if n > 0 {
             tokio::time::sleep(Duration::from_secs_f64(args.pause)).await;
         }
+        let rate = search.rate();
         let o = ctx.phase(rate, args.warmup, args.duration).await?;
         let pass = passes(args, &o);
+        let p99_us = if o.latency.is_empty() { 0 } else { o.latency.value_at_quantile(0.99) };
         eprintln!(
-            "saturation {} probe {rate:.0}/s: achieved {:.0}/s, errors {}, p99 {} us -> {}",
+            "saturation {} probe {rate:.0}/s: achieved {:.0}/s, errors {}, p99 {p99_us} us -> {}",
             args.target,
             o.achieved,
             o.errors,
-            if o.latency.is_empty() { 0 } else { o.latency.value_at_quantile(0.99) },
             if pass { "pass" } else { "fail" }
         );
         probes.push(Probe {
@@ -555,29 +469,17 @@ async fn saturate(args: &Args, ctx: &Ctx) -> anyhow::Result<(Outcome, Vec<Probe>
             achieved_rate: o.achieved,
             requests: o.requests,
             errors: o.errors,
-            p99_us: if o.latency.is_empty() { 0 } else { o.latency.value_at_quantile(0.99) },
+            p99_us,
             pass,
         });
         if pass {
-            lo = rate;
             best = Some(o);
         } else {
-            hi = Some(rate);
             last = Some(o);
             let waited = ctx.settle(args.settle_max).await;
             eprintln!("saturation {}: settled after {waited:.1} s", args.target);
         }
-        rate = match hi {
-            None => rate * 2.0,
-            Some(h) if lo > 0.0 => (lo + h) / 2.0,
-            Some(h) => h / 2.0,
-        };
-        if let Some(h) = hi {
-            if (lo > 0.0 && (h - lo) / h < 0.1) || (lo == 0.0 && rate < 5.0) {
-                break;
-            }
-        }
-        if rate > args.max_rate {
+        if search.record(pass).is_none() {
             break;
         }
     }
