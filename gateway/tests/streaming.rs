@@ -185,21 +185,20 @@ async fn upstream_reset_mid_stream_ends_with_error_event_and_is_recorded() {
     assert_eq!((r.status, r.error_class.as_str()), (200, "upstream_reset"));
 }
 
+/// Streams a chat on group `g` to its end; the text and how long it took.
+async fn stream_to_end(gw: &TestGateway) -> (String, Duration) {
+    let started = std::time::Instant::now();
+    let resp = client().post(gw.url("/v1/chat/completions")).body(chat_stream("g")).send().await.expect("send");
+    let text = resp.text().await.expect("ends");
+    (text, started.elapsed())
+}
+
 #[tokio::test]
 async fn stalled_stream_hits_idle_timeout() {
     let fake = FakeUpstream::start().await;
     let gw = TestGateway::start(&single(&fake, "g", "stall-stream")).await;
-    let started = std::time::Instant::now();
-    let text = client()
-        .post(gw.url("/v1/chat/completions"))
-        .body(chat_stream("g"))
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("ends");
-    assert!(started.elapsed() < Duration::from_secs(10));
+    let (text, took) = stream_to_end(&gw).await;
+    assert!(took < Duration::from_secs(10));
     assert!(text.contains("\"code\":\"upstream_timeout\""), "{text}");
     let dir = gw.stop().await;
     assert_eq!(TestGateway::records(&dir)[0].error_class, "upstream_timeout");
@@ -211,17 +210,8 @@ async fn a_slow_but_steady_stream_outlives_the_idle_timeout() {
     // with each chunk, not count from the start of the stream.
     let fake = FakeUpstream::start().await;
     let gw = TestGateway::start(&single(&fake, "g", "slow-stream")).await;
-    let started = std::time::Instant::now();
-    let text = client()
-        .post(gw.url("/v1/chat/completions"))
-        .body(chat_stream("g"))
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("ends");
-    assert!(started.elapsed() >= Duration::from_millis(700), "the stream was not slow: {:?}", started.elapsed());
+    let (text, took) = stream_to_end(&gw).await;
+    assert!(took >= Duration::from_millis(700), "the stream was not slow: {took:?}");
     assert!(!text.contains("upstream_timeout"), "{text}");
     assert!(text.contains("\"t4\"") && text.ends_with("data: [DONE]\n\n"), "{text}");
     let dir = gw.stop().await;
