@@ -1,9 +1,10 @@
-//! Config versions survive restarts, edits are refused when stale, and every applied
-//! version is kept in the history.
+//! Config versions survive restarts, edits are refused when stale, every applied
+//! version is kept in the history, and a refused file stays refused for every reload
+//! that reads it (the file watcher and an operator's SIGHUP may race for one save).
 
 use std::sync::Arc;
 
-use switchyard_config::{ConfigEditor, ConfigSource, ConfigStore, EditError};
+use switchyard_config::{ConfigEditor, ConfigSource, ConfigStore, EditError, ReloadOutcome};
 
 const YAML: &str = r#"
 providers:
@@ -16,8 +17,12 @@ groups:
 "#;
 
 fn load(path: &std::path::Path) -> ConfigStore<()> {
+    load_in(path, &prometheus::Registry::new())
+}
+
+fn load_in(path: &std::path::Path, registry: &prometheus::Registry) -> ConfigStore<()> {
     let factory: Arc<switchyard_config::ProviderFactory<()>> = Arc::new(|_| Ok(()));
-    ConfigStore::load(ConfigSource::File(path.to_path_buf()), factory, &prometheus::Registry::new()).expect("loads")
+    ConfigStore::load(ConfigSource::File(path.to_path_buf()), factory, registry).expect("loads")
 }
 
 #[test]
@@ -79,4 +84,35 @@ fn sealed_secrets_round_trip_and_never_print() {
     std::env::set_var(switchyard_config::secret::MASTER_KEY_ENV, "cd".repeat(32));
     let err = sealed.resolve().expect_err("wrong key");
     assert!(err.contains("does not decrypt"), "{err}");
+}
+
+fn rejected_count(registry: &prometheus::Registry) -> u64 {
+    let families = registry.gather();
+    let reloads = families.iter().find(|f| f.name() == "switchyard_config_reloads_total").expect("reloads metric");
+    reloads
+        .get_metric()
+        .iter()
+        .find(|m| m.get_label().iter().any(|l| l.value() == "rejected"))
+        .map_or(0, |m| m.get_counter().get_value() as u64)
+}
+
+#[test]
+fn every_reload_of_a_refused_file_is_told_so_and_it_is_counted_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("sy.yaml");
+    std::fs::write(&path, YAML).expect("write");
+    let registry = prometheus::Registry::new();
+    let store = load_in(&path, &registry);
+
+    std::fs::write(&path, YAML.replace("weight: 10", "weight: -5")).expect("write");
+    let first = store.reload(false).expect_err("negative weight refused");
+    let again = store.reload(false).expect_err("still refused when read again");
+    assert_eq!(first, again);
+    assert!(first.to_string().contains("must be >= 0"), "{first}");
+    assert_eq!(rejected_count(&registry), 1, "one refused save is counted once");
+    assert_eq!(store.current().version, 1, "the last good config keeps serving");
+
+    std::fs::write(&path, YAML.replace("weight: 10", "weight: 20")).expect("write");
+    assert!(matches!(store.reload(false), Ok(ReloadOutcome::Applied(2))));
+    assert!(matches!(store.reload(false), Ok(ReloadOutcome::Unchanged(2))));
 }

@@ -217,17 +217,11 @@ async fn add_inference_columns(root: &Client, db: &str) -> Result<(), RecordsErr
     tables.sort_unstable();
     tables.dedup();
     let has = |table: &str, name: &str| columns.iter().any(|c| c.table == table && c.name == name);
-    let mut merge_stale = false;
-    for (name, ty) in ADDED_INFERENCE_COLUMNS {
-        for table in tables.iter().filter(|t| **t != "inferences") {
-            if !has(table, name) {
-                let sql = format!("ALTER TABLE `{db}`.`{table}` ADD COLUMN {name} {ty}");
-                exec(root, &sql, "add inference column").await?;
-                tracing::info!(database = %db, table, column = name, "column added");
-            }
-        }
-        merge_stale |= tables.contains(&"inferences") && !has("inferences", name);
+    for table in tables.iter().filter(|t| **t != "inferences") {
+        add_missing_columns(root, &format!("`{db}`.`{table}`"), |name| has(table, name)).await?;
     }
+    let merge_stale =
+        tables.contains(&"inferences") && ADDED_INFERENCE_COLUMNS.iter().any(|(name, _)| !has("inferences", name));
     if merge_stale {
         // A Merge table holds no data: rebuilding it with the new columns loses nothing.
         exec(root, &format!("DROP TABLE IF EXISTS `{db}`.inferences"), "drop stale inferences merge").await?;
@@ -250,13 +244,18 @@ pub async fn ensure_group_table(client: &Client, group: &str) -> Result<String, 
         .fetch_all()
         .await
         .map_err(|e| RecordsError::clickhouse("read group table columns", e))?;
-    for (name, ty) in ADDED_INFERENCE_COLUMNS {
-        if !present.iter().any(|p| p == name) {
-            exec(client, &format!("ALTER TABLE `{table}` ADD COLUMN {name} {ty}"), "add inference column").await?;
-            tracing::info!(table, column = name, "column added");
-        }
-    }
+    add_missing_columns(client, &format!("`{table}`"), |name| present.iter().any(|p| p == name)).await?;
     Ok(table)
+}
+
+/// Adds each of [`ADDED_INFERENCE_COLUMNS`] that `has` says `table` (quoted, maybe
+/// qualified) lacks.
+async fn add_missing_columns(client: &Client, table: &str, has: impl Fn(&str) -> bool) -> Result<(), RecordsError> {
+    for (name, ty) in ADDED_INFERENCE_COLUMNS.iter().filter(|(name, _)| !has(name)) {
+        exec(client, &format!("ALTER TABLE {table} ADD COLUMN {name} {ty}"), "add inference column").await?;
+        tracing::info!(table, column = name, "column added");
+    }
+    Ok(())
 }
 
 /// Every DDL statement [`migrate`] and the shipper run for `database` and `groups`, in
