@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rates=("$@"); [ ${#rates[@]} -gt 0 ] || rates=(2000)
 DURATION=${DURATION:-10}
-cargo build --release -q -p switchyard-gateway -p switchyard-benches --bins
+cargo build --release -q -p switchyard -p switchyard-benches --bins
 bin=${CARGO_TARGET_DIR:-target}/release
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT

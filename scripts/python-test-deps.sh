@@ -2,7 +2,7 @@
 # Python packages Switchyard's tests use: chdb-core (a current ClickHouse engine embedded in
 # Python) for records/tests/sql_compat.rs, which proves our DDL and analytics queries run
 # on current ClickHouse as well as on the 18.16 test server; the official `openai` and
-# `anthropic` SDKs (pinned) for gateway/tests/python_sdks.rs, which runs them unchanged
+# `anthropic` SDKs (pinned) for switchyard/tests/python_sdks.rs, which runs them unchanged
 # against the gateway.
 #
 #   bash scripts/python-test-deps.sh     # idempotent: installs only what is missing

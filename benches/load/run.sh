@@ -431,7 +431,7 @@ if [ -n "${SWITCHYARD_BIN:-}" ]; then
     CARGO_TARGET_DIR=$TARGET_DIR cargo build -q --release -p switchyard-benches --bins
 else
     SY=$BIN/switchyard
-    CARGO_TARGET_DIR=$TARGET_DIR cargo build -q --release -p switchyard-benches -p switchyard-gateway --bins
+    CARGO_TARGET_DIR=$TARGET_DIR cargo build -q --release -p switchyard-benches -p switchyard --bins
 fi
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true

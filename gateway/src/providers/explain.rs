@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn alibi_inside_an_oip_output() {
-        let a = attributions(include_bytes!("../../tests/fixtures/oip_infer_explained.json")).expect("found");
+        let a = attributions(include_bytes!("../../fixtures/oip_infer_explained.json")).expect("found");
         assert_eq!(a.names, ["age", "hours_per_week", "capital_gain"]);
         assert_eq!(a.values, [0.21, -0.04, 0.13]);
         assert_eq!(a.base_value, Some(0.52));

@@ -282,7 +282,7 @@ mod tests {
 
     #[test]
     fn recorded_answers_translate() {
-        let v: Value = serde_json::from_str(include_str!("../../tests/fixtures/gemini_response.json")).expect("json");
+        let v: Value = serde_json::from_str(include_str!("../../fixtures/gemini_response.json")).expect("json");
         let o = response_to_openai(&v, "m").expect("candidates");
         assert_eq!(o["usage"]["prompt_tokens"], 8);
         assert_eq!(o["usage"]["completion_tokens"], 11);
@@ -290,7 +290,7 @@ mod tests {
 
         let mut events = Vec::new();
         let mut p = SseParser::default();
-        p.feed(include_bytes!("../../tests/fixtures/gemini_stream.sse"), &mut events);
+        p.feed(include_bytes!("../../fixtures/gemini_stream.sse"), &mut events);
         p.finish(&mut events);
         let mut t = ToOpenAi::default();
         let mut out = Vec::new();

@@ -214,14 +214,14 @@ mod tests {
 
     #[test]
     fn recorded_answers_translate_with_token_counts() {
-        let v: Value = serde_json::from_str(include_str!("../../tests/fixtures/tgi_generate.json")).expect("json");
+        let v: Value = serde_json::from_str(include_str!("../../fixtures/tgi_generate.json")).expect("json");
         let o = response_to_openai(&v, true, "m").expect("generated_text");
         assert_eq!(o["usage"]["prompt_tokens"], 6);
         assert_eq!(o["usage"]["completion_tokens"], 10);
 
         let mut events = Vec::new();
         let mut p = SseParser::default();
-        p.feed(include_bytes!("../../tests/fixtures/tgi_stream.sse"), &mut events);
+        p.feed(include_bytes!("../../fixtures/tgi_stream.sse"), &mut events);
         let mut t = ToOpenAi { chat: true, model: "m".into(), created: 0, done: false };
         let mut out = Vec::new();
         for e in &events {

@@ -178,7 +178,7 @@ mod tests {
     #[test]
     fn anthropic_stream_usage_is_merged() {
         let mut s = SseUsage::default();
-        s.feed(include_bytes!("../../tests/fixtures/anthropic_stream.sse"));
+        s.feed(include_bytes!("../../fixtures/anthropic_stream.sse"));
         assert_eq!(s.usage, Some(Usage { prompt_tokens: Some(12), completion_tokens: Some(15) }));
     }
 }

@@ -268,7 +268,7 @@ mod tests {
 
     #[test]
     fn anthropic_stream_becomes_openai_chunks_and_back() {
-        let anthropic = include_str!("../../../tests/fixtures/anthropic_stream.sse");
+        let anthropic = include_str!("../../../fixtures/anthropic_stream.sse");
         let openai = run(&mut ToOpenAi::default(), anthropic).expect("clean stream");
         assert!(openai.ends_with("data: [DONE]\n\n"), "{openai}");
         assert!(openai.contains(r#""finish_reason":"stop""#), "{openai}");

@@ -1,12 +1,10 @@
 //! Shadow members: mirrored copies are recorded with role `shadow`, never reach the
 //! client, and a shadow that hangs does not slow the real path.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use support::fake_server::{Fake, Mode};
-use support::{anthropic_fake, chat, chat_stream, client, openai_fake, TestGateway};
+use switchyard_testkit::fake_server::{Fake, Mode};
+use switchyard_testkit::{anthropic_fake, chat, chat_stream, client, openai_fake, TestGateway};
 
 fn config(champ: &Fake, shadow: &Fake) -> String {
     format!(
@@ -46,7 +44,7 @@ async fn shadow_gets_a_copy_recorded_as_shadow() {
         let text = resp.text().await.expect("text");
         assert!(text.contains("Hello") && !text.contains("How can I help"), "only the champion's answer: {text}");
     }
-    assert!(support::eventually(Duration::from_secs(2), async || shadow.hits() == 2).await);
+    assert!(switchyard_testkit::eventually(Duration::from_secs(2), async || shadow.hits() == 2).await);
     assert_eq!(shadow.seen()[0].body["model"], "claude-shadow");
     let metrics = gw.metrics().await;
     assert!(

@@ -17,8 +17,6 @@
 // `is_multiple_of` is newer than the workspace's rust-version (1.85).
 #![allow(clippy::manual_is_multiple_of)]
 
-mod support;
-
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::process::Command;
@@ -26,9 +24,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
-use support::clickhouse::{ch_url, metric, records_total, records_yaml, unique_db, Ch};
-use support::{client, eventually, TestGateway};
 use switchyard_records::group_table;
+use switchyard_testkit::clickhouse::{ch_url, metric, records_total, records_yaml, unique_db, Ch};
+use switchyard_testkit::{client, eventually, TestGateway};
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
 const CLIENT_KEY: &str = "sk-records-parity-test";
@@ -410,7 +408,7 @@ async fn when_full_reject_answers_503_with_retry_after_once_the_spool_is_full() 
     let mut ok = 0;
     let mut rejected = None;
     for _ in 0..500 {
-        let r = c.post(gw.url("/v1/chat/completions")).body(support::chat("g")).send().await.expect("send");
+        let r = c.post(gw.url("/v1/chat/completions")).body(switchyard_testkit::chat("g")).send().await.expect("send");
         if r.status() == 200 {
             ok += 1;
             r.bytes().await.expect("body");
@@ -433,7 +431,12 @@ async fn when_full_reject_answers_503_with_retry_after_once_the_spool_is_full() 
 
     // It stays full (nothing ships without ClickHouse): every request and feedback is refused.
     for _ in 0..5 {
-        let r = c.post(gw.url("/v1/chat/completions")).body(support::chat_stream("g")).send().await.expect("send");
+        let r = c
+            .post(gw.url("/v1/chat/completions"))
+            .body(switchyard_testkit::chat_stream("g"))
+            .send()
+            .await
+            .expect("send");
         assert_eq!(r.status(), 503);
     }
     let fb = serde_json::json!({"request_id": "abc", "metric": "m", "value": 1});
@@ -461,7 +464,8 @@ async fn when_full_drop_new_keeps_answering_and_counts_dropped() {
     let c = client();
     let batch = async |n: usize| {
         for _ in 0..n {
-            let r = c.post(gw.url("/v1/chat/completions")).body(support::chat("g")).send().await.expect("send");
+            let r =
+                c.post(gw.url("/v1/chat/completions")).body(switchyard_testkit::chat("g")).send().await.expect("send");
             assert_eq!(r.status(), 200, "drop_new never refuses");
             r.bytes().await.expect("body");
         }
@@ -515,7 +519,7 @@ async fn a_corrupted_segment_tail_is_skipped_and_reported_and_the_rest_arrives()
     let c = client();
     let mut ids = Vec::new();
     for _ in 0..N {
-        let r = c.post(gw.url("/v1/chat/completions")).body(support::chat("g")).send().await.expect("send");
+        let r = c.post(gw.url("/v1/chat/completions")).body(switchyard_testkit::chat("g")).send().await.expect("send");
         assert_eq!(r.status(), 200);
         ids.push(header(&r, "x-switchyard-request-id"));
     }
@@ -543,7 +547,7 @@ async fn a_corrupted_segment_tail_is_skipped_and_reported_and_the_rest_arrives()
     let corrupt = metric(&text, "switchyard_spool_corrupt_total").expect("switchyard_spool_corrupt_total");
     assert!(corrupt >= 1.0, "corrupt tail reported: {corrupt}");
     assert_eq!(std::fs::metadata(&last).expect("meta").len(), before, "the tail was cut back to the last good frame");
-    let r = c.post(gw.url("/v1/chat/completions")).body(support::chat("g")).send().await.expect("send");
+    let r = c.post(gw.url("/v1/chat/completions")).body(switchyard_testkit::chat("g")).send().await.expect("send");
     assert_eq!(r.status(), 200, "the gateway serves");
     ids.push(header(&r, "x-switchyard-request-id"));
 

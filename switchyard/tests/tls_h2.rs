@@ -1,13 +1,11 @@
 //! Transport: HTTP/2 with prior knowledge over plain TCP, and TLS (rustls) with ALPN
 //! choosing h2 or HTTP/1.1 — normal and streamed responses on each.
 
-mod support;
-
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use reqwest::Version;
-use support::{chat, chat_stream, TestGateway};
+use switchyard_testkit::{chat, chat_stream, TestGateway};
 
 const GROUPS: &str = r#"
 providers:

@@ -1,13 +1,11 @@
 //! Graceful shutdown: requests in flight finish and are recorded, new connections are
 //! refused as soon as shutdown starts, and the drain is bounded by `shutdown_grace_ms`.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use support::upstream::FakeUpstream;
-use support::{chat_stream, client, TestGateway};
+use switchyard_testkit::upstream::FakeUpstream;
+use switchyard_testkit::{chat_stream, client, TestGateway};
 
 fn config(fake: &FakeUpstream, model: &str, limits: &str) -> String {
     format!(
@@ -26,7 +24,7 @@ groups:
 
 /// Polls until connecting to `addr` is refused (the listener is closed).
 async fn refused_within(addr: std::net::SocketAddr, within: Duration) -> bool {
-    support::eventually(within, async || match tokio::net::TcpStream::connect(addr).await {
+    switchyard_testkit::eventually(within, async || match tokio::net::TcpStream::connect(addr).await {
         Err(e) => e.kind() == std::io::ErrorKind::ConnectionRefused,
         Ok(_) => false,
     })
@@ -89,7 +87,7 @@ async fn idle_keep_alive_connections_do_not_delay_shutdown() {
     let gw = TestGateway::start(&config(&fake, "ok", "")).await;
     let c = client();
     // Leave a pooled keep-alive connection open.
-    let resp = c.post(gw.url("/v1/chat/completions")).body(support::chat("g")).send().await.expect("send");
+    let resp = c.post(gw.url("/v1/chat/completions")).body(switchyard_testkit::chat("g")).send().await.expect("send");
     assert_eq!(resp.status(), 200);
     let _ = resp.text().await.expect("body");
     let started = Instant::now();

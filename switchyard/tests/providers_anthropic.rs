@@ -2,12 +2,10 @@
 //! clients served by an Anthropic member and Anthropic clients served by an OpenAI
 //! member, streaming and not, with usage, stop reasons, tools and error mapping.
 
-mod support;
-
 use std::time::Duration;
 
-use support::fake_server::{Fake, Mode};
-use support::{anthropic_fake, client, openai_fake, TestGateway};
+use switchyard_testkit::fake_server::{Fake, Mode};
+use switchyard_testkit::{anthropic_fake, client, openai_fake, TestGateway};
 
 fn config(anthropic: &Fake, openai: &Fake) -> String {
     std::env::set_var("SWITCHYARD_TEST_ANTHROPIC_KEY", "sk-ant-test-secret");

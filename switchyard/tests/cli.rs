@@ -3,8 +3,6 @@
 //! `RUST_LOG=debug`, SIGTERM exits 0, SIGHUP reloads (and refuses an invalid file), and
 //! the embedded quick start.
 
-mod support;
-
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -13,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use support::upstream::FakeUpstream;
-use support::{chat, chat_stream, client};
+use switchyard_testkit::upstream::FakeUpstream;
+use switchyard_testkit::{chat, chat_stream, client};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchyard");

@@ -2,10 +2,8 @@
 //! against fakes on loopback: non-streamed and streamed answers with usage, stop reasons
 //! and error mapping.
 
-mod support;
-
-use support::fake_server::{Fake, Mode};
-use support::{chat, chat_stream, client, gemini_fake, huggingface_fake, openai_fake, TestGateway};
+use switchyard_testkit::fake_server::{Fake, Mode};
+use switchyard_testkit::{chat, chat_stream, client, gemini_fake, huggingface_fake, openai_fake, TestGateway};
 
 fn config(gemini: &Fake, tgi: &Fake, azure: &Fake) -> String {
     std::env::set_var("SWITCHYARD_TEST_GOOGLE_KEY", "g-key");

@@ -5,13 +5,11 @@
 //! OpenAI SDK must raise, not end quietly), and an Anthropic client served by an OpenAI
 //! member. Fails — never skips — without python3 and the two packages.
 
-mod support;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use support::upstream::FakeUpstream;
-use support::{anthropic_fake, TestGateway};
+use switchyard_testkit::upstream::FakeUpstream;
+use switchyard_testkit::{anthropic_fake, TestGateway};
 
 /// Runs every call and prints one JSON object of what the SDKs returned or raised.
 const SCRIPT: &str = r#"
@@ -75,7 +73,7 @@ except anthropic.NotFoundError as e:
 print(json.dumps(out))
 "#;
 
-fn config(openai: &FakeUpstream, claude: &support::fake_server::Fake) -> String {
+fn config(openai: &FakeUpstream, claude: &switchyard_testkit::fake_server::Fake) -> String {
     std::env::set_var("SWITCHYARD_TEST_SDK_ANTHROPIC_KEY", "sk-ant-sdk-test");
     format!(
         r#"

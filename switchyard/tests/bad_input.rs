@@ -8,10 +8,8 @@
 //! and carry a member. The follow-up request that proves the gateway still serves *is*
 //! recorded, so "no record" is never asserted on an empty spool by accident.
 
-mod support;
-
-use support::errors::*;
-use support::{chat, client, TestGateway};
+use switchyard_testkit::errors::*;
+use switchyard_testkit::{chat, client, TestGateway};
 
 #[tokio::test]
 async fn malformed_json_is_400() {

@@ -6,8 +6,6 @@
 // `is_multiple_of` is newer than the workspace's rust-version (1.85).
 #![allow(clippy::manual_is_multiple_of)]
 
-mod support;
-
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -16,8 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::clickhouse::{ch_url, records_total, records_yaml, unique_db, Ch};
-use support::{client, eventually};
+use switchyard_testkit::clickhouse::{ch_url, records_total, records_yaml, unique_db, Ch};
+use switchyard_testkit::{client, eventually};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
@@ -140,7 +138,8 @@ groups:
             let c = client();
             let mut i = 0usize;
             while !stop.load(Ordering::Relaxed) {
-                let body = if (i + k) % 3 == 0 { support::chat_stream("g") } else { support::chat("g") };
+                let body =
+                    if (i + k) % 3 == 0 { switchyard_testkit::chat_stream("g") } else { switchyard_testkit::chat("g") };
                 let outcome = async {
                     let r = c.post(&url).body(body).send().await.ok()?;
                     let id = r.headers().get("x-switchyard-request-id")?.to_str().ok()?.to_owned();
@@ -228,7 +227,8 @@ groups:
     );
 
     // The restarted gateway serves and records.
-    let r = client().post(format!("http://{data2}/v1/chat/completions")).body(support::chat("g")).send().await;
+    let r =
+        client().post(format!("http://{data2}/v1/chat/completions")).body(switchyard_testkit::chat("g")).send().await;
     assert_eq!(r.expect("send").status(), 200);
     second.signal("-TERM");
     assert!(second.wait(Duration::from_secs(15)).await.success(), "{}", second.stderr());

@@ -1,10 +1,8 @@
 //! Open Inference Protocol v2: the ingress routes, the `oip` adapter (KServe/MLServer
 //! fake), the `http` adapter, and feature attributions in the records.
 
-mod support;
-
-use support::fake_server::{Fake, Mode};
-use support::{client, oip_fake, TestGateway};
+use switchyard_testkit::fake_server::{Fake, Mode};
+use switchyard_testkit::{client, oip_fake, TestGateway};
 
 const INFER: &str =
     r#"{"id":"r1","inputs":[{"name":"input-0","shape":[1,3],"datatype":"FP32","data":[[39,40,2174]]}]}"#;
@@ -108,7 +106,12 @@ async fn oip_health_metadata_and_errors() {
     assert_eq!(r.status(), 502);
     assert!(r.json::<serde_json::Value>().await.expect("json")["error"].as_str().is_some_and(|m| !m.contains("fake")));
     // An OpenAI request for an OIP-only group is refused clearly.
-    let r = client().post(gw.url("/v1/chat/completions")).body(support::chat("income")).send().await.expect("send");
+    let r = client()
+        .post(gw.url("/v1/chat/completions"))
+        .body(switchyard_testkit::chat("income"))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<serde_json::Value>().await.expect("json")["error"]["code"], "unsupported_endpoint");
     gw.stop().await;

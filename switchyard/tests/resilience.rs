@@ -1,12 +1,10 @@
 //! Resilience against switchable fakes on loopback: champion fallback, failures after
 //! the first byte, retries (backoff, `Retry-After`, budget) and the circuit breaker.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use support::fake_server::{Fake, Mode};
-use support::{chat, chat_stream, client, openai_fake, TestGateway};
+use switchyard_testkit::fake_server::{Fake, Mode};
+use switchyard_testkit::{chat, chat_stream, client, openai_fake, TestGateway};
 
 fn two_members(champ: &Fake, chal: &Fake, group_extra: &str, weights: (u32, u32)) -> String {
     format!(

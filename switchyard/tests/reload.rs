@@ -2,13 +2,11 @@
 //! request, invalid changes are refused and counted, and the split follows a saved change
 //! within a second.
 
-mod support;
-
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::{client, TestGateway};
+use switchyard_testkit::{client, TestGateway};
 
 fn yaml(champion: i64, challenger: i64) -> String {
     format!(
@@ -36,7 +34,7 @@ async fn hundred_reloads_under_load_fail_no_request() {
         load.push(tokio::spawn(async move {
             let c = client();
             while !stop.load(Ordering::Relaxed) {
-                match c.post(&url).body(support::chat("g")).send().await {
+                match c.post(&url).body(switchyard_testkit::chat("g")).send().await {
                     Ok(r) if r.status() == 200 => ok.fetch_add(1, Ordering::Relaxed),
                     _ => failed.fetch_add(1, Ordering::Relaxed),
                 };
@@ -62,7 +60,7 @@ async fn hundred_reloads_under_load_fail_no_request() {
     let c = client();
     let mut followed = None;
     while saved.elapsed() < Duration::from_secs(3) {
-        let r = c.post(gw.url("/v1/chat/completions")).body(support::chat("g")).send().await.expect("send");
+        let r = c.post(gw.url("/v1/chat/completions")).body(switchyard_testkit::chat("g")).send().await.expect("send");
         if r.headers()["x-switchyard-member"] == "chall"
             && store.current().config.groups["g"].members[0].weight == Some(0.0)
         {
@@ -74,7 +72,7 @@ async fn hundred_reloads_under_load_fail_no_request() {
     let followed = followed.expect("the watcher applied the saved change");
     assert!(followed < Duration::from_secs(1), "took {followed:?}");
     for _ in 0..200 {
-        let r = c.post(gw.url("/v1/chat/completions")).body(support::chat("g")).send().await.expect("send");
+        let r = c.post(gw.url("/v1/chat/completions")).body(switchyard_testkit::chat("g")).send().await.expect("send");
         assert_eq!(r.headers()["x-switchyard-member"], "chall", "all traffic follows the new weights");
     }
     stop.store(true, Ordering::Relaxed);
@@ -100,7 +98,8 @@ async fn invalid_saved_change_keeps_the_last_good_table() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     let table = gw.gw().store().current();
     assert_eq!(table.version, 1, "invalid file not applied");
-    let r = client().post(gw.url("/v1/chat/completions")).body(support::chat("g")).send().await.expect("send");
+    let r =
+        client().post(gw.url("/v1/chat/completions")).body(switchyard_testkit::chat("g")).send().await.expect("send");
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-switchyard-config-version"], "1");
     let metrics = gw.metrics().await;
@@ -120,7 +119,7 @@ groups:
 "#;
     let gw = TestGateway::start(yaml_slow).await;
     let url = gw.url("/v1/chat/completions");
-    let in_flight = tokio::spawn(async move { client().post(url).body(support::chat("g")).send().await });
+    let in_flight = tokio::spawn(async move { client().post(url).body(switchyard_testkit::chat("g")).send().await });
     tokio::time::sleep(Duration::from_millis(100)).await;
     gw.write_config(&yaml_slow.replace("name: old", "name: new"));
     gw.gw().store().reload(false).expect("valid");
@@ -128,7 +127,8 @@ groups:
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-switchyard-member"], "old");
     assert_eq!(r.headers()["x-switchyard-config-version"], "1");
-    let r = client().post(gw.url("/v1/chat/completions")).body(support::chat("g")).send().await.expect("send");
+    let r =
+        client().post(gw.url("/v1/chat/completions")).body(switchyard_testkit::chat("g")).send().await.expect("send");
     assert_eq!(r.headers()["x-switchyard-member"], "new");
     gw.stop().await;
 }

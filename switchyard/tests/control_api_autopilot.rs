@@ -3,25 +3,18 @@
 //! The group's circuit breaker is off so the statistics, not the breaker, must catch it (a
 //! run of early failures could otherwise open the breaker and hide the challenger).
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use support::{client, TestGateway};
+use switchyard_testkit::clickhouse::{ch_url, unique_db};
+use switchyard_testkit::{client, TestGateway};
 
 const ADMIN: &str = "autopilot-admin-token";
-
-fn clickhouse_url() -> String {
-    std::env::var("SWITCHYARD_TEST_CLICKHOUSE_URL").expect(
-        "SWITCHYARD_TEST_CLICKHOUSE_URL is not set: run the suite through scripts/test.sh, which starts ClickHouse",
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_challenger_is_rolled_back_and_audited() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let database = format!("sy_autopilot_{}_{:08x}", std::process::id(), rand::random::<u32>());
+    let database = unique_db("autopilot");
     let yaml = format!(
         r#"
 providers:
@@ -41,7 +34,7 @@ records:
 admin:
   tokens: [ {{ name: ops, token_sha256: "{}", role: admin }} ]
 "#,
-        clickhouse_url(),
+        ch_url(),
         dir.path().join("spool").display(),
         hex::encode(Sha256::digest(ADMIN.as_bytes()))
     );
@@ -49,7 +42,7 @@ admin:
     let c = client();
     let mut errors = 0;
     for _ in 0..600 {
-        let r = c.post(gw.url("/v1/chat/completions")).body(support::chat("g")).send().await.expect("send");
+        let r = c.post(gw.url("/v1/chat/completions")).body(switchyard_testkit::chat("g")).send().await.expect("send");
         if r.status() != 200 {
             errors += 1;
         }
@@ -81,7 +74,7 @@ admin:
     let flaky = table.config.groups["g"].members.iter().find(|m| m.name == "flaky").expect("member");
     assert_eq!(flaky.weight, Some(0.0), "the bad challenger gets no more traffic");
     for _ in 0..50 {
-        let r = c.post(gw.url("/v1/chat/completions")).body(support::chat("g")).send().await.expect("send");
+        let r = c.post(gw.url("/v1/chat/completions")).body(switchyard_testkit::chat("g")).send().await.expect("send");
         assert_eq!(r.headers()["x-switchyard-member"], "champ");
     }
     let metrics = gw.metrics().await;

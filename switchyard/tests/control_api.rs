@@ -2,15 +2,13 @@
 //! paths, atomic persistence, audit, write-only secrets, client keys, and live effect on
 //! the data plane.
 
-mod support;
-
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
-use support::{client, TestGateway};
+use switchyard_testkit::{client, TestGateway};
 
 const ADMIN: &str = "admin-token-for-tests";
 const VIEWER: &str = "viewer-token-for-tests";
@@ -180,7 +178,8 @@ async fn weights_promote_pause_rollback_are_live_persisted_and_audited() {
     let v2 = etag(&r);
     assert_eq!(v2, v1 + 1);
     // Live: the data plane serves the new version immediately.
-    let dp = client().post(gw.url("/v1/chat/completions")).body(support::chat("g")).send().await.expect("send");
+    let dp =
+        client().post(gw.url("/v1/chat/completions")).body(switchyard_testkit::chat("g")).send().await.expect("send");
     assert_eq!(dp.headers()["x-switchyard-config-version"], v2.to_string().as_str());
     assert_eq!(dp.headers()["x-switchyard-member"], "chall");
     // Persisted: the file parses to the same config.
@@ -289,7 +288,7 @@ async fn promote_and_weight_changes_under_load_fail_nothing() {
         load.push(tokio::spawn(async move {
             let c = client();
             while !stop.load(Ordering::Relaxed) {
-                match c.post(&url).body(support::chat("g")).send().await {
+                match c.post(&url).body(switchyard_testkit::chat("g")).send().await {
                     Ok(r) if r.status() == 200 => ok.fetch_add(1, Ordering::Relaxed),
                     _ => failed.fetch_add(1, Ordering::Relaxed),
                 };
@@ -320,7 +319,7 @@ async fn promote_and_weight_changes_under_load_fail_nothing() {
     let c = client();
     let mut followed = None;
     while promoted_at.elapsed() < Duration::from_secs(2) {
-        let r = c.post(gw.url("/v1/chat/completions")).body(support::chat("g")).send().await.expect("send");
+        let r = c.post(gw.url("/v1/chat/completions")).body(switchyard_testkit::chat("g")).send().await.expect("send");
         if r.headers()["x-switchyard-config-version"] == v.to_string().as_str() {
             followed = Some(promoted_at.elapsed());
             break;
@@ -329,7 +328,7 @@ async fn promote_and_weight_changes_under_load_fail_nothing() {
     let followed = followed.expect("the promotion took effect");
     assert!(followed < Duration::from_secs(1), "{followed:?}");
     for _ in 0..100 {
-        let r = c.post(gw.url("/v1/chat/completions")).body(support::chat("g")).send().await.expect("send");
+        let r = c.post(gw.url("/v1/chat/completions")).body(switchyard_testkit::chat("g")).send().await.expect("send");
         assert_eq!(r.headers()["x-switchyard-member"], "chall", "old champion is at weight 0");
         assert_eq!(r.headers()["x-switchyard-role"], "champion");
     }
@@ -345,7 +344,7 @@ async fn promote_and_weight_changes_under_load_fail_nothing() {
 #[tokio::test]
 async fn provider_keys_are_write_only_and_encrypted_at_rest() {
     std::env::set_var("SWITCHYARD_MASTER_KEY", "11".repeat(32));
-    let fake = support::upstream::FakeUpstream::start().await;
+    let fake = switchyard_testkit::upstream::FakeUpstream::start().await;
     let gw = TestGateway::start_with_control(&yaml("")).await;
     let api = Api::new(&gw);
     let v = api.version().await;
@@ -378,7 +377,7 @@ async fn provider_keys_are_write_only_and_encrypted_at_rest() {
     let dp = client()
         .post(gw.url("/v1/chat/completions"))
         .header("x-switchyard-member", "real")
-        .body(support::chat("g"))
+        .body(switchyard_testkit::chat("g"))
         .send()
         .await
         .expect("send");
@@ -417,7 +416,7 @@ async fn client_keys_created_once_and_revoked() {
     let listed = api.get("/clients", ADMIN).send().await.expect("send").text().await.expect("text");
     assert!(!listed.contains(&key) && !listed.contains(&hash(&key)), "{listed}");
     let call = |k: Option<String>| {
-        let mut req = client().post(gw.url("/v1/chat/completions")).body(support::chat("g"));
+        let mut req = client().post(gw.url("/v1/chat/completions")).body(switchyard_testkit::chat("g"));
         if let Some(k) = k {
             req = req.bearer_auth(k);
         }

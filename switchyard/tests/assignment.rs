@@ -2,13 +2,11 @@
 //! sticky key keeps its member across restarts, and raising a challenger's weight moves
 //! only the keys in the added share.
 
-mod support;
-
 use std::collections::HashMap;
 
 use http::HeaderMap;
-use support::{client, TestGateway};
 use switchyard_gateway::proxy::assign::assign;
+use switchyard_testkit::{client, TestGateway};
 
 /// χ² critical value for 1 degree of freedom at p = 0.001.
 const CHI2_1DF_P001: f64 = 10.828;
@@ -55,7 +53,7 @@ async fn split_over_http_follows_weights() {
     let n = 2_000;
     let mut counts: HashMap<String, f64> = HashMap::new();
     for _ in 0..n {
-        let r = c.post(gw.url("/v1/chat/completions")).body(support::chat("g")).send().await.expect("send");
+        let r = c.post(gw.url("/v1/chat/completions")).body(switchyard_testkit::chat("g")).send().await.expect("send");
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["x-switchyard-assignment"], "random");
         *counts.entry(r.headers()["x-switchyard-member"].to_str().expect("ascii").to_owned()).or_default() += 1.0;
@@ -73,7 +71,7 @@ async fn members_for_keys(gw: &TestGateway, keys: &[String]) -> Vec<String> {
         let r = c
             .post(gw.url("/v1/chat/completions"))
             .header("x-user-id", k)
-            .body(support::chat("g"))
+            .body(switchyard_testkit::chat("g"))
             .send()
             .await
             .expect("send");

@@ -206,9 +206,9 @@ fn sse(events: Vec<String>, gap: Duration, mode: Mode) -> Response<BoxBody> {
     r
 }
 
-/// Reads a fixture under `gateway/tests/fixtures/`.
+/// Reads a provider wire-format fixture under `gateway/fixtures/`.
 pub fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).expect("fixture")
+    std::fs::read_to_string(format!("{}/../gateway/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).expect("fixture")
 }
 
 /// Splits SSE text into events (blocks ending in a blank line), keeping their framing.

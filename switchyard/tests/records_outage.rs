@@ -9,17 +9,15 @@
 // `is_multiple_of` is newer than the workspace's rust-version (1.85).
 #![allow(clippy::manual_is_multiple_of)]
 
-mod support;
-
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::clickhouse::{
+use switchyard_testkit::clickhouse::{
     ch_url, metric, percentile_ms, records_total, records_yaml, unique_db, Ch, PrivateClickHouse,
 };
-use support::{client, TestGateway};
+use switchyard_testkit::{client, TestGateway};
 
 const OUTAGE: Duration = Duration::from_secs(30);
 const CLIENTS: usize = 4;
@@ -76,7 +74,11 @@ async fn a_30s_clickhouse_outage_fails_no_request_slows_none_and_loses_no_record
             let c = client();
             let mut i = 0usize;
             while !stop.load(Ordering::Relaxed) {
-                let body = if (i + k) % 2 == 0 { support::chat("steady") } else { support::chat_stream("steady") };
+                let body = if (i + k) % 2 == 0 {
+                    switchyard_testkit::chat("steady")
+                } else {
+                    switchyard_testkit::chat_stream("steady")
+                };
                 let started = Instant::now();
                 let (status, request_id) = match c.post(&url).body(body).send().await {
                     Ok(r) => {
@@ -165,7 +167,7 @@ async fn a_30s_clickhouse_outage_fails_no_request_slows_none_and_loses_no_record
     let sent: HashSet<String> = samples.iter().map(|s| s.request_id.clone().expect("request id")).collect();
     assert_eq!(sent.len(), samples.len());
     let n = sent.len() as u64;
-    let drained = support::eventually(Duration::from_secs(90), async || {
+    let drained = switchyard_testkit::eventually(Duration::from_secs(90), async || {
         ch.try_query(&db, "SELECT uniqExact(request_id) FROM inferences").await.is_ok_and(|t| t.trim() == n.to_string())
     })
     .await;

@@ -1,12 +1,10 @@
 //! `/metrics` is valid Prometheus text (checked with `promtool`) and its counters match
 //! the requests sent.
 
-mod support;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use support::{client, TestGateway};
+use switchyard_testkit::{client, TestGateway};
 
 fn value(metrics: &str, series: &str) -> f64 {
     metrics
@@ -32,21 +30,22 @@ groups:
     let gw = TestGateway::start(yaml).await;
     let c = client();
     for _ in 0..7 {
-        let r = c.post(gw.url("/v1/chat/completions")).body(support::chat("g")).send().await.expect("send");
+        let r = c.post(gw.url("/v1/chat/completions")).body(switchyard_testkit::chat("g")).send().await.expect("send");
         assert_eq!(r.status(), 200);
     }
     for _ in 0..2 {
         let r = c
             .post(gw.url("/v1/chat/completions"))
             .header("x-switchyard-member", "chall")
-            .body(support::chat("g"))
+            .body(switchyard_testkit::chat("g"))
             .send()
             .await
             .expect("send");
         assert_eq!(r.status(), 502);
     }
     for _ in 0..3 {
-        let r = c.post(gw.url("/v1/chat/completions")).body(support::chat("nope")).send().await.expect("send");
+        let r =
+            c.post(gw.url("/v1/chat/completions")).body(switchyard_testkit::chat("nope")).send().await.expect("send");
         assert_eq!(r.status(), 404);
     }
     let m = gw.metrics().await;

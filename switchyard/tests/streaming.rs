@@ -1,13 +1,11 @@
 //! Proxying against a real HTTP upstream on loopback: attribution headers, upstream
 //! request shape, streaming without buffering, and records of every outcome.
 
-mod support;
-
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use support::upstream::FakeUpstream;
-use support::{chat, chat_stream, client, TestGateway};
+use switchyard_testkit::upstream::FakeUpstream;
+use switchyard_testkit::{chat, chat_stream, client, TestGateway};
 
 fn config(fake: &FakeUpstream, extra_group: &str) -> String {
     format!(
@@ -227,7 +225,7 @@ async fn client_abort_mid_stream_is_recorded() {
     let mut body = resp.bytes_stream();
     let _ = body.next().await;
     drop(body);
-    let recorded = support::eventually(Duration::from_secs(5), async || {
+    let recorded = switchyard_testkit::eventually(Duration::from_secs(5), async || {
         gw.metrics().await.contains(r#"switchyard_requests_total{code="2xx",group="g",member="m",role="champion"} 1"#)
     })
     .await;

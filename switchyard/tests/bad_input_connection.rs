@@ -2,13 +2,11 @@
 //! headers that never finish (slow loris), silent sockets and stalled h2 prefaces. Each
 //! gets a clear status or a closed connection, and the gateway keeps serving.
 
-mod support;
-
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use support::errors::*;
-use support::{client, TestGateway};
+use switchyard_testkit::errors::*;
+use switchyard_testkit::{client, TestGateway};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
