@@ -7,8 +7,8 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::HeaderMap;
 use switchyard_config::ProviderSpec;
-use switchyard_gateway::proxy::assign::assign;
-use switchyard_gateway::proxy::scan::RequestProbe;
+use switchyard_gateway::proxy::assign::decide;
+use switchyard_gateway::proxy::resolve::RequestProbe;
 use switchyard_records::spool::{self, SpoolConfig};
 use switchyard_records::{Entry, InferenceRecord};
 
@@ -33,11 +33,11 @@ fn benches(c: &mut Criterion) {
     c.bench_function("routing_table_lookup", |b| b.iter(|| table.group(black_box("support-bot")).is_some()));
 
     let no_headers = HeaderMap::new();
-    c.bench_function("assign_random", |b| b.iter(|| assign(group, black_box(&no_headers), None)));
+    c.bench_function("assign_random", |b| b.iter(|| decide(group, black_box(&no_headers), None)));
 
     let mut sticky = HeaderMap::new();
     sticky.insert("x-switchyard-sticky-key", "user-1234567".parse().expect("header"));
-    c.bench_function("assign_sticky", |b| b.iter(|| assign(group, black_box(&sticky), None)));
+    c.bench_function("assign_sticky", |b| b.iter(|| decide(group, black_box(&sticky), None)));
 
     c.bench_function("scan_request_body", |b| b.iter(|| RequestProbe::scan(black_box(BODY)).map(|p| p.stream)));
 
@@ -52,11 +52,11 @@ fn benches(c: &mut Criterion) {
         timestamp_ms: 1_795_691_558_975,
         group: "support-bot".into(),
         member: "champ".into(),
-        role: "champion".into(),
+        role: switchyard_records::Role::Champion,
         provider: "openai".into(),
         provider_kind: "openai".into(),
         upstream_model: "gpt-4o".into(),
-        assignment: "random".into(),
+        assignment: switchyard_records::AssignmentReason::Random,
         weight: 0.9,
         config_version: 7,
         endpoint: "chat.completions".into(),

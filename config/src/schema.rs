@@ -217,17 +217,8 @@ pub struct MemberConfig {
     pub mirror_percent: Option<f64>,
 }
 
-/// A member's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// The incumbent; exactly one per group.
-    Champion,
-    /// A contender receiving a share of live traffic.
-    Challenger,
-    /// Receives mirrored copies; its answers never reach clients.
-    Shadow,
-}
+/// A member's role (the one type config, records and headers share).
+pub use switchyard_core::Role;
 
 /// `fallback:` of a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -359,17 +350,6 @@ impl ProviderKind {
             Self::Oip => "oip",
             Self::Http => "http",
             Self::Mock => "mock",
-        }
-    }
-}
-
-impl Role {
-    /// The name used in headers, records and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Champion => "champion",
-            Self::Challenger => "challenger",
-            Self::Shadow => "shadow",
         }
     }
 }

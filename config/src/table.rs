@@ -38,7 +38,7 @@ pub struct RoutingTable<P> {
     pub limits: LimitsConfig,
     groups: HashMap<String, Arc<Group<P>>>,
     providers: HashMap<String, Arc<Provider<P>>>,
-    clients: Option<Vec<Client>>,
+    clients: Option<Vec<Arc<Client>>>,
 }
 
 /// A provider's config with its secret resolved.
@@ -228,12 +228,12 @@ impl<P> RoutingTable<P> {
                     let mut key = [0u8; 32];
                     // Validation guarantees 64 hex characters.
                     let _ = hex::decode_to_slice(&c.key_sha256, &mut key);
-                    Client {
+                    Arc::new(Client {
                         name: c.name.clone(),
                         tenant: c.tenant.clone().unwrap_or_else(|| c.name.clone()),
                         key_sha256: key,
                         groups: if c.groups.iter().any(|g| g == "*") { None } else { Some(c.groups.clone()) },
-                    }
+                    })
                 })
                 .collect()
         });
@@ -272,7 +272,7 @@ impl<P> RoutingTable<P> {
 
     /// Finds the client whose key is `presented`. Compares against every client's hash in
     /// constant time per client; `Ok(None)` when no keys are configured.
-    pub fn authenticate(&self, presented: Option<&str>) -> Result<Option<&Client>, AuthFailure> {
+    pub fn authenticate(&self, presented: Option<&str>) -> Result<Option<&Arc<Client>>, AuthFailure> {
         let Some(clients) = &self.clients else { return Ok(None) };
         let key = presented.ok_or(AuthFailure::Missing)?;
         let hash: [u8; 32] = Sha256::digest(key.as_bytes()).into();
@@ -308,6 +308,15 @@ impl<P> Group<P> {
         self.sampler.pick(bucket)
     }
 
+    /// Most bytes of each body kept in a record (0: bodies are not logged).
+    pub fn log_cap(&self) -> usize {
+        if self.records.log_bodies {
+            usize::try_from(self.records.max_body_bytes).unwrap_or(usize::MAX)
+        } else {
+            0
+        }
+    }
+
     /// Index of the routable (non-shadow) member named `name`.
     pub fn member_index(&self, name: &str) -> Option<usize> {
         self.members.iter().position(|m| m.name == name)
@@ -317,6 +326,13 @@ impl<P> Group<P> {
 // === impl Client ===
 
 impl Client {
+    /// A client for requests the gateway makes for itself (e.g. the catalog's LLM-assisted
+    /// import): it has no key — no presented key can ever match it — and may use every
+    /// group.
+    pub fn internal(name: &str, tenant: &str) -> Self {
+        Self { name: name.to_owned(), tenant: tenant.to_owned(), key_sha256: [0; 32], groups: None }
+    }
+
     /// Whether this client may use `group`.
     pub fn may_use(&self, group: &str) -> bool {
         self.groups.as_ref().is_none_or(|gs| gs.iter().any(|g| g == group))

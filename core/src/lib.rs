@@ -5,6 +5,8 @@
 //! - [`clock`]: Unix time in milliseconds and seconds.
 //! - [`id`]: time-ordered random ids (request ids, audit ids, feedback ids).
 //! - [`backoff`]: capped exponential backoff with equal jitter.
+//! - [`vocab`]: the names config, records, metrics and headers share (role, assignment
+//!   reason, error class).
 //! - [`dataplane`]: the seam through which the control plane sends a request through a
 //!   group and reads live data-plane state without importing the data plane.
 
@@ -12,11 +14,13 @@ pub mod backoff;
 pub mod clock;
 pub mod dataplane;
 pub mod id;
+pub mod vocab;
 
 pub use backoff::Backoff;
 pub use clock::{unix_ms, unix_secs};
 pub use dataplane::{DataPlane, Dispatch, DispatchError, Dispatched, KeyUsage};
 pub use id::new_id;
+pub use vocab::{AssignmentReason, ErrorClass, Role};
 
 /// Who caused a failure (ARCHITECTURE: errors know their blame).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -4,12 +4,6 @@
 //! Label values are bounded: group and member names come from the config (unresolved
 //! requests use `_none`), roles and code classes are fixed sets. Never a request id, a
 //! user id or a raw `model` string from a client.
-//!
-//! [`Metrics::resilience`] also lives here: the per-member state that must outlive table
-//! swaps (circuit breakers, retry budgets, mirror slots) and drives `circuit_open`. It
-//! sits with the metrics because both are built once per gateway from the registry.
-
-use std::sync::Arc;
 
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 
@@ -48,8 +42,6 @@ pub struct Metrics {
     /// `switchyard_mirrored_total{group,member,outcome}`: shadow copies `sent` or
     /// `skipped` (mirror slots full).
     pub mirrored: IntCounterVec,
-    /// Breakers, retry budgets and mirror slots; owns `switchyard_circuit_open{group,member}`.
-    pub resilience: Arc<crate::proxy::resilience::Resilience>,
 }
 
 // === impl Metrics ===
@@ -77,11 +69,6 @@ impl Metrics {
                 .buckets(LATENCY_BUCKETS.to_vec()),
         )?;
         registry.register(Box::new(body_read.clone()))?;
-        let circuit_open = IntGaugeVec::new(
-            Opts::new("switchyard_circuit_open", "1 while a member's circuit breaker is open or half-open."),
-            &["group", "member"],
-        )?;
-        registry.register(Box::new(circuit_open.clone()))?;
         Ok(Self {
             retries: counter(
                 "switchyard_retries_total",
@@ -93,7 +80,6 @@ impl Metrics {
                 "Shadow copies by outcome (sent, skipped).",
                 &["group", "member", "outcome"],
             )?,
-            resilience: Arc::new(crate::proxy::resilience::Resilience::new(circuit_open)),
             requests: counter(
                 "switchyard_requests_total",
                 "Requests answered, by group, member, role and status class.",
@@ -128,6 +114,14 @@ impl Metrics {
             )?,
             body_read,
         })
+    }
+}
+
+impl Metrics {
+    /// Counts a response no recorder counted (an early error, or a route that is not an
+    /// inference): member and role `_none`, group `_none` unless the request resolved one.
+    pub fn count_unrecorded(&self, group: &str, status: u16) {
+        self.requests.with_label_values(&[group, NONE, NONE, code_class(status)]).inc();
     }
 }
 

@@ -17,8 +17,8 @@ use switchyard_records::{
 
 use tokio::sync::watch;
 
+use crate::listen::Phase;
 use crate::proxy::{Store, Table};
-use crate::server::Phase;
 
 /// Grace the records pipeline gets at shutdown to ship what is spooled.
 pub const SHIP_ON_SHUTDOWN: Duration = Duration::from_secs(5);

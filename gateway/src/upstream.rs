@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -25,6 +25,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use parking_lot::RwLock;
 use pin_project_lite::pin_project;
 use switchyard_config::Timeouts;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -117,10 +118,10 @@ impl UpstreamClient {
 
     fn hyper(&self, connect: Duration) -> Hyper {
         let key = u64::try_from(connect.as_millis()).unwrap_or(u64::MAX);
-        if let Some(c) = self.inner.clients.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        if let Some(c) = self.inner.clients.read().get(&key) {
             return c.clone();
         }
-        let mut clients = self.inner.clients.write().unwrap_or_else(|p| p.into_inner());
+        let mut clients = self.inner.clients.write();
         clients
             .entry(key)
             .or_insert_with(|| {

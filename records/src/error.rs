@@ -6,16 +6,7 @@
 
 use std::io;
 
-/// Who is at fault for an error (ARCHITECTURE: errors know their blame).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Blame {
-    /// The caller passed something invalid.
-    Client,
-    /// ClickHouse (or the network to it).
-    Upstream,
-    /// This process or its host (disk, bugs).
-    Internal,
-}
+use switchyard_core::Blame;
 
 /// A records-pipeline error.
 #[derive(Debug, thiserror::Error)]
@@ -134,7 +125,7 @@ const MALFORMED_CODES: &[u32] = &[
 pub fn classify(error: &clickhouse::error::Error) -> Failure {
     use clickhouse::error::Error as E;
     match error {
-        E::BadResponse(message) => match exception_code(message) {
+        E::BadResponse(message) => match clickhouse_exception_code(message) {
             Some(60) => Failure::MissingTable, // UNKNOWN_TABLE
             Some(81) => Failure::MissingTable, // UNKNOWN_DATABASE
             Some(252) => Failure::Retry,       // TOO_MANY_PARTS
@@ -146,8 +137,9 @@ pub fn classify(error: &clickhouse::error::Error) -> Failure {
     }
 }
 
-/// The `Code: N` of a ClickHouse exception message.
-fn exception_code(message: &str) -> Option<u32> {
+/// The `Code: N` of a ClickHouse exception message (`None`: not an exception, e.g. a
+/// proxy's error page).
+pub fn clickhouse_exception_code(message: &str) -> Option<u32> {
     let rest = &message[message.find("Code: ")? + "Code: ".len()..];
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()

@@ -54,21 +54,22 @@ mod spool_sink;
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use prometheus::Registry;
 use tokio::sync::{mpsc, watch};
 
 pub use dead_letter::DeadLetter;
 pub use entry::Entry;
-pub use error::{classify, Blame, Failure, RecordsError};
+pub use error::{classify, clickhouse_exception_code, Failure, RecordsError};
 pub use janitor::drop_expired_partitions;
-pub use metrics::OUTCOMES;
+pub use metrics::{Outcome, OUTCOMES};
 pub use options::{BatchOptions, ClickHouseOptions, RecordsOptions, RetryOptions, SpoolOptions, WhenFull};
-pub use queue::{JsonLinesWriter, RecordQueue, RecordQueueHandle, RecordQueueMetrics, RecordWriter};
-pub use record::{AssignmentReason, Attributions, FeedbackRecord, InferenceRecord};
+pub use queue::{RecordQueue, RecordQueueHandle, RecordQueueMetrics};
+pub use record::{AssignmentReason, Attributions, ErrorClass, FeedbackRecord, InferenceRecord, Role};
 pub use schema::{group_table, migrate, MigrationReport};
 pub use spool::Recovery;
+pub use switchyard_core::Blame;
 
 /// A model group as the records pipeline needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,9 +188,4 @@ impl RecordsHandle {
             }
         }
     }
-}
-
-/// Now, Unix milliseconds.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)).unwrap_or(0)
 }

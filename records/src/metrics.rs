@@ -12,8 +12,8 @@ use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, 
 /// The records pipeline's metrics. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct RecordQueueMetrics {
-    /// `switchyard_records_total`, one resolved child per outcome of [`OUTCOMES`] (no
-    /// label lookup on the request path).
+    /// `switchyard_records_total`, one resolved child per [`Outcome`] in [`OUTCOMES`]
+    /// order (no label lookup on the request path).
     records: [IntCounter; OUTCOMES.len()],
     /// `switchyard_spool_bytes`.
     pub(crate) spool_bytes: IntGauge,
@@ -23,8 +23,39 @@ pub struct RecordQueueMetrics {
     pub(crate) spool_corrupt: IntCounter,
 }
 
-/// Outcomes of `switchyard_records_total`.
-pub const OUTCOMES: [&str; 5] = ["enqueued", "spooled", "shipped", "dropped", "dead_letter"];
+/// The `outcome` of `switchyard_records_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Offered and queued.
+    Enqueued,
+    /// Durable in the spool.
+    Spooled,
+    /// Acknowledged by ClickHouse.
+    Shipped,
+    /// Lost: queue full, spool full, write failure.
+    Dropped,
+    /// Rejected by ClickHouse as malformed, kept in the dead-letter file.
+    DeadLetter,
+}
+
+/// Every outcome, in label order.
+pub const OUTCOMES: [Outcome; 5] =
+    [Outcome::Enqueued, Outcome::Spooled, Outcome::Shipped, Outcome::Dropped, Outcome::DeadLetter];
+
+// === impl Outcome ===
+
+impl Outcome {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enqueued => "enqueued",
+            Self::Spooled => "spooled",
+            Self::Shipped => "shipped",
+            Self::Dropped => "dropped",
+            Self::DeadLetter => "dead_letter",
+        }
+    }
+}
 
 // === impl RecordQueueMetrics ===
 
@@ -55,25 +86,19 @@ impl RecordQueueMetrics {
         registry.register(Box::new(spool_bytes.clone()))?;
         registry.register(Box::new(ship_seconds.clone()))?;
         registry.register(Box::new(spool_corrupt.clone()))?;
-        let records = OUTCOMES.map(|outcome| records.with_label_values(&[outcome]));
+        let records = OUTCOMES.map(|outcome| records.with_label_values(&[outcome.as_str()]));
         Ok(Self { records, spool_bytes, ship_seconds, spool_corrupt })
     }
 
-    /// Adds `n` to the counter of `outcome` (one of [`OUTCOMES`]).
-    pub fn count(&self, outcome: &str, n: u64) {
+    /// Adds `n` to the counter of `outcome`.
+    pub fn count(&self, outcome: Outcome, n: u64) {
         if n > 0 {
-            self.counter(outcome).inc_by(n);
+            self.records[outcome as usize].inc_by(n);
         }
     }
 
     /// Current value of the counter of `outcome`.
-    pub fn get(&self, outcome: &str) -> u64 {
-        self.counter(outcome).get()
-    }
-
-    fn counter(&self, outcome: &str) -> &IntCounter {
-        let i = OUTCOMES.iter().position(|o| *o == outcome);
-        debug_assert!(i.is_some(), "unknown records outcome {outcome}");
-        &self.records[i.unwrap_or(OUTCOMES.len() - 1)]
+    pub fn get(&self, outcome: Outcome) -> u64 {
+        self.records[outcome as usize].get()
     }
 }

@@ -4,19 +4,19 @@
 //! and never block: a push into a bounded [`crate::inbox`] that does not wake the writer per
 //! record; a full queue is counted as `dropped`.
 //! One writer thread drains the inbox in batches into a sink — the durable spool (see
-//! [`crate::start`]) or any [`RecordWriter`] — and flushes it (group commit) at most
+//! [`crate::start`]) — and flushes it (group commit) at most
 //! `flush_interval` after the first unflushed record. Dropping every [`RecordQueue`] clone
 //! and calling [`RecordQueueHandle::close`] drains and flushes what was queued.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use crate::metrics::RecordQueueMetrics;
+
+use crate::metrics::Outcome;
 
 use crate::entry::Entry;
 use crate::inbox::{self, Taken};
@@ -25,18 +25,6 @@ use crate::{FeedbackRecord, GroupSpec, InferenceRecord, WhenFull};
 
 /// Most records handed to a sink at once.
 const MAX_BATCH: usize = 1024;
-
-/// Where the writer thread puts records (the interim, non-durable path).
-pub trait RecordWriter: Send + 'static {
-    /// Persist a batch. An error is logged and counted as `dropped` for the batch.
-    fn write_batch(&mut self, batch: &[InferenceRecord]) -> io::Result<()>;
-
-    /// Persist feedback. The default refuses (counted as `dropped`).
-    fn write_feedback(&mut self, batch: &[FeedbackRecord]) -> io::Result<()> {
-        let _ = batch;
-        Err(io::Error::new(io::ErrorKind::Unsupported, "writer keeps no feedback"))
-    }
-}
 
 /// The writer thread's view of a sink. Implementations count their own outcomes.
 pub(crate) trait Sink: Send + 'static {
@@ -70,25 +58,9 @@ pub struct RecordQueueHandle {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Appends one JSON object per line to a file.
-pub struct JsonLinesWriter {
-    out: BufWriter<File>,
-}
-
-struct WriterSink<W>(W);
-
 // === impl RecordQueue ===
 
 impl RecordQueue {
-    /// Starts the writer thread with a queue of `capacity` records feeding `writer`.
-    pub fn start(
-        capacity: usize,
-        writer: impl RecordWriter,
-        metrics: RecordQueueMetrics,
-    ) -> io::Result<(Self, RecordQueueHandle)> {
-        Self::start_sink(capacity, WriterSink(writer), metrics, None, None)
-    }
-
     pub(crate) fn start_sink(
         capacity: usize,
         mut sink: impl Sink,
@@ -149,11 +121,11 @@ impl RecordQueue {
     fn send(&self, entry: Entry) -> bool {
         match self.tx.push(entry) {
             Ok(()) => {
-                self.metrics.count("enqueued", 1);
+                self.metrics.count(Outcome::Enqueued, 1);
                 true
             }
             Err(inbox::Refused::Full) => {
-                self.metrics.count("dropped", 1);
+                self.metrics.count(Outcome::Dropped, 1);
                 tracing::error!("record queue full; inference record dropped");
                 false
             }
@@ -198,71 +170,5 @@ impl RecordQueueHandle {
                 tracing::error!("record writer thread panicked");
             }
         }
-    }
-}
-
-// === impl WriterSink ===
-
-impl<W: RecordWriter> Sink for WriterSink<W> {
-    fn write(&mut self, batch: &[Entry], metrics: &RecordQueueMetrics) {
-        let mut inferences = Vec::new();
-        let mut feedback = Vec::new();
-        for entry in batch {
-            match entry {
-                Entry::Inference(r) => inferences.push((**r).clone()),
-                Entry::Feedback(f) => feedback.push(f.clone()),
-            }
-        }
-        for (n, result) in
-            [(inferences.len(), self.0.write_batch(&inferences)), (feedback.len(), self.0.write_feedback(&feedback))]
-        {
-            if n == 0 {
-                continue;
-            }
-            match result {
-                Ok(()) => metrics.count("spooled", n as u64),
-                Err(error) => {
-                    tracing::error!(%error, records = n, "record writer failed; records lost");
-                    metrics.count("dropped", n as u64);
-                }
-            }
-        }
-    }
-
-    fn flush_interval(&self) -> Option<Duration> {
-        None
-    }
-
-    fn flush(&mut self, _metrics: &RecordQueueMetrics) {}
-}
-
-// === impl JsonLinesWriter ===
-
-impl JsonLinesWriter {
-    /// Opens (creating parents and the file) `path` for appending.
-    pub fn open(path: &Path) -> io::Result<Self> {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(Self { out: BufWriter::new(file) })
-    }
-}
-
-impl RecordWriter for JsonLinesWriter {
-    fn write_batch(&mut self, batch: &[InferenceRecord]) -> io::Result<()> {
-        for record in batch {
-            serde_json::to_writer(&mut self.out, record)?;
-            self.out.write_all(b"\n")?;
-        }
-        self.out.flush()
-    }
-
-    fn write_feedback(&mut self, batch: &[FeedbackRecord]) -> io::Result<()> {
-        for feedback in batch {
-            serde_json::to_writer(&mut self.out, feedback)?;
-            self.out.write_all(b"\n")?;
-        }
-        self.out.flush()
     }
 }

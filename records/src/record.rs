@@ -7,35 +7,7 @@
 //! durations are microseconds; `None` means "not known / not applicable", never zero.
 
 use serde::{Deserialize, Serialize};
-
-/// Why a member was chosen for a request (SPEC §3 `x-switchyard-assignment`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AssignmentReason {
-    /// Weighted random draw.
-    Random,
-    /// Stable hash of the sticky key.
-    Sticky,
-    /// `x-switchyard-member` named the member.
-    Pinned,
-    /// The assigned member failed or was unavailable; the champion served instead.
-    Fallback,
-    /// A mirrored copy sent to a shadow member.
-    Shadow,
-}
-
-impl AssignmentReason {
-    /// The wire name used in headers, records and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Random => "random",
-            Self::Sticky => "sticky",
-            Self::Pinned => "pinned",
-            Self::Fallback => "fallback",
-            Self::Shadow => "shadow",
-        }
-    }
-}
+pub use switchyard_core::{AssignmentReason, ErrorClass, Role};
 
 /// One feature attribution returned by a backend or explainer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -70,7 +42,7 @@ pub struct InferenceRecord {
     /// Member that served the request.
     pub member: String,
     /// `champion`, `challenger` or `shadow`.
-    pub role: String,
+    pub role: Role,
     /// Provider name from the config.
     pub provider: String,
     /// Provider kind (`openai`, `mock`, …).
@@ -78,7 +50,7 @@ pub struct InferenceRecord {
     /// Upstream model name sent to the provider.
     pub upstream_model: String,
     /// Why this member was chosen.
-    pub assignment: String,
+    pub assignment: AssignmentReason,
     /// xxh3 hash of the sticky key (0 when the request had none); never the key itself.
     pub sticky_key_hash: u64,
     /// The member's normalised weight (share in [0,1]) at decision time.
@@ -91,10 +63,10 @@ pub struct InferenceRecord {
     pub stream: bool,
     /// HTTP status sent to the client (200 also for a stream that later broke; see `error_class`).
     pub status: u16,
-    /// Empty on success; otherwise a stable class such as `upstream_connect`,
-    /// `upstream_status`, `upstream_reset`, `upstream_timeout`, `upstream_invalid`,
-    /// `client_aborted`.
-    pub error_class: String,
+    /// [`ErrorClass::None`] (`""`) on success; otherwise a stable class such as
+    /// `upstream_connect`, `upstream_status`, `upstream_reset`, `upstream_timeout`,
+    /// `upstream_invalid`, `client_aborted`.
+    pub error_class: ErrorClass,
     /// Accept to last byte, microseconds.
     pub total_us: u64,
     /// Upstream request sent to upstream body finished, microseconds.

@@ -26,11 +26,13 @@ use tokio::sync::{mpsc, watch};
 use crate::dead_letter::DeadLetter;
 use crate::entry::Entry;
 use crate::error::{classify, Failure};
+use crate::metrics::Outcome;
 use crate::priority::Governor;
 use crate::rows::{ExplanationRow, FeedbackRow, InferenceRow};
 use crate::schema::{self, ensure_group_table, group_table};
 use crate::spool::SpoolReader;
 use crate::{janitor, BatchOptions, ClickHouseOptions, GroupSpec, RecordQueueMetrics, RetryOptions};
+use switchyard_core::Backoff;
 
 /// Per-insert timeouts (send a chunk, wait for the server's answer).
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -98,7 +100,7 @@ impl Shipper {
             match self.ship(&items).await {
                 Ok(shipped) => {
                     self.metrics.ship_seconds.observe(started.elapsed().as_secs_f64());
-                    self.metrics.count("shipped", shipped);
+                    self.metrics.count(Outcome::Shipped, shipped);
                     if let Err(error) = self.reader.ack(end) {
                         tracing::error!(%error, "cannot store the spool ack ledger; records will be re-shipped");
                     }
@@ -212,7 +214,7 @@ impl Shipper {
     }
 
     async fn run_janitor(&mut self) {
-        let now_ms = crate::now_ms();
+        let now_ms = switchyard_core::unix_ms();
         for (group, days) in self.retention.clone() {
             if let Err(error) =
                 janitor::drop_expired_partitions(&self.client, &self.opts.database, &group, days, now_ms).await
@@ -325,7 +327,7 @@ impl Shipper {
                                 path = %self.dead_letter.path().display(),
                                 "clickhouse rejected a batch as malformed; dead-lettered"
                             );
-                            self.metrics.count("dead_letter", rows.len() as u64);
+                            self.metrics.count(Outcome::DeadLetter, rows.len() as u64);
                             return Ok(0);
                         }
                         Err(io) => {
@@ -344,7 +346,7 @@ impl Shipper {
         loop {
             match self.dead_letter.write_payload(error, payload) {
                 Ok(()) => {
-                    self.metrics.count("dead_letter", 1);
+                    self.metrics.count(Outcome::DeadLetter, 1);
                     return Ok(());
                 }
                 Err(io) => {
@@ -356,13 +358,11 @@ impl Shipper {
         }
     }
 
-    /// Sleeps `min(max, initial * 2^attempt)` with jitter in `[d/2, d]`; fails when the
-    /// shutdown deadline would pass first.
+    /// Sleeps the retry policy's backoff for `attempt`; fails when the shutdown deadline
+    /// would pass first.
     async fn backoff(&mut self, attempt: u32) -> Result<(), Stopped> {
-        let base =
-            self.retry.initial_backoff_ms.saturating_mul(1u64 << attempt.min(20)).min(self.retry.max_backoff_ms).max(1);
-        let delay = Duration::from_millis(base / 2 + rand::random_range(0..=base / 2));
-        let wake = Instant::now() + delay;
+        let policy = Backoff::from_millis(self.retry.initial_backoff_ms.max(1), self.retry.max_backoff_ms);
+        let wake = Instant::now() + policy.delay(attempt);
         loop {
             if let Some(deadline) = self.stopping() {
                 if wake > deadline {

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use crate::entry::Entry;
+use crate::metrics::Outcome;
 use crate::queue::{RecordQueueMetrics, Sink};
 use crate::spool::{Append, SpoolWriter};
 
@@ -32,7 +33,7 @@ impl Sink for SpoolSink {
             self.buf.clear();
             if let Err(error) = entry.encode(&mut self.buf) {
                 tracing::error!(%error, "cannot encode record; dropped");
-                metrics.count("dropped", 1);
+                metrics.count(Outcome::Dropped, 1);
                 continue;
             }
             match self.writer.append(&self.buf) {
@@ -43,7 +44,7 @@ impl Sink for SpoolSink {
                     }
                 }
                 Ok(Append::Full) => {
-                    metrics.count("dropped", 1);
+                    metrics.count(Outcome::Dropped, 1);
                     if !self.full {
                         self.full = true;
                         tracing::error!(
@@ -53,17 +54,17 @@ impl Sink for SpoolSink {
                     }
                 }
                 Ok(Append::TooLarge) => {
-                    metrics.count("dropped", 1);
+                    metrics.count(Outcome::Dropped, 1);
                     tracing::error!(bytes = self.buf.len(), "record larger than a spool frame; dropped");
                 }
                 Err(error) => {
-                    metrics.count("dropped", error.lost);
+                    metrics.count(Outcome::Dropped, error.lost);
                     tracing::error!(%error, "record spool write failed");
                 }
             }
         }
         // Segment rotations sync the finished segment.
-        metrics.count("spooled", self.writer.take_newly_durable());
+        metrics.count(Outcome::Spooled, self.writer.take_newly_durable());
     }
 
     fn flush_interval(&self) -> Option<Duration> {
@@ -72,9 +73,9 @@ impl Sink for SpoolSink {
 
     fn flush(&mut self, metrics: &RecordQueueMetrics) {
         match self.writer.sync() {
-            Ok(_) => metrics.count("spooled", self.writer.take_newly_durable()),
+            Ok(_) => metrics.count(Outcome::Spooled, self.writer.take_newly_durable()),
             Err(error) => {
-                metrics.count("dropped", error.lost);
+                metrics.count(Outcome::Dropped, error.lost);
                 tracing::error!(%error, "record spool fsync failed");
             }
         }

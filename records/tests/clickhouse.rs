@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::*;
 use prometheus::Registry;
 use serde::Deserialize;
-use switchyard_records::{drop_expired_partitions, group_table, migrate, schema, FeedbackRecord, GroupSpec};
+use switchyard_records::{drop_expired_partitions, group_table, migrate, schema, FeedbackRecord, GroupSpec, Outcome};
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct ParityRow {
@@ -140,10 +140,10 @@ async fn row_parity_feedback_and_explanations() {
     let metrics = queue.metrics().clone();
     drop(queue);
     handle.close(Duration::from_secs(30));
-    assert_eq!(metrics.get("enqueued"), 650);
-    assert_eq!(metrics.get("spooled"), 650);
-    assert_eq!(metrics.get("shipped"), 650);
-    assert_eq!(metrics.get("dropped"), 0);
+    assert_eq!(metrics.get(Outcome::Enqueued), 650);
+    assert_eq!(metrics.get(Outcome::Spooled), 650);
+    assert_eq!(metrics.get(Outcome::Shipped), 650);
+    assert_eq!(metrics.get(Outcome::Dropped), 0);
 
     let client = schema::client(&ch_opts(&url, &db));
     let mut got: Vec<ParityRow> = client
@@ -163,10 +163,10 @@ async fn row_parity_feedback_and_explanations() {
         assert_eq!(row.timestamp_ms, r.timestamp_ms);
         assert_eq!(row.group_name, r.group);
         assert_eq!(row.member, r.member);
-        assert_eq!(row.role, r.role);
+        assert_eq!(row.role, r.role.as_str());
         assert_eq!(row.status, r.status);
         assert_eq!(row.stream, u8::from(r.stream));
-        assert_eq!(row.error_class, r.error_class);
+        assert_eq!(row.error_class, r.error_class.as_str());
         assert_eq!(row.ttft_us, r.ttft_us);
         assert_eq!(row.input_tokens, r.input_tokens);
         assert_eq!(row.output_tokens, r.output_tokens);
@@ -254,8 +254,8 @@ async fn malformed_batches_go_to_the_dead_letter_file() {
     let metrics = queue.metrics().clone();
     drop(queue);
     handle.close(Duration::from_secs(30));
-    assert_eq!(metrics.get("dead_letter"), 20);
-    assert_eq!(metrics.get("shipped"), 20);
+    assert_eq!(metrics.get(Outcome::DeadLetter), 20);
+    assert_eq!(metrics.get(Outcome::Shipped), 20);
     let dead = std::fs::read_to_string(dir.path().join("spool/dead-letter.jsonl")).unwrap();
     let lines: Vec<serde_json::Value> = dead.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 20);

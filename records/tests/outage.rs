@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use prometheus::Registry;
-use switchyard_records::{group_table, schema};
+use switchyard_records::{group_table, schema, Outcome};
 
 struct Instance {
     dir: tempfile::TempDir,
@@ -79,9 +79,9 @@ async fn outage_then_recovery_ships_every_record_exactly_once() {
     let metrics = queue.metrics().clone();
     drop(queue);
     handle.close(Duration::from_secs(60));
-    assert_eq!(metrics.get("dropped"), 0);
-    assert_eq!(metrics.get("spooled"), i);
-    assert!(metrics.get("shipped") >= i, "shipped {} of {i}", metrics.get("shipped"));
+    assert_eq!(metrics.get(Outcome::Dropped), 0);
+    assert_eq!(metrics.get(Outcome::Spooled), i);
+    assert!(metrics.get(Outcome::Shipped) >= i, "shipped {} of {i}", metrics.get(Outcome::Shipped));
     assert!(worst_offer < Duration::from_millis(50), "offer waited {worst_offer:?}");
 
     let client = schema::client(&ch_opts(url, &db));

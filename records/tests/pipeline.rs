@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use prometheus::Registry;
-use switchyard_records::{group_table, schema, WhenFull};
+use switchyard_records::{group_table, schema, Outcome, WhenFull};
 
 fn run_full(when_full: WhenFull) -> (u64, u64, bool, bool) {
     let dir = tempfile::tempdir().unwrap();
@@ -34,7 +34,7 @@ fn run_full(when_full: WhenFull) -> (u64, u64, bool, bool) {
     let text = prometheus::TextEncoder::new().encode_to_string(&registry.gather()).unwrap();
     assert!(text.contains("switchyard_spool_bytes"), "{text}");
     assert!(text.contains("switchyard_records_total{outcome=\"dropped\"}"));
-    (metrics.get("spooled"), metrics.get("dropped"), accepting_before, accepting_after)
+    (metrics.get(Outcome::Spooled), metrics.get(Outcome::Dropped), accepting_before, accepting_after)
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use prometheus::Registry;
-use switchyard_records::{group_table, schema};
+use switchyard_records::{group_table, schema, Outcome};
 
 const N: u64 = 200_000;
 
@@ -43,7 +43,7 @@ async fn throughput_spool_and_clickhouse() {
         "spool: {i} records in {spool_secs:.2}s = {:.0} records/s (fsync on); {} bytes/record; spooled={}",
         i as f64 / spool_secs,
         bytes / N,
-        metrics.get("spooled")
+        metrics.get(Outcome::Spooled)
     );
 
     // 2. Drain that spool into ClickHouse.
@@ -55,7 +55,7 @@ async fn throughput_spool_and_clickhouse() {
     let t = Instant::now();
     let (queue, handle) = switchyard_records::start(opts, &Registry::new()).unwrap();
     let metrics = queue.metrics().clone();
-    while metrics.get("shipped") < N {
+    while metrics.get(Outcome::Shipped) < N {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let ship_secs = t.elapsed().as_secs_f64();

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use http::HeaderMap;
-use switchyard_gateway::proxy::assign::assign;
+use switchyard_gateway::proxy::assign::decide;
 use switchyard_testkit::{client, TestGateway};
 
 /// χ² critical value for 1 degree of freedom at p = 0.001.
@@ -39,7 +39,7 @@ fn twenty_thousand_random_assignments_follow_90_10() {
     let n = 20_000;
     let mut counts = [0f64; 2];
     for _ in 0..n {
-        let d = assign(group, &headers, None).expect("assign");
+        let d = decide(group, &headers, None).expect("assign");
         counts[d.index] += 1.0;
     }
     let stat = chi2(&counts, &[0.9 * n as f64, 0.1 * n as f64]);
@@ -140,8 +140,8 @@ async fn sticky_sources_body_user_and_override_header() {
     assert_eq!(r.headers()["x-switchyard-member"], "chall");
     let dir = gw.stop().await;
     let records = TestGateway::records(&dir);
-    assert!(records.iter().filter(|r| r.assignment == "sticky").all(|r| r.sticky_key_hash != 0));
-    assert!(records.iter().filter(|r| r.assignment == "pinned").all(|r| r.sticky_key_hash == 0));
+    assert!(records.iter().filter(|r| r.assignment.as_str() == "sticky").all(|r| r.sticky_key_hash != 0));
+    assert!(records.iter().filter(|r| r.assignment.as_str() == "pinned").all(|r| r.sticky_key_hash == 0));
 }
 
 #[tokio::test]

@@ -299,7 +299,7 @@ async fn unknown_member_pin_is_400() {
     let dir = gw.stop().await;
     let records = TestGateway::records(&dir);
     assert_eq!(records.len(), 2, "the pinned and the still-serves requests: {records:?}");
-    assert!(records.iter().any(|r| r.member == "chall" && r.assignment == "pinned"));
+    assert!(records.iter().any(|r| r.member == "chall" && r.assignment.as_str() == "pinned"));
 }
 
 #[tokio::test]

@@ -103,7 +103,7 @@ async fn openai_sdk_stream_served_by_anthropic_member() {
 
     let dir = gw.stop().await;
     let r = &TestGateway::records(&dir)[0];
-    assert!(r.stream && r.error_class.is_empty(), "{r:?}");
+    assert!(r.stream && r.error_class.is_none(), "{r:?}");
     assert_eq!((r.input_tokens, r.output_tokens), (Some(12), Some(15)));
 }
 

@@ -158,5 +158,5 @@ async fn openai_and_anthropic_python_sdks_work_unchanged_against_the_gateway() {
     members.sort_unstable();
     assert_eq!(members, ["breaker", "champ", "champ", "sonnet", "sonnet", "streamer"]);
     let broken = records.iter().find(|r| r.member == "breaker").expect("broken record");
-    assert_eq!(broken.error_class, "upstream_reset");
+    assert_eq!(broken.error_class.as_str(), "upstream_reset");
 }

@@ -175,11 +175,11 @@ async fn every_request_is_one_row_equal_to_what_the_client_saw() {
     let count = |f: &dyn Fn(&Seen) -> bool| seen.iter().filter(|s| f(s)).count();
     let mix = [
         ("beta-bot", count(&|s| s.group == "beta-bot")),
-        ("challenger", count(&|s| s.role == "challenger")),
+        ("challenger", count(&|s| s.role.as_str() == "challenger")),
         ("streamed", count(&|s| s.stream)),
-        ("pinned", count(&|s| s.assignment == "pinned")),
-        ("sticky", count(&|s| s.assignment == "sticky")),
-        ("random", count(&|s| s.assignment == "random")),
+        ("pinned", count(&|s| s.assignment.as_str() == "pinned")),
+        ("sticky", count(&|s| s.assignment.as_str() == "sticky")),
+        ("random", count(&|s| s.assignment.as_str() == "random")),
         ("failed (502)", count(&|s| s.status == 502)),
         ("completions", count(&|s| s.endpoint == "completions")),
     ];
@@ -264,9 +264,9 @@ async fn every_request_is_one_row_equal_to_what_the_client_saw() {
         assert_eq!((row[12].as_str(), row[13].as_str()), ("acme", "parity-app"), "tenant/client of {row:?}");
         assert_eq!(row[14].is_empty(), s.status == 200, "error_class of {row:?}");
         // A sticky request keeps its key's hash even when it fell back to the champion.
-        if s.assignment == "sticky" {
+        if s.assignment.as_str() == "sticky" {
             assert_ne!(row[15], "0", "sticky_key_hash of {row:?}");
-        } else if s.assignment != "fallback" {
+        } else if s.assignment.as_str() != "fallback" {
             assert_eq!(row[15], "0", "sticky_key_hash of {row:?}");
         }
         assert_eq!(row[16], "1", "latencies of {row:?}");

@@ -56,7 +56,7 @@ async fn shadow_gets_a_copy_recorded_as_shadow() {
 
     let dir = gw.stop().await;
     let records = TestGateway::records(&dir);
-    let (shadows, primary): (Vec<_>, Vec<_>) = records.iter().partition(|r| r.role == "shadow");
+    let (shadows, primary): (Vec<_>, Vec<_>) = records.iter().partition(|r| r.role.as_str() == "shadow");
     assert_eq!((primary.len(), shadows.len()), (2, 2), "{records:?}");
     for s in &shadows {
         assert_eq!(
@@ -67,7 +67,7 @@ async fn shadow_gets_a_copy_recorded_as_shadow() {
         let of = primary.iter().find(|p| s.request_id == format!("{}:shade", p.request_id));
         assert!(of.is_some_and(|p| p.stream == s.stream), "each shadow record names its request: {s:?}");
     }
-    assert!(primary.iter().all(|p| p.role == "champion" && p.input_tokens == Some(3)));
+    assert!(primary.iter().all(|p| p.role.as_str() == "champion" && p.input_tokens == Some(3)));
 }
 
 fn p99(mut v: Vec<Duration>) -> Duration {

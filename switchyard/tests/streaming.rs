@@ -199,7 +199,7 @@ async fn stalled_stream_hits_idle_timeout() {
     assert!(took < Duration::from_secs(10));
     assert!(text.contains("\"code\":\"upstream_timeout\""), "{text}");
     let dir = gw.stop().await;
-    assert_eq!(TestGateway::records(&dir)[0].error_class, "upstream_timeout");
+    assert_eq!(TestGateway::records(&dir)[0].error_class.as_str(), "upstream_timeout");
 }
 
 #[tokio::test]
@@ -296,5 +296,5 @@ async fn refused_connection_is_502_and_recorded() {
     assert_eq!(body["error"]["code"], "upstream_connect");
     assert_eq!(body["error"]["message"], "upstream `m` is unreachable");
     let dir = gw.stop().await;
-    assert_eq!(TestGateway::records(&dir)[0].error_class, "upstream_connect");
+    assert_eq!(TestGateway::records(&dir)[0].error_class.as_str(), "upstream_connect");
 }

@@ -75,7 +75,7 @@ async fn h2_prior_knowledge_over_plain_tcp() {
     let dir = gw.stop().await;
     let records = TestGateway::records(&dir);
     assert_eq!(records.len(), 2 + 8 + 2, "{records:?}");
-    assert!(records.iter().all(|r| r.status == 200 && r.error_class.is_empty()), "{records:?}");
+    assert!(records.iter().all(|r| r.status == 200 && r.error_class.is_none()), "{records:?}");
 }
 
 struct Tls {
@@ -131,7 +131,7 @@ async fn tls_with_alpn_h2_and_http11() {
     let dir = t.gw.stop().await;
     let records = TestGateway::records(&dir);
     assert_eq!(records.len(), 6, "{records:?}");
-    assert!(records.iter().all(|r| r.status == 200 && r.error_class.is_empty()), "{records:?}");
+    assert!(records.iter().all(|r| r.status == 200 && r.error_class.is_none()), "{records:?}");
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 //! message (which can echo query text); it names the operation only. The underlying client
 //! error stays reachable through `source()` for logs.
 
-use switchyard_records::Blame;
+use switchyard_records::{clickhouse_exception_code, Blame};
 
 /// ClickHouse exception codes meaning "the server is overloaded or not (yet) able to answer"
 /// rather than "this query is wrong".
@@ -57,7 +57,10 @@ impl AnalyticsError {
         use clickhouse::error::Error as E;
         let unavailable = match &source {
             E::Network(_) | E::TimedOut => true,
-            E::BadResponse(message) => exception_code(message).is_none_or(|c| UNAVAILABLE_CODES.contains(&c)),
+            // Not an exception at all (e.g. a proxy's error page) counts as unavailable.
+            E::BadResponse(message) => {
+                clickhouse_exception_code(message).is_none_or(|c| UNAVAILABLE_CODES.contains(&c))
+            }
             _ => false,
         };
         if unavailable {
@@ -89,14 +92,6 @@ impl AnalyticsError {
             Self::InvalidInput { .. } => 400,
         }
     }
-}
-
-/// The `Code: N` of a ClickHouse exception message (`None`: not an exception, e.g. a proxy
-/// error page, which counts as unavailable).
-fn exception_code(message: &str) -> Option<u32> {
-    let rest = &message[message.find("Code: ")? + "Code: ".len()..];
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
 }
 
 #[cfg(test)]

@@ -1,8 +1,13 @@
 //! What every HTTP adapter shares: configured and auth headers, building the upstream
-//! request (request id, trace context, `accept`), and one exchange through the pooled
-//! client that reports status, `content-type` and `Retry-After`.
+//! request (request id, trace context, `accept`), and the one skeleton of a call —
+//! [`HttpBase::send`]: post, wait for the response headers through the pooled client
+//! (status, `content-type`, `Retry-After` in either of its forms), then hand the response
+//! to the adapter's translation (a stream event by event, a collected body once:
+//! [`UpstreamResponse::translated`]).
 //!
 //! Invariant: secrets go into headers marked sensitive and nowhere else.
+
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderName, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
@@ -10,7 +15,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 use http_body_util::Full;
 use switchyard_config::ProviderSpec;
 
-use super::{UpstreamCall, UpstreamFailure, UpstreamResponse};
+use super::{CallFuture, UpstreamCall, UpstreamFailure, UpstreamResponse};
 use crate::upstream::UpstreamClient;
 
 /// How the provider's API key is presented.
@@ -81,12 +86,27 @@ impl HttpBase {
                 h.insert("traceparent", tp.clone());
             }
         }
-        builder.body(Full::new(body)).map_err(|_| UpstreamFailure::Connect)
+        builder.body(Full::new(body)).map_err(|_| UpstreamFailure::Request)
+    }
+
+    /// The call skeleton: posts `body` to `uri` and passes the response (headers
+    /// arrived, body still streaming) through `then`, the adapter's translation.
+    pub fn send(
+        &self,
+        uri: &str,
+        call: &UpstreamCall,
+        body: Bytes,
+        then: impl FnOnce(UpstreamResponse) -> UpstreamResponse + Send + 'static,
+    ) -> CallFuture {
+        let req = self.post(uri, call, body, call.stream);
+        let client = self.client.clone();
+        let timeouts = call.timeouts;
+        Box::pin(async move { Ok(then(exchange(&client, req?, &timeouts).await?)) })
     }
 }
 
 /// One exchange: response headers within the call's timeouts, body untranslated.
-pub(super) async fn exchange(
+async fn exchange(
     client: &UpstreamClient,
     req: Request<Full<Bytes>>,
     call_timeouts: &switchyard_config::Timeouts,
@@ -94,12 +114,40 @@ pub(super) async fn exchange(
     let resp = client.send(req, call_timeouts).await?;
     let (parts, body) = resp.into_parts();
     let mut out = UpstreamResponse::plain(parts.status, parts.headers.get(CONTENT_TYPE).cloned(), body);
-    out.retry_after = parts
-        .headers
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(|s| std::time::Duration::from_secs_f64(s.min(86_400.0)));
+    out.retry_after = parts.headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(retry_after);
     Ok(out)
+}
+
+/// Longest `Retry-After` taken into account (a day).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
+
+/// A `Retry-After` value (RFC 9110 §10.2.3): delay seconds or an HTTP date.
+fn retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    let wait = match value.parse::<f64>() {
+        Ok(s) if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s.min(MAX_RETRY_AFTER.as_secs_f64())),
+        Ok(_) => return None,
+        Err(_) => {
+            let at = httpdate::parse_http_date(value).ok()?;
+            at.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO)
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        assert_eq!(retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(retry_after(" 0.5 "), Some(Duration::from_millis(500)));
+        assert_eq!(retry_after("-1"), None);
+        assert_eq!(retry_after("soon"), None);
+        let in_a_minute = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(61));
+        let wait = retry_after(&in_a_minute).expect("a date");
+        assert!(wait > Duration::from_secs(55) && wait <= Duration::from_secs(61), "{wait:?}");
+        assert_eq!(retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO), "a date in the past");
+    }
 }

@@ -10,13 +10,14 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use http::{HeaderValue, StatusCode};
+use http::StatusCode;
 use serde_json::{json, Map, Value};
 use switchyard_config::ProviderSpec;
+use switchyard_core::unix_secs as now_secs;
 
-use super::anthropic::convert::now_secs;
-use super::base::{exchange, Auth, HttpBase};
-use super::sse::{self, write_data, SseEvent, SseTranslator};
+use super::base::{Auth, HttpBase};
+use super::openai_wire::{event_json, text_of, write_chunk, ChunkHead};
+use super::sse::{SseEvent, SseTranslator};
 use super::{Adapter, CallFuture, Endpoint, UpstreamCall, UpstreamFailure};
 use crate::upstream::UpstreamClient;
 
@@ -57,29 +58,24 @@ impl Adapter for GeminiAdapter {
         let body = call.json_for_upstream().map(|v| request_from_openai(&v)).unwrap_or(Value::Null);
         let op = if call.stream { "streamGenerateContent?alt=sse" } else { "generateContent" };
         let uri = format!("{}/models/{}:{op}", self.base.base_url, call.model);
-        let req = self.base.post(&uri, &call, Bytes::from(body.to_string()), call.stream);
-        let client = self.base.client.clone();
-        let (timeouts, stream, model) = (call.timeouts, call.stream, call.model.clone());
-        Box::pin(async move {
-            let mut resp = exchange(&client, req?, &timeouts).await?;
-            if stream && resp.status.is_success() {
-                let t = ToOpenAi { model, created: now_secs(), ..ToOpenAi::default() };
-                resp.body = sse::translate(resp.body, t);
-                resp.content_type = Some(HeaderValue::from_static("text/event-stream"));
-            } else {
-                resp.content_type = Some(HeaderValue::from_static("application/json"));
-                resp.convert = Some(Box::new(move |status: StatusCode, bytes: Bytes| {
+        let (stream, model) = (call.stream, call.model.clone());
+        self.base.send(&uri, &call, Bytes::from(body.to_string()), move |resp| {
+            let stream_model = model.clone();
+            let translator = move || ToOpenAi { model: stream_model, created: now_secs(), ..ToOpenAi::default() };
+            resp.translated(
+                stream,
+                translator,
+                Box::new(move |status: StatusCode, bytes: Bytes| {
                     let v: Value = serde_json::from_slice(&bytes).ok()?;
-                    if status.is_success() {
-                        Some(Bytes::from(response_to_openai(&v, &model)?.to_string()))
+                    let out = if status.is_success() {
+                        response_to_openai(&v, &model)?
                     } else {
                         let e = &v["error"];
-                        let out = json!({"error": {"message": e["message"], "type": e["status"], "code": null}});
-                        Some(Bytes::from(out.to_string()))
-                    }
-                }));
-            }
-            Ok(resp)
+                        json!({"error": {"message": e["message"], "type": e["status"], "code": null}})
+                    };
+                    Some(Bytes::from(out.to_string()))
+                }),
+            )
         })
     }
 }
@@ -90,11 +86,7 @@ fn request_from_openai(req: &Value) -> Value {
     let mut contents: Vec<Value> = Vec::new();
     let mut call_names: HashMap<String, String> = HashMap::new();
     for m in req["messages"].as_array().map(Vec::as_slice).unwrap_or_default() {
-        let text = match &m["content"] {
-            Value::String(s) => s.clone(),
-            Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect::<Vec<_>>().join(""),
-            _ => String::new(),
-        };
+        let text = text_of(&m["content"]);
         let (role, mut parts) = match m["role"].as_str().unwrap_or("user") {
             "system" | "developer" => {
                 system.push(json!({"text": text}));
@@ -224,23 +216,19 @@ fn response_to_openai(v: &Value, model: &str) -> Option<Value> {
 
 impl ToOpenAi {
     fn chunk(&self, out: &mut Vec<u8>, delta: Value, finish: Option<&str>, usage: Option<Value>) {
-        let mut c = json!({
-            "id": "chatcmpl-gemini", "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        });
-        if let Some(u) = usage {
-            c["usage"] = u;
-        }
-        write_data(out, &c);
+        let head = ChunkHead {
+            id: "chatcmpl-gemini",
+            object: "chat.completion.chunk",
+            created: self.created,
+            model: &self.model,
+        };
+        write_chunk(out, &head, json!({"index": 0, "delta": delta, "finish_reason": finish}), usage);
     }
 }
 
 impl SseTranslator for ToOpenAi {
     fn event(&mut self, ev: &SseEvent, out: &mut Vec<u8>) -> Result<(), UpstreamFailure> {
-        let v: Value = serde_json::from_str(&ev.data).map_err(|_| UpstreamFailure::Reset)?;
-        if v.get("error").is_some() {
-            return Err(UpstreamFailure::Reset);
-        }
+        let v = event_json(ev)?;
         let (text, calls) = parts_of(&v);
         if !self.started {
             self.started = true;

@@ -9,13 +9,14 @@
 //! (TGI does not report prefill tokens in streams). Authentication is Bearer.
 
 use bytes::Bytes;
-use http::{HeaderValue, StatusCode};
+use http::StatusCode;
 use serde_json::{json, Map, Value};
 use switchyard_config::ProviderSpec;
+use switchyard_core::unix_secs as now_secs;
 
-use super::anthropic::convert::now_secs;
-use super::base::{exchange, Auth, HttpBase};
-use super::sse::{self, write_data, SseEvent, SseTranslator};
+use super::base::{Auth, HttpBase};
+use super::openai_wire::{event_json, text_of, write_chunk, ChunkHead};
+use super::sse::{SseEvent, SseTranslator};
 use super::{Adapter, CallFuture, Endpoint, UpstreamCall, UpstreamFailure};
 use crate::upstream::UpstreamClient;
 
@@ -55,18 +56,14 @@ impl Adapter for TgiAdapter {
         let body = call.json_for_upstream().map(|v| request_from_openai(&v, chat, call.stream)).unwrap_or(Value::Null);
         let path = if call.stream { "generate_stream" } else { "generate" };
         let uri = format!("{}/{path}", self.base.base_url);
-        let req = self.base.post(&uri, &call, Bytes::from(body.to_string()), call.stream);
-        let client = self.base.client.clone();
-        let (timeouts, stream, model) = (call.timeouts, call.stream, call.model.clone());
-        Box::pin(async move {
-            let mut resp = exchange(&client, req?, &timeouts).await?;
-            if stream && resp.status.is_success() {
-                let t = ToOpenAi { chat, model, created: now_secs(), done: false };
-                resp.body = sse::translate(resp.body, t);
-                resp.content_type = Some(HeaderValue::from_static("text/event-stream"));
-            } else {
-                resp.content_type = Some(HeaderValue::from_static("application/json"));
-                resp.convert = Some(Box::new(move |status: StatusCode, bytes: Bytes| {
+        let (stream, model) = (call.stream, call.model.clone());
+        self.base.send(&uri, &call, Bytes::from(body.to_string()), move |resp| {
+            let stream_model = model.clone();
+            let translator = move || ToOpenAi { chat, model: stream_model, created: now_secs(), done: false };
+            resp.translated(
+                stream,
+                translator,
+                Box::new(move |status: StatusCode, bytes: Bytes| {
                     let v: Value = serde_json::from_slice(&bytes).ok()?;
                     let out = if status.is_success() {
                         response_to_openai(&v, chat, &model)?
@@ -74,9 +71,8 @@ impl Adapter for TgiAdapter {
                         json!({"error": {"message": v["error"], "type": v["error_type"], "code": null}})
                     };
                     Some(Bytes::from(out.to_string()))
-                }));
-            }
-            Ok(resp)
+                }),
+            )
         })
     }
 }
@@ -86,11 +82,7 @@ fn request_from_openai(req: &Value, chat: bool, stream: bool) -> Value {
     let inputs = if chat {
         let mut t = String::new();
         for m in req["messages"].as_array().map(Vec::as_slice).unwrap_or_default() {
-            let content = match &m["content"] {
-                Value::String(s) => s.clone(),
-                Value::Array(p) => p.iter().filter_map(|p| p["text"].as_str()).collect::<Vec<_>>().join(""),
-                _ => String::new(),
-            };
+            let content = text_of(&m["content"]);
             t.push_str(&format!("{}: {content}\n", m["role"].as_str().unwrap_or("user")));
         }
         t.push_str("assistant:");
@@ -165,23 +157,15 @@ impl ToOpenAi {
         } else {
             json!({"index": 0, "text": text, "finish_reason": finish})
         };
-        let mut c = json!({
-            "id": "tgi", "object": if self.chat { "chat.completion.chunk" } else { "text_completion" },
-            "created": self.created, "model": self.model, "choices": [choice],
-        });
-        if let Some(u) = usage {
-            c["usage"] = u;
-        }
-        write_data(out, &c);
+        let object = if self.chat { "chat.completion.chunk" } else { "text_completion" };
+        let head = ChunkHead { id: "tgi", object, created: self.created, model: &self.model };
+        write_chunk(out, &head, choice, usage);
     }
 }
 
 impl SseTranslator for ToOpenAi {
     fn event(&mut self, ev: &SseEvent, out: &mut Vec<u8>) -> Result<(), UpstreamFailure> {
-        let v: Value = serde_json::from_str(&ev.data).map_err(|_| UpstreamFailure::Reset)?;
-        if v.get("error").is_some() {
-            return Err(UpstreamFailure::Reset);
-        }
+        let v = event_json(ev)?;
         let tok = &v["token"];
         if tok["special"].as_bool() != Some(true) {
             if let Some(t) = tok["text"].as_str().filter(|t| !t.is_empty()) {

@@ -5,8 +5,10 @@
 //! response goes through the same streaming and recording phases as a real upstream.
 
 use std::convert::Infallible;
+
 use std::sync::Arc;
 use std::time::Duration;
+use switchyard_core::unix_secs as now_secs;
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
@@ -155,8 +157,4 @@ impl Adapter for MockAdapter {
             Ok(UpstreamResponse::plain(status, Some(HeaderValue::from_static(content_type)), body))
         })
     }
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }

@@ -20,13 +20,14 @@
 
 pub mod anthropic;
 mod base;
-mod custom;
 pub mod explain;
 mod gemini;
+mod http;
 mod huggingface;
 mod mock;
 mod oip;
 mod openai;
+pub mod openai_wire;
 pub mod sse;
 
 use std::future::Future;
@@ -111,7 +112,7 @@ pub struct UpstreamCall {
     pub model: String,
     /// Whether the client asked for a stream.
     pub stream: bool,
-    /// The gateway's request id (`x-request-id` upstream).
+    /// `x-request-id` upstream: the client's own, else the gateway's request id.
     pub request_id: HeaderValue,
     /// W3C trace context from the client, propagated unchanged.
     pub traceparent: Option<HeaderValue>,
@@ -146,6 +147,9 @@ pub enum UpstreamFailure {
     /// The connection broke, or the upstream ended a stream with an error event.
     #[error("connection reset")]
     Reset,
+    /// The gateway could not build the upstream request (its own fault, not the member's).
+    #[error("upstream request could not be built")]
+    Request,
 }
 
 // === impl Endpoint ===
@@ -220,6 +224,24 @@ impl UpstreamResponse {
         Self { status, content_type, body, retry_after: None, convert: None }
     }
 
+    /// This response in the caller's format: a successful stream translated event by
+    /// event by `translator`, anything else converted once collected by `convert`.
+    pub fn translated<T: sse::SseTranslator>(
+        mut self,
+        stream: bool,
+        translator: impl FnOnce() -> T,
+        convert: FullConvert,
+    ) -> Self {
+        if stream && self.status.is_success() {
+            self.body = sse::translate(self.body, translator());
+            self.content_type = Some(HeaderValue::from_static("text/event-stream"));
+        } else {
+            self.content_type = Some(HeaderValue::from_static("application/json"));
+            self.convert = Some(convert);
+        }
+        self
+    }
+
     /// Applies [`Self::convert`] to a collected body.
     pub fn convert_full(convert: Option<FullConvert>, status: StatusCode, bytes: Bytes) -> Option<Bytes> {
         match convert {
@@ -239,7 +261,7 @@ pub fn build_adapter(client: &UpstreamClient, spec: &ProviderSpec) -> Result<Sha
         ProviderKind::Gemini => Arc::new(gemini::GeminiAdapter::new(client()?, spec)?),
         ProviderKind::Huggingface => Arc::new(huggingface::TgiAdapter::new(client()?, spec)?),
         ProviderKind::Oip => Arc::new(oip::OipAdapter::new(client()?, spec)?),
-        ProviderKind::Http => Arc::new(custom::HttpAdapter::new(client()?, spec)?),
+        ProviderKind::Http => Arc::new(http::HttpAdapter::new(client()?, spec)?),
         ProviderKind::Mock => Arc::new(mock::MockAdapter::new(spec)),
     })
 }

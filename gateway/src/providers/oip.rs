@@ -5,11 +5,16 @@
 //! name; the answer comes back untouched. Responses may carry explanations, which the
 //! proxy normalises into the record's attributions ([`super::explain`]).
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use switchyard_config::ProviderSpec;
 
-use super::base::{exchange, Auth, HttpBase};
+use super::base::{Auth, HttpBase};
 use super::{Adapter, CallFuture, Endpoint, UpstreamCall};
 use crate::upstream::UpstreamClient;
+
+/// Characters escaped in a model name used as a path segment: all but RFC 3986's
+/// unreserved ones.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
 /// Adapter for one `kind: oip` provider.
 pub struct OipAdapter {
@@ -36,21 +41,8 @@ impl Adapter for OipAdapter {
 
     fn call(&self, call: UpstreamCall) -> CallFuture {
         let root = self.base.base_url.strip_suffix("/v2").unwrap_or(&self.base.base_url);
-        let model: String = call
-            .model
-            .bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect();
+        let model = utf8_percent_encode(&call.model, PATH_SEGMENT);
         let uri = format!("{root}/v2/models/{model}/infer");
-        let req = self.base.post(&uri, &call, call.body.clone(), false);
-        let client = self.base.client.clone();
-        let timeouts = call.timeouts;
-        Box::pin(async move { exchange(&client, req?, &timeouts).await })
+        self.base.send(&uri, &call, call.body.clone(), |resp| resp)
     }
 }

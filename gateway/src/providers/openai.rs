@@ -9,7 +9,7 @@
 
 use switchyard_config::ProviderSpec;
 
-use super::base::{exchange, Auth, HttpBase};
+use super::base::{Auth, HttpBase};
 use super::{Adapter, CallFuture, UpstreamCall};
 use crate::upstream::UpstreamClient;
 
@@ -46,9 +46,6 @@ impl OpenAiAdapter {
 
 impl Adapter for OpenAiAdapter {
     fn call(&self, call: UpstreamCall) -> CallFuture {
-        let req = self.base.post(&self.url(&call), &call, call.body_for_upstream(), call.stream);
-        let client = self.base.client.clone();
-        let timeouts = call.timeouts;
-        Box::pin(async move { exchange(&client, req?, &timeouts).await })
+        self.base.send(&self.url(&call), &call, call.body_for_upstream(), |resp| resp)
     }
 }

@@ -1,8 +1,9 @@
 //! Server-Sent Events: an incremental parser and a body that translates a stream from
 //! one provider's event format into another's, event by event, as frames arrive.
 //!
-//! [`SseParser`] keeps only the unfinished line and the event being assembled between
-//! frames (bounded by [`MAX_PENDING`]); it accepts `\n` and `\r\n` line ends. [`SseMap`]
+//! [`LineSplitter`] keeps only the unfinished line between frames (bounded by
+//! [`MAX_PENDING`]); [`SseParser`] adds the event being assembled and accepts `\n` and
+//! `\r\n` line ends. [`SseMap`]
 //! feeds every upstream frame through an [`SseTranslator`] and yields what it wrote; a
 //! frame that produces nothing is not yielded (the next one is polled at once). A
 //! translator error (e.g. the provider sent an `error` event) ends the stream with
@@ -30,10 +31,18 @@ pub struct SseEvent {
     pub data: String,
 }
 
+/// Splits a byte stream into lines as frames arrive, keeping only the unfinished line
+/// between frames (at most [`MAX_PENDING`] bytes; a longer line is dropped). The one line
+/// splitter of the data plane: the SSE parser and the usage scanner both use it.
+#[derive(Debug, Default)]
+pub struct LineSplitter {
+    pending: Vec<u8>,
+}
+
 /// Incremental SSE parser.
 #[derive(Debug, Default)]
 pub struct SseParser {
-    line: Vec<u8>,
+    lines: LineSplitter,
     event: Option<String>,
     data: String,
     has_data: bool,
@@ -60,33 +69,49 @@ pin_project! {
     }
 }
 
+// === impl LineSplitter ===
+
+impl LineSplitter {
+    /// Feeds bytes; `line` is called with every complete line (without its `\n`).
+    pub fn feed(&mut self, mut chunk: &[u8], mut line: impl FnMut(&[u8])) {
+        while let Some(nl) = chunk.iter().position(|&b| b == b'\n') {
+            if self.pending.is_empty() {
+                line(&chunk[..nl]);
+            } else {
+                let mut whole = std::mem::take(&mut self.pending);
+                whole.extend_from_slice(&chunk[..nl]);
+                line(&whole);
+            }
+            chunk = &chunk[nl + 1..];
+        }
+        if self.pending.len() + chunk.len() <= MAX_PENDING {
+            self.pending.extend_from_slice(chunk);
+        } else {
+            self.pending.clear();
+        }
+    }
+
+    /// The unfinished last line, taken.
+    pub fn take_rest(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.pending)
+    }
+}
+
 // === impl SseParser ===
 
 impl SseParser {
     /// Feeds bytes; complete events are appended to `out`.
-    pub fn feed(&mut self, mut chunk: &[u8], out: &mut Vec<SseEvent>) {
-        while let Some(nl) = chunk.iter().position(|&b| b == b'\n') {
-            if self.line.is_empty() {
-                self.line_done(&chunk[..nl], out);
-            } else {
-                let mut line = std::mem::take(&mut self.line);
-                line.extend_from_slice(&chunk[..nl]);
-                self.line_done(&line, out);
-            }
-            chunk = &chunk[nl + 1..];
-        }
-        if self.line.len() + chunk.len() <= MAX_PENDING {
-            self.line.extend_from_slice(chunk);
-        } else {
-            self.line.clear();
-        }
+    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<SseEvent>) {
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.feed(chunk, |line| self.line_done(line, out));
+        self.lines = lines;
     }
 
     /// End of input: a final event without its blank line still counts.
     pub fn finish(&mut self, out: &mut Vec<SseEvent>) {
-        if !self.line.is_empty() {
-            let line = std::mem::take(&mut self.line);
-            self.line_done(&line, out);
+        let rest = self.lines.take_rest();
+        if !rest.is_empty() {
+            self.line_done(&rest, out);
         }
         self.dispatch(out);
     }

@@ -5,12 +5,18 @@
 //! `user`) — is hashed with the group name to a bucket; otherwise the bucket is a random
 //! draw. The group's precomputed sampler maps the bucket to a member (see
 //! `switchyard_config::assign` for the layout and its stability guarantees).
+//!
+//! Then resilience has its say: a challenger whose circuit breaker is open gives its
+//! share to the champion (recorded as `fallback`); pinned requests and champions are
+//! never redirected. Every assigned request credits the group's retry budget.
 
 use http::HeaderMap;
 use switchyard_config::assign::{bucket_of, random_bucket, sticky_hash};
 use switchyard_config::{Group, StickySource};
-use switchyard_records::AssignmentReason;
+use switchyard_records::{AssignmentReason, Role};
 
+use super::resolve::Resolved;
+use super::Shared;
 use crate::error::GatewayError;
 
 /// Header that pins a member.
@@ -31,8 +37,24 @@ pub struct Decision {
     pub sticky_hash: u64,
 }
 
-/// Decides the member for one request.
-pub fn assign<P>(group: &Group<P>, headers: &HeaderMap, body_user: Option<&str>) -> Result<Decision, GatewayError> {
+/// Assigns the resolved request to a member of its group.
+pub fn assign(shared: &Shared, request: &Resolved, headers: &HeaderMap) -> Result<Decision, GatewayError> {
+    let group = &*request.group;
+    let mut decision = decide(group, headers, request.user.as_deref())?;
+    let member = &group.members[decision.index];
+    let may_redirect =
+        group.breaker.enabled && decision.reason != AssignmentReason::Pinned && member.role == Role::Challenger;
+    if may_redirect && !shared.resilience.breaker(&group.name, &member.name).admit(&group.breaker) {
+        tracing::debug!(group = %group.name, member = %member.name, "breaker open; serving on the champion");
+        decision.index = 0;
+        decision.reason = AssignmentReason::Fallback;
+    }
+    shared.resilience.budget(&group.name, &group.retries).deposit(&group.retries);
+    Ok(decision)
+}
+
+/// Decides the member for one request from its headers and body `user`.
+pub fn decide<P>(group: &Group<P>, headers: &HeaderMap, body_user: Option<&str>) -> Result<Decision, GatewayError> {
     if let Some(pin) = headers.get(MEMBER_HEADER) {
         let name = pin.to_str().unwrap_or("");
         return match group.member_index(name) {

@@ -10,13 +10,16 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use crate::error::GatewayError;
-use crate::providers::{UpstreamBody, UpstreamFailure};
+use crate::metrics::Metrics;
+use crate::providers::UpstreamBody;
 use crate::proxy::stream::ObservedBody;
+use crate::proxy::RequestCtx;
 
 /// What the data plane sends back.
 pub enum GatewayBody {
@@ -46,6 +49,14 @@ impl GatewayBody {
     pub fn full(bytes: impl Into<Bytes>) -> Self {
         Self::Full(Some(bytes.into()))
     }
+
+    /// A complete JSON response.
+    pub fn json(status: StatusCode, body: impl Into<Bytes>) -> Response<Self> {
+        let mut resp = Response::new(Self::full(body));
+        *resp.status_mut() = status;
+        resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        resp
+    }
 }
 
 impl Body for GatewayBody {
@@ -74,13 +85,32 @@ impl Body for GatewayBody {
     }
 }
 
-/// Reads the request body: `limit` bytes at most (413 beyond), within `timeout`.
-pub async fn read_request(
-    body: Incoming,
-    declared: Option<u64>,
+/// Phase 1 (the body): reads the request body within the table's limits, at most
+/// `limit` bytes (413 beyond, refused before reading when `content-length` says so).
+pub async fn read_request<B>(
+    ctx: &RequestCtx,
+    headers: &HeaderMap,
+    body: B,
     limit: u64,
-    timeout: Duration,
-) -> Result<Bytes, GatewayError> {
+    metrics: &Metrics,
+) -> Result<Bytes, GatewayError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let started = std::time::Instant::now();
+    let timeout = Duration::from_millis(ctx.table.limits.body_timeout_ms);
+    let declared: Option<u64> = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let read = read_limited(body, declared, limit, timeout).await;
+    metrics.body_read.observe(started.elapsed().as_secs_f64());
+    read
+}
+
+async fn read_limited<B>(body: B, declared: Option<u64>, limit: u64, timeout: Duration) -> Result<Bytes, GatewayError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     if declared.is_some_and(|n| n > limit) {
         return Err(GatewayError::BodyTooLarge { limit });
     }
@@ -88,7 +118,7 @@ pub async fn read_request(
     match tokio::time::timeout(timeout, limited.collect()).await {
         Err(_) => Err(GatewayError::BodyTimeout),
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(GatewayError::BodyTooLarge { limit }),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => Err(GatewayError::BodyTooLarge { limit }),
         Ok(Err(_)) => Err(GatewayError::BadJson("the request body was cut off".into())),
     }
 }
@@ -109,9 +139,7 @@ pub async fn collect_upstream(
             Err(_) => return Err(CollectError::Total),
             Ok(Err(_)) => return Err(CollectError::Idle),
             Ok(Ok(None)) => break,
-            Ok(Ok(Some(Err(
-                UpstreamFailure::Connect | UpstreamFailure::Reset | UpstreamFailure::FirstByteTimeout,
-            )))) => return Err(CollectError::Reset),
+            Ok(Ok(Some(Err(_)))) => return Err(CollectError::Reset),
             Ok(Ok(Some(Ok(frame)))) => frame,
         };
         let Ok(data) = frame.into_data() else { continue };

@@ -6,13 +6,14 @@
 //! 202 with the feedback id once the event is queued.
 
 use bytes::Bytes;
-use http::{HeaderMap, Response, StatusCode};
-use hyper::body::Incoming;
+use http::{Request, Response, StatusCode};
+use http_body::Body;
 use serde::Deserialize;
 use switchyard_records::FeedbackRecord;
 
+use super::authenticate::authenticate;
 use super::body::read_request;
-use super::{authenticate, declared_length, unix_ms, GatewayBody, Shared};
+use super::{GatewayBody, RequestCtx, Shared};
 use crate::error::GatewayError;
 
 /// Longest metric name.
@@ -28,23 +29,55 @@ struct FeedbackBody {
     value: serde_json::Value,
 }
 
+/// Most bytes of a feedback body.
+const MAX_FEEDBACK_BYTES: u64 = 64 * 1024;
+
 /// Handles one feedback request.
-pub async fn feedback(
+pub async fn feedback<B>(
     shared: &Shared,
-    headers: &HeaderMap,
-    body: Incoming,
-) -> Result<Response<GatewayBody>, GatewayError> {
-    let table = shared.store.current();
-    let client = authenticate(&table, headers)?;
-    let limits = &table.limits;
-    let body = read_request(
-        body,
-        declared_length(headers),
-        limits.max_body_bytes.min(64 * 1024),
-        std::time::Duration::from_millis(limits.body_timeout_ms),
-    )
-    .await?;
-    let fb: FeedbackBody = serde_json::from_slice(&body).map_err(|e| {
+    ctx: &mut RequestCtx,
+    req: Request<B>,
+) -> Result<Response<GatewayBody>, GatewayError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (parts, body) = req.into_parts();
+    authenticate(ctx, &parts.headers)?;
+    let limit = ctx.table.limits.max_body_bytes.min(MAX_FEEDBACK_BYTES);
+    let body = read_request(ctx, &parts.headers, body, limit, &shared.metrics).await?;
+    let fb = parse(&body)?;
+    if !shared.records.accepting() {
+        return Err(GatewayError::SpoolFull);
+    }
+    let (tenant, client) = ctx.tenant_and_client();
+    let id = format!("fb-{}", switchyard_core::new_id());
+    let record = FeedbackRecord {
+        feedback_id: id.clone(),
+        request_id: fb.request_id,
+        timestamp_ms: switchyard_core::unix_ms(),
+        metric: fb.metric,
+        value: fb.value,
+        tenant,
+        client,
+    };
+    if !shared.records.offer_feedback(record) {
+        return Err(GatewayError::SpoolFull);
+    }
+    let body = serde_json::json!({"id": id, "status": "accepted"}).to_string();
+    Ok(GatewayBody::json(StatusCode::ACCEPTED, Bytes::from(body)))
+}
+
+/// A checked feedback body.
+struct Feedback {
+    request_id: String,
+    metric: String,
+    value: f64,
+}
+
+/// Parses and checks a feedback body.
+fn parse(body: &[u8]) -> Result<Feedback, GatewayError> {
+    let fb: FeedbackBody = serde_json::from_slice(body).map_err(|e| {
         if e.is_data() {
             GatewayError::BadField(format!("feedback must be {{request_id, metric, value}}: {e}"))
         } else {
@@ -71,27 +104,5 @@ pub async fn feedback(
             "`metric` must be 1-{MAX_METRIC_LEN} characters of letters, digits and _ - . :"
         )));
     }
-    if !shared.records.accepting() {
-        return Err(GatewayError::SpoolFull);
-    }
-    let mut record = FeedbackRecord {
-        feedback_id: String::new(),
-        request_id: fb.request_id,
-        timestamp_ms: unix_ms(),
-        metric: fb.metric,
-        value,
-        tenant: client.map(|c| c.tenant.clone()).unwrap_or_default(),
-        client: client.map(|c| c.name.clone()).unwrap_or_default(),
-    };
-    // The id is chosen here so the client can be told it.
-    record.feedback_id = format!("fb-{}", super::new_request_id());
-    let id = record.feedback_id.clone();
-    if !shared.records.offer_feedback(record) {
-        return Err(GatewayError::SpoolFull);
-    }
-    let body = serde_json::json!({"id": id, "status": "accepted"}).to_string();
-    let mut resp = Response::new(GatewayBody::full(Bytes::from(body)));
-    *resp.status_mut() = StatusCode::ACCEPTED;
-    resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
-    Ok(resp)
+    Ok(Feedback { request_id: fb.request_id, metric: fb.metric, value })
 }

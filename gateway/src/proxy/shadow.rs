@@ -13,113 +13,109 @@ use std::time::Instant;
 
 use http::HeaderValue;
 use http_body_util::BodyExt;
-use switchyard_config::Group;
 use switchyard_records::{AssignmentReason, InferenceRecord};
+use tokio::sync::OwnedSemaphorePermit;
 
-use super::attempt::{self, Answer, Budget};
-use super::egress;
-use super::forward::upstream_kind;
-use super::recorder::{Outcome, Recorder};
-use super::usage::{usage_of_json, SseUsage};
-use super::Shared;
-use crate::error::GatewayError;
-use crate::providers::{SharedAdapter, UpstreamBody, UpstreamCall};
+use super::forward::attempt::{self, Attempt};
+use super::forward::egress::{self, Route};
+use super::forward::{Answer, Budget};
+use super::record::{attribute, Ending, Recorder};
+use super::usage::{usage_of_json, SseUsage, Usage};
+use super::{Group, Member, Shared};
+use crate::error::{GatewayError, TimeoutPhase};
+use crate::providers::{UpstreamBody, UpstreamCall};
+
+/// One shadow copy on its way.
+struct Copy {
+    slot: OwnedSemaphorePermit,
+    route: Route,
+    call: UpstreamCall,
+    record: InferenceRecord,
+    budget: Budget,
+}
 
 /// Mirrors `call` to the group's shadows; `primary` is the real request's record.
-pub fn mirror(shared: &Arc<Shared>, group: &Arc<Group<SharedAdapter>>, call: &UpstreamCall, primary: &InferenceRecord) {
+pub fn mirror(
+    shared: &Arc<Shared>,
+    group: &Arc<Group>,
+    call: &UpstreamCall,
+    primary: &InferenceRecord,
+    max_bytes: u64,
+) {
     for (i, shadow) in group.shadows.iter().enumerate() {
         if shadow.mirror <= 0.0 || rand::random::<f64>() >= shadow.mirror {
             continue;
         }
-        let count = |outcome: &str| {
-            shared.metrics.mirrored.with_label_values(&[&group.name, &shadow.name, outcome]).inc();
-        };
-        let Some(route) = egress::route(&*shadow.provider.runtime, call.endpoint) else {
-            count("skipped");
-            continue;
-        };
-        let slots = shared.metrics.resilience.mirror_slots(&group.name, group.mirror_concurrency);
-        let Ok(slot) = slots.try_acquire_owned() else {
-            count("skipped");
-            continue;
-        };
-        let Some(mut call) = egress::call_for(route, call, &shadow.model) else {
-            count("skipped");
-            continue;
-        };
-        count("sent");
-        let id = format!("{}:{}", primary.request_id, shadow.name);
-        call.request_id = HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("-"));
-        let record = InferenceRecord {
-            request_id: id,
-            member: shadow.name.clone(),
-            role: shadow.role.as_str().to_owned(),
-            provider: shadow.provider.spec.name.clone(),
-            provider_kind: shadow.provider.spec.kind.as_str().to_owned(),
-            upstream_model: shadow.model.clone(),
-            assignment: AssignmentReason::Shadow.as_str().to_owned(),
-            weight: 0.0,
-            ..primary.clone()
-        };
-        let (shared, group) = (shared.clone(), group.clone());
-        tokio::spawn(async move {
-            let _slot = slot;
-            let shadow = &group.shadows[i];
-            let mut recorder = Recorder::start(shared.clone(), record, Instant::now());
-            let budget = Budget {
-                deadline: tokio::time::Instant::now() + group.timeouts.total,
-                max_bytes: shared.store.current().limits.max_response_bytes,
-                idle: group.timeouts.idle,
-            };
-            recorder.upstream_started();
-            let (answer, _) = attempt::once(&shadow.provider.runtime, route, call, budget, &shadow.name).await;
-            let outcome = match answer {
-                Ok(Answer::Full { status, bytes }) => {
-                    let u = usage_of_json(&bytes).unwrap_or_default();
-                    Outcome {
-                        status,
-                        input_tokens: u.prompt_tokens,
-                        output_tokens: u.completion_tokens,
-                        ..Outcome::default()
-                    }
-                }
-                Ok(Answer::Stream(resp)) => {
-                    let (usage, err) = drain(resp.body, budget, &shadow.name).await;
-                    recorder.first_byte_sent();
-                    let u = usage.unwrap_or_default();
-                    Outcome {
-                        status: 200,
-                        error_class: err.as_ref().map_or("", GatewayError::class),
-                        upstream_error: err.as_ref().and_then(upstream_kind),
-                        input_tokens: u.prompt_tokens,
-                        output_tokens: u.completion_tokens,
-                        ..Outcome::default()
-                    }
-                }
-                Err(e) => Outcome {
-                    status: e.status().as_u16(),
-                    error_class: e.class(),
-                    upstream_error: upstream_kind(&e),
-                    ..Outcome::default()
-                },
-            };
-            recorder.finish(outcome);
-        });
+        let copy = prepare(shared, group, shadow, call, primary, max_bytes);
+        let outcome = if copy.is_some() { "sent" } else { "skipped" };
+        shared.metrics.mirrored.with_label_values(&[&group.name, &shadow.name, outcome]).inc();
+        if let Some(copy) = copy {
+            let (shared, group) = (shared.clone(), group.clone());
+            tokio::spawn(async move { send(shared, &group.shadows[i], copy).await });
+        }
+    }
+}
+
+/// The copy for `shadow`, or `None` when it is skipped (no route, no free slot, no
+/// translation).
+fn prepare(
+    shared: &Shared,
+    group: &Group,
+    shadow: &Member,
+    call: &UpstreamCall,
+    primary: &InferenceRecord,
+    max_bytes: u64,
+) -> Option<Copy> {
+    let route = egress::route(&*shadow.provider.runtime, call.endpoint)?;
+    let slot = shared.resilience.mirror_slots(&group.name, group.mirror_concurrency).try_acquire_owned().ok()?;
+    let mut call = egress::call_for(route, call, &shadow.model)?;
+    let id = format!("{}:{}", primary.request_id, shadow.name);
+    call.request_id = HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("-"));
+    let mut record = InferenceRecord { request_id: id, ..primary.clone() };
+    attribute(&mut record, shadow, AssignmentReason::Shadow);
+    record.weight = 0.0;
+    Some(Copy { slot, route, call, record, budget: Budget::for_group(group, max_bytes) })
+}
+
+/// Sends one copy and records what came back.
+async fn send(shared: Arc<Shared>, shadow: &Member, copy: Copy) {
+    let _slot = copy.slot;
+    let mut recorder = Recorder::start(shared, copy.record, Instant::now());
+    recorder.upstream_started();
+    let Attempt { result, .. } =
+        attempt::once(&shadow.provider.runtime, copy.route, copy.call, copy.budget, &shadow.name).await;
+    let ending = match result {
+        Ok(Answer::Full(bytes)) => usage_ending(usage_of_json(&bytes).unwrap_or_default(), None),
+        Ok(Answer::Stream(resp)) => {
+            let (usage, err) = drain(resp.body, copy.budget, &shadow.name).await;
+            recorder.first_byte_sent();
+            usage_ending(usage.unwrap_or_default(), err.as_ref())
+        }
+        Err(e) => Ending::failed(&e, e.status().as_u16()),
+    };
+    recorder.finish(ending);
+}
+
+fn usage_ending(u: Usage, err: Option<&GatewayError>) -> Ending {
+    Ending {
+        status: 200,
+        error_class: err.map(GatewayError::class).unwrap_or_default(),
+        upstream_error: err.and_then(GatewayError::upstream_kind),
+        input_tokens: u.prompt_tokens,
+        output_tokens: u.completion_tokens,
+        ..Ending::default()
     }
 }
 
 /// Reads a shadow's stream to the end, within the idle and total limits.
-async fn drain(
-    mut body: UpstreamBody,
-    budget: Budget,
-    member: &str,
-) -> (Option<super::usage::Usage>, Option<GatewayError>) {
+async fn drain(mut body: UpstreamBody, budget: Budget, member: &str) -> (Option<Usage>, Option<GatewayError>) {
     let mut usage = SseUsage::default();
+    let timeout = |phase| GatewayError::UpstreamTimeout { member: member.to_owned(), phase };
     loop {
         let next = tokio::time::timeout(budget.idle, body.frame());
         let err = match tokio::time::timeout_at(budget.deadline, next).await {
-            Err(_) => GatewayError::UpstreamTimeout { member: member.to_owned(), phase: "total" },
-            Ok(Err(_)) => GatewayError::UpstreamTimeout { member: member.to_owned(), phase: "idle" },
+            Err(_) => timeout(TimeoutPhase::Total),
+            Ok(Err(_)) => timeout(TimeoutPhase::Idle),
             Ok(Ok(None)) => return (usage.usage, None),
             Ok(Ok(Some(Err(_)))) => GatewayError::UpstreamReset { member: member.to_owned() },
             Ok(Ok(Some(Ok(frame)))) => {

@@ -20,9 +20,10 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
-use crate::error::GatewayError;
+use crate::error::{GatewayError, TimeoutPhase};
 use crate::providers::{UpstreamBody, WireFormat};
-use crate::proxy::recorder::{Outcome, Recorder};
+use crate::proxy::forward::Budget;
+use crate::proxy::record::{Ending, Recorder};
 use crate::proxy::usage::SseUsage;
 
 pin_project! {
@@ -57,21 +58,15 @@ enum State {
 // === impl ObservedBody ===
 
 impl ObservedBody {
-    /// Streams `inner`; `log_cap` > 0 keeps up to that many bytes for the record.
-    pub fn new(
-        inner: UpstreamBody,
-        recorder: Recorder,
-        idle_for: Duration,
-        total_deadline: Instant,
-        log_cap: usize,
-        format: WireFormat,
-    ) -> Self {
+    /// Streams `inner` within `budget`'s idle and total limits; `log_cap` > 0 keeps up to
+    /// that many bytes for the record.
+    pub fn new(inner: UpstreamBody, recorder: Recorder, budget: Budget, log_cap: usize, format: WireFormat) -> Self {
         let member: Arc<str> = recorder.record().member.as_str().into();
         Self {
             inner,
-            idle: tokio::time::sleep(idle_for),
-            total: tokio::time::sleep_until(total_deadline),
-            idle_for,
+            idle: tokio::time::sleep(budget.idle),
+            total: tokio::time::sleep_until(budget.deadline),
+            idle_for: budget.idle,
             last_frame: Instant::now(),
             member,
             state: State::Open,
@@ -116,9 +111,9 @@ impl Body for ObservedBody {
             Poll::Ready(Some(Err(_))) => GatewayError::UpstreamReset { member: this.member.to_string() },
             Poll::Pending => {
                 if idle_expired(this.idle.as_mut(), *this.last_frame + *this.idle_for, cx) {
-                    GatewayError::UpstreamTimeout { member: this.member.to_string(), phase: "idle" }
+                    GatewayError::UpstreamTimeout { member: this.member.to_string(), phase: TimeoutPhase::Idle }
                 } else if this.total.as_mut().poll(cx).is_ready() {
-                    GatewayError::UpstreamTimeout { member: this.member.to_string(), phase: "total" }
+                    GatewayError::UpstreamTimeout { member: this.member.to_string(), phase: TimeoutPhase::Total }
                 } else {
                     return Poll::Pending;
                 }
@@ -161,13 +156,10 @@ fn finish(
     let Some(mut rec) = recorder.take() else { return };
     rec.upstream_finished();
     let u = usage.usage.unwrap_or_default();
-    rec.finish(Outcome {
+    rec.finish(Ending {
         status: 200,
-        error_class: failure.map_or("", GatewayError::class),
-        upstream_error: failure.map(|f| match f {
-            GatewayError::UpstreamTimeout { .. } => "timeout",
-            _ => "reset",
-        }),
+        error_class: failure.map(GatewayError::class).unwrap_or_default(),
+        upstream_error: failure.and_then(GatewayError::upstream_kind),
         input_tokens: u.prompt_tokens,
         output_tokens: u.completion_tokens,
         response_body: logged.take().map(|b| String::from_utf8_lossy(&b).into_owned()),

@@ -6,14 +6,13 @@
 //! the end (`stream_options.include_usage`, or servers like vLLM that always send it),
 //! Anthropic streams in `message_start` (`message.usage`) and `message_delta`. Counts seen
 //! later replace earlier ones field by field.
-//! [`SseUsage`] splits a stream into lines as frames arrive — keeping only an unfinished
-//! line between frames — and parses only `data:` lines that mention `"usage"`.
+//! [`SseUsage`] splits a stream into lines as frames arrive (the shared
+//! [`LineSplitter`]) and parses only `data:` lines that mention `"usage"`.
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
-/// Most bytes of an unfinished SSE line kept between frames.
-const MAX_PENDING_LINE: usize = 1 << 20;
+use crate::providers::sse::LineSplitter;
 
 /// Token counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -101,7 +100,7 @@ pub fn usage_of_json(body: &[u8]) -> Option<Usage> {
 /// Incremental usage scanner for an SSE stream.
 #[derive(Debug, Default)]
 pub struct SseUsage {
-    pending: Vec<u8>,
+    lines: LineSplitter,
     /// The last usage seen.
     pub usage: Option<Usage>,
 }
@@ -110,35 +109,20 @@ pub struct SseUsage {
 
 impl SseUsage {
     /// Feeds one body frame.
-    pub fn feed(&mut self, mut chunk: &[u8]) {
-        while let Some(nl) = chunk.iter().position(|&b| b == b'\n') {
-            if self.pending.is_empty() {
-                self.line(&chunk[..nl]);
-            } else {
-                let mut line = std::mem::take(&mut self.pending);
-                line.extend_from_slice(&chunk[..nl]);
-                self.line(&line);
+    pub fn feed(&mut self, chunk: &[u8]) {
+        let usage = &mut self.usage;
+        self.lines.feed(chunk, |line| {
+            let Some(data) = line.strip_prefix(b"data:") else { return };
+            if !contains(data, b"\"usage\"") {
+                return;
             }
-            chunk = &chunk[nl + 1..];
-        }
-        if self.pending.len() + chunk.len() <= MAX_PENDING_LINE {
-            self.pending.extend_from_slice(chunk);
-        } else {
-            self.pending.clear();
-        }
-    }
-
-    fn line(&mut self, line: &[u8]) {
-        let Some(data) = line.strip_prefix(b"data:") else { return };
-        if !contains(data, b"\"usage\"") {
-            return;
-        }
-        if let Ok(w) = serde_json::from_slice::<WithUsage>(data) {
-            let mut u = self.usage.unwrap_or_default();
-            if w.merge(&mut u) {
-                self.usage = Some(u);
+            if let Ok(w) = serde_json::from_slice::<WithUsage>(data) {
+                let mut u = usage.unwrap_or_default();
+                if w.merge(&mut u) {
+                    *usage = Some(u);
+                }
             }
-        }
+        });
     }
 }
 

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use switchyard_records::{
-    Attributions, BatchOptions, ClickHouseOptions, InferenceRecord, RecordsOptions, RetryOptions, SpoolOptions,
+    AssignmentReason, Attributions, BatchOptions, ClickHouseOptions, ErrorClass, InferenceRecord, RecordsOptions,
+    RetryOptions, Role, SpoolOptions,
 };
 
 /// The test server's URL. Fails (never skips) when unset: under `CI` that is a broken
@@ -68,18 +69,18 @@ pub fn record(group: &str, i: u64, ts_ms: i64) -> InferenceRecord {
         client: "web-app".into(),
         group: group.into(),
         member: if i % 10 == 0 { "llama-ft".into() } else { "gpt4o".into() },
-        role: if i % 10 == 0 { "challenger".into() } else { "champion".into() },
+        role: if i % 10 == 0 { Role::Challenger } else { Role::Champion },
         provider: "demo".into(),
         provider_kind: "mock".into(),
         upstream_model: "gpt-4o".into(),
-        assignment: "sticky".into(),
+        assignment: AssignmentReason::Sticky,
         sticky_key_hash: i.wrapping_mul(0x9e37_79b9_7f4a_7c15),
         weight: 0.9,
         config_version: 7,
         endpoint: "chat.completions".into(),
         stream: i % 2 == 0,
         status: if i % 17 == 0 { 502 } else { 200 },
-        error_class: if i % 17 == 0 { "upstream_status".into() } else { String::new() },
+        error_class: if i % 17 == 0 { ErrorClass::UpstreamStatus } else { ErrorClass::None },
         total_us: 1000 + i,
         upstream_us: 900 + i,
         overhead_us: 100,

@@ -13,9 +13,11 @@ use http::{HeaderValue, StatusCode};
 use http_body_util::{BodyExt, Full};
 use switchyard_config::ProviderSpec;
 
-use super::base::{exchange, Auth, HttpBase};
-use super::{sse, Adapter, CallFuture, Endpoint, UpstreamCall, UpstreamResponse};
+use super::base::{Auth, HttpBase};
+use super::{Adapter, CallFuture, Endpoint, UpstreamCall, UpstreamResponse};
+
 use crate::upstream::UpstreamClient;
+pub use convert::anthropic_error_type;
 
 /// The `anthropic-version` sent when the provider sets no `api_version`.
 pub const DEFAULT_VERSION: &str = "2023-06-01";
@@ -62,29 +64,23 @@ impl Adapter for AnthropicAdapter {
         } else {
             call.body_for_upstream()
         };
-        let req = self.base.post(&self.url, &call, body, call.stream);
-        let client = self.base.client.clone();
-        let (timeouts, stream) = (call.timeouts, call.stream);
-        Box::pin(async move {
-            let mut resp = exchange(&client, req?, &timeouts).await?;
-            if !translate {
-                return Ok(resp);
-            }
-            if stream && resp.status.is_success() {
-                resp.body = sse::translate(resp.body, stream::ToOpenAi::default());
-                resp.content_type = Some(HeaderValue::from_static("text/event-stream"));
-            } else {
-                resp.content_type = Some(HeaderValue::from_static("application/json"));
-                resp.convert = Some(Box::new(|status: StatusCode, bytes: Bytes| {
+        if !translate {
+            return self.base.send(&self.url, &call, body, |resp| resp);
+        }
+        let stream = call.stream;
+        self.base.send(&self.url, &call, body, move |resp| {
+            resp.translated(
+                stream,
+                stream::ToOpenAi::default,
+                Box::new(|status: StatusCode, bytes: Bytes| {
                     if status.is_success() {
                         let v = serde_json::from_slice(&bytes).ok()?;
                         Some(Bytes::from(convert::response_to_openai(&v)?.to_string()))
                     } else {
                         Some(convert::error_to_openai(&bytes).map_or(bytes, Bytes::from))
                     }
-                }));
-            }
-            Ok(resp)
+                }),
+            )
         })
     }
 }

@@ -15,9 +15,10 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use super::convert::{finish_from_stop, message_id, now_secs, stop_from_finish};
+use super::convert::{finish_from_stop, message_id, stop_from_finish};
 use crate::providers::sse::{write_data, write_event, SseEvent, SseTranslator};
 use crate::providers::UpstreamFailure;
+use switchyard_core::unix_secs as now_secs;
 
 /// Anthropic events → OpenAI chunks.
 #[derive(Default)]

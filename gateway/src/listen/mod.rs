@@ -1,4 +1,4 @@
-//! Phase 1, **accept**: listeners, TLS, HTTP/1.1 + h2, and graceful shutdown.
+//! Phase 1, **accept**: listeners, TLS ([`tls`]), HTTP/1.1 + h2, and graceful shutdown.
 //!
 //! [`serve`] accepts until its shutdown signal fires, sets `TCP_NODELAY`, optionally
 //! completes a TLS handshake (bounded by the header timeout), and serves each connection
@@ -14,11 +14,13 @@
 //! as `client_aborted`). Each connection task holds a clone of the `drained` sender, so
 //! the caller knows all are gone when its receiver closes.
 
+pub mod tls;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -27,6 +29,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::time::Instant;
@@ -207,8 +210,7 @@ impl Activity {
                 continue;
             }
             let limit = if self.served.load(Ordering::Relaxed) { between } else { first };
-            // A poisoned lock still holds a valid Instant.
-            let since = *self.idle_since.lock().unwrap_or_else(|p| p.into_inner());
+            let since = *self.idle_since.lock();
             tokio::select! {
                 _ = tokio::time::sleep_until(since + limit) => {
                     if self.in_flight.load(Ordering::Acquire) == 0 {
@@ -224,7 +226,7 @@ impl Activity {
 impl Drop for InFlight {
     fn drop(&mut self) {
         if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
-            *self.0.idle_since.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+            *self.0.idle_since.lock() = Instant::now();
         }
         self.0.changed.notify_waiters();
     }

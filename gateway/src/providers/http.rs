@@ -1,4 +1,4 @@
-//! `http` adapter (module `custom`): a custom backend. The request body is forwarded as is (not even
+//! `http` adapter: a custom backend. The request body is forwarded as is (not even
 //! `model` is rewritten) to the provider's `base_url`, in which `{model}` is replaced by
 //! the member's upstream model name; configured headers are added and the answer comes
 //! back untouched, in whatever format the client used. Explanations in the answer are
@@ -6,7 +6,7 @@
 
 use switchyard_config::ProviderSpec;
 
-use super::base::{exchange, Auth, HttpBase};
+use super::base::{Auth, HttpBase};
 use super::{Adapter, CallFuture, Endpoint, UpstreamCall};
 use crate::upstream::UpstreamClient;
 
@@ -35,9 +35,6 @@ impl Adapter for HttpAdapter {
 
     fn call(&self, call: UpstreamCall) -> CallFuture {
         let uri = self.base.base_url.replace("{model}", &call.model);
-        let req = self.base.post(&uri, &call, call.body.clone(), call.stream);
-        let client = self.base.client.clone();
-        let timeouts = call.timeouts;
-        Box::pin(async move { exchange(&client, req?, &timeouts).await })
+        self.base.send(&uri, &call, call.body.clone(), |resp| resp)
     }
 }

@@ -1,18 +1,69 @@
-//! Request scanning: the few fields routing needs, without building a JSON tree.
+//! Phase 3, **resolve**: the request body → the model group, in the request's one
+//! routing-table snapshot.
 //!
 //! [`RequestProbe::scan`] runs serde_json over the body once, borrowing `model` and `user`
 //! as raw slices and skipping every other value with `IgnoredAny` (which validates but
 //! allocates nothing). Malformed JSON, a non-object body, or a wrongly typed field is a
 //! client error that says which field is wrong. The `model` value's byte range is kept so
-//! adapters can rewrite it in place.
+//! adapters can rewrite it in place. OIP requests name the group in the path; their body
+//! must still be a JSON object. A group the client may not use is 403.
 
 use std::borrow::Cow;
 use std::ops::Range;
+use std::sync::Arc;
 
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::route::{sanitize, Ingress};
+use super::{Group, RequestCtx};
 use crate::error::GatewayError;
+use crate::providers::Endpoint;
+
+/// A request that resolved to a group (also kept in `ctx.group`).
+pub struct Resolved {
+    /// The group.
+    pub group: Arc<Group>,
+    /// The operation.
+    pub endpoint: Endpoint,
+    /// The client's body.
+    pub body: Bytes,
+    /// Byte range of the `model` value in `body` (empty for OIP).
+    pub model_span: Range<usize>,
+    /// `stream: true`.
+    pub stream: bool,
+    /// The body's `user`, a possible sticky key.
+    pub user: Option<String>,
+}
+
+/// Resolves the request's group into `ctx.group`.
+pub fn resolve(ctx: &mut RequestCtx, ingress: &Ingress, body: Bytes) -> Result<Resolved, GatewayError> {
+    let lookup = |name: &str| ctx.table.group(name).cloned().ok_or_else(|| GatewayError::UnknownGroup(sanitize(name)));
+    let (group, model_span, stream, user) = match &ingress.path_group {
+        Some(name) => {
+            check_json_object(&body)?;
+            (lookup(name)?, 0..0, false, None)
+        }
+        None => {
+            let probe = RequestProbe::scan(&body)?;
+            (lookup(&probe.model)?, probe.model_span, probe.stream, probe.user.map(Cow::into_owned))
+        }
+    };
+    ctx.group = Some(group.clone());
+    if !ctx.client.as_ref().is_none_or(|c| c.may_use(&group.name)) {
+        return Err(GatewayError::GroupForbidden(group.name.clone()));
+    }
+    Ok(Resolved { group, endpoint: ingress.endpoint, body, model_span, stream, user })
+}
+
+/// An OIP body must be a JSON object (validated without building it).
+fn check_json_object(body: &[u8]) -> Result<(), GatewayError> {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(GatewayError::BadJson("the body must be a JSON object".into()));
+    }
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).map(drop).map_err(|e| GatewayError::BadJson(e.to_string()))
+}
 
 /// What the data plane reads from a request body.
 #[derive(Debug)]
@@ -40,7 +91,7 @@ struct Fields<'a> {
 // === impl RequestProbe ===
 
 impl<'a> RequestProbe<'a> {
-    /// Scans `body`; needs `model` (a string) unless `model_optional`.
+    /// Scans `body`; `model` must be a non-empty string.
     pub fn scan(body: &'a [u8]) -> Result<Self, GatewayError> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(GatewayError::BadJson("the body is empty".into()));

@@ -12,10 +12,10 @@
 //! the adapter's `model` rewrite works unchanged and one translation serves retries.
 
 use bytes::Bytes;
-use http::{HeaderValue, StatusCode};
+use http::StatusCode;
 
 use crate::providers::anthropic::{convert, stream};
-use crate::providers::{sse, Adapter, Endpoint, UpstreamCall, UpstreamResponse};
+use crate::providers::{Adapter, Endpoint, UpstreamCall, UpstreamResponse};
 
 /// How a member serves an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,21 +65,18 @@ pub fn answer(route: Route, mut resp: UpstreamResponse, stream: bool) -> Upstrea
     if route == Route::Native {
         return resp;
     }
-    if stream && resp.status.is_success() {
-        resp.body = sse::translate(resp.body, stream::FromOpenAi::default());
-        resp.content_type = Some(HeaderValue::from_static("text/event-stream"));
-        return resp;
-    }
     let inner = resp.convert.take();
-    resp.content_type = Some(HeaderValue::from_static("application/json"));
-    resp.convert = Some(Box::new(move |status: StatusCode, bytes: Bytes| {
-        let bytes = UpstreamResponse::convert_full(inner, status, bytes)?;
-        if status.is_success() {
-            let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-            Some(Bytes::from(convert::response_from_openai(&v)?.to_string()))
-        } else {
-            Some(Bytes::from(convert::error_from_openai(status.as_u16(), &bytes)))
-        }
-    }));
-    resp
+    resp.translated(
+        stream,
+        stream::FromOpenAi::default,
+        Box::new(move |status: StatusCode, bytes: Bytes| {
+            let bytes = UpstreamResponse::convert_full(inner, status, bytes)?;
+            if status.is_success() {
+                let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+                Some(Bytes::from(convert::response_from_openai(&v)?.to_string()))
+            } else {
+                Some(Bytes::from(convert::error_from_openai(status.as_u16(), &bytes)))
+            }
+        }),
+    )
 }

@@ -1,0 +1,127 @@
+//! One member, attempt by attempt: [`serve`] sends the call through the member's adapter
+//! (translated by [`super::egress`] when the member speaks another format) and returns an
+//! [`Answer`] once something can go to the client — response headers of a stream, or a
+//! complete, checked, client-format body.
+//!
+//! Everything here happens before the first byte reaches the client, so a failed attempt
+//! is retried when the error says so ([`GatewayError::retryable`]): up to
+//! `retries.max_retries` times with capped, jittered backoff (at least the upstream's
+//! `Retry-After`, not at all if that is longer than `max_backoff_ms`), while the group's
+//! retry budget allows and the total deadline leaves room. Every attempt's outcome is
+//! reported to the member's breaker ([`GatewayError::member_failed`]). Per-attempt work
+//! that later features add (provider and member rate limits, an attempt's trace span)
+//! belongs in [`once`].
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::egress::{self, Route};
+use super::{Answer, Budget};
+use crate::error::render::PASS_THROUGH;
+use crate::error::{GatewayError, TimeoutPhase};
+use crate::providers::{SharedAdapter, UpstreamCall, UpstreamFailure, UpstreamResponse};
+use crate::proxy::body::{collect_upstream, CollectError};
+use crate::proxy::usage::usage_of_json;
+use crate::proxy::{Group, Member, Shared};
+use crate::resilience::retry_wait;
+
+/// One attempt's result and the upstream's `Retry-After`.
+pub struct Attempt {
+    /// What came back.
+    pub result: Result<Answer, GatewayError>,
+    /// How long the upstream asked to wait before trying again.
+    pub retry_after: Option<Duration>,
+}
+
+/// Serves `call` on `member` of `group`, retrying before the first byte.
+pub async fn serve(
+    shared: &Shared,
+    group: &Group,
+    member: &Member,
+    call: &UpstreamCall,
+    budget: Budget,
+) -> Result<Answer, GatewayError> {
+    let adapter = &member.provider.runtime;
+    let endpoint = call.endpoint;
+    let route = egress::route(&**adapter, endpoint)
+        .ok_or_else(|| GatewayError::Unsupported { member: member.name.clone(), endpoint: endpoint.as_str() })?;
+    let call = egress::call_for(route, call, &member.model)
+        .ok_or_else(|| GatewayError::BadField("the body is not a valid Messages request".into()))?;
+    let breaker = group.breaker.enabled.then(|| shared.resilience.breaker(&group.name, &member.name));
+    let policy = &group.retries;
+    let mut retries = 0;
+    loop {
+        let Attempt { result, retry_after } = once(adapter, route, call.clone(), budget, &member.name).await;
+        if let Some(b) = &breaker {
+            b.record(!result.as_ref().is_err_and(GatewayError::member_failed), &group.breaker);
+        }
+        let Err(err) = &result else { return result };
+        if !err.retryable() || retries >= policy.max_retries {
+            return result;
+        }
+        let Some(wait) = retry_wait(policy, retries + 1, retry_after) else { return result };
+        if Instant::now() + wait >= budget.deadline || !shared.resilience.budget(&group.name, policy).withdraw() {
+            return result;
+        }
+        retries += 1;
+        shared.metrics.retries.with_label_values(&[&group.name, &member.name]).inc();
+        tracing::debug!(group = %group.name, member = %member.name, retry = retries, wait_ms = wait.as_millis() as u64, "retrying upstream");
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// One attempt: the exchange, then — unless it is a successful stream — the collected
+/// body, checked and in the client's format.
+pub async fn once(adapter: &SharedAdapter, route: Route, call: UpstreamCall, budget: Budget, member: &str) -> Attempt {
+    let stream = call.stream;
+    let fail = |e| Attempt { result: Err(e), retry_after: None };
+    let resp = match tokio::time::timeout_at(budget.deadline, adapter.call(call)).await {
+        Err(_) => return fail(timeout(member, TimeoutPhase::Total)),
+        Ok(Err(f)) => return fail(upstream_error(f, member)),
+        Ok(Ok(resp)) => egress::answer(route, resp, stream),
+    };
+    let retry_after = resp.retry_after;
+    if stream && resp.status.is_success() {
+        return Attempt { result: Ok(Answer::Stream(resp)), retry_after: None };
+    }
+    Attempt { result: collected(resp, budget, member).await, retry_after }
+}
+
+/// A non-streamed (or failed) answer, collected and judged.
+async fn collected(resp: UpstreamResponse, budget: Budget, member: &str) -> Result<Answer, GatewayError> {
+    let status = resp.status;
+    let bytes =
+        collect_upstream(resp.body, budget.max_bytes, budget.idle, budget.deadline).await.map_err(|e| match e {
+            CollectError::Idle => timeout(member, TimeoutPhase::Idle),
+            CollectError::Total => timeout(member, TimeoutPhase::Total),
+            CollectError::Reset => GatewayError::UpstreamReset { member: member.to_owned() },
+            CollectError::TooLarge => GatewayError::UpstreamInvalid { member: member.to_owned() },
+        })?;
+    let invalid = || GatewayError::UpstreamInvalid { member: member.to_owned() };
+    let bytes = UpstreamResponse::convert_full(resp.convert, status, bytes).ok_or_else(invalid)?;
+    let is_json = usage_of_json(&bytes).is_some();
+    let code = status.as_u16();
+    if status.is_success() {
+        return if is_json { Ok(Answer::Full(bytes)) } else { Err(invalid()) };
+    }
+    if PASS_THROUGH.contains(&code) && is_json {
+        return Err(GatewayError::UpstreamRejected { member: member.to_owned(), status: code, body: bytes });
+    }
+    Err(GatewayError::UpstreamStatus { member: member.to_owned(), status: code })
+}
+
+fn timeout(member: &str, phase: TimeoutPhase) -> GatewayError {
+    GatewayError::UpstreamTimeout { member: member.to_owned(), phase }
+}
+
+/// The data-plane error for an adapter failure.
+pub fn upstream_error(f: UpstreamFailure, member: &str) -> GatewayError {
+    let member = member.to_owned();
+    match f {
+        UpstreamFailure::Connect => GatewayError::UpstreamConnect { member },
+        UpstreamFailure::FirstByteTimeout => GatewayError::UpstreamTimeout { member, phase: TimeoutPhase::FirstByte },
+        UpstreamFailure::Reset => GatewayError::UpstreamReset { member },
+        UpstreamFailure::Request => GatewayError::Internal("the upstream request could not be built"),
+    }
+}
