@@ -22,4 +22,5 @@ pub mod procstat;
 pub mod request;
 pub mod schema;
 pub mod search;
+pub mod send;
 pub mod summary;

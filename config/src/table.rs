@@ -16,8 +16,8 @@ use subtle::ConstantTimeEq;
 use crate::assign::Sampler;
 use crate::error::{ConfigError, Problem};
 use crate::schema::{
-    BreakerConfig, Config, Fallback, GroupRecordsConfig, LimitsConfig, ProviderConfig, ProviderKind, RetriesConfig,
-    Role,
+    BreakerConfig, ClientConfig, Config, Fallback, GroupConfig, GroupRecordsConfig, LimitsConfig, MemberConfig,
+    ProviderConfig, ProviderKind, RetriesConfig, Role,
 };
 use crate::secret::Secret;
 use crate::validate::validate;
@@ -152,91 +152,13 @@ impl<P> RoutingTable<P> {
     /// Validates `config` and compiles it as `version`.
     pub fn build(config: Config, version: u64, factory: &ProviderFactory<P>) -> Result<Self, ConfigError> {
         validate(&config)?;
-        let mut problems = Vec::new();
-        let mut providers = HashMap::new();
-        for (name, pc) in &config.providers {
-            let api_key = match &pc.api_key {
-                None => None,
-                Some(r) => match r.resolve() {
-                    Ok(s) => Some(s),
-                    Err(msg) => {
-                        problems.push(Problem::new(format!("providers.{name}.api_key"), msg));
-                        continue;
-                    }
-                },
-            };
-            let spec = ProviderSpec { name: name.clone(), kind: pc.kind, config: pc.clone(), api_key };
-            match factory(&spec) {
-                Ok(runtime) => {
-                    providers.insert(name.clone(), Arc::new(Provider { spec, runtime }));
-                }
-                Err(msg) => problems.push(Problem::new(format!("providers.{name}"), msg)),
-            }
-        }
-        if !problems.is_empty() {
-            return Err(problems.into());
-        }
-        let mut groups = HashMap::new();
-        for (name, gc) in &config.groups {
-            let routable: Vec<_> = {
-                let mut v: Vec<_> = gc.members.iter().filter(|m| m.role == Role::Champion).collect();
-                v.extend(gc.members.iter().filter(|m| m.role == Role::Challenger));
-                v
-            };
-            let weights: Vec<f64> = routable.iter().map(|m| m.weight.unwrap_or(0.0)).collect();
-            let total: f64 = weights.iter().sum();
-            let member = |m: &crate::schema::MemberConfig, share: f64| Member {
-                name: m.name.clone(),
-                role: m.role,
-                // Validation guarantees every provider reference resolves.
-                provider: providers[&m.provider].clone(),
-                model: m.model.clone().unwrap_or_else(|| m.name.clone()),
-                share,
-                mirror: m.mirror_percent.unwrap_or(0.0) / 100.0,
-            };
-            let members = routable.iter().zip(&weights).map(|(m, w)| member(m, w / total)).collect();
-            let shadows = gc.members.iter().filter(|m| m.role == Role::Shadow).map(|m| member(m, 0.0)).collect();
-            let sticky = match gc.assignment.sticky_key.as_deref().and_then(|s| s.split_once(':')) {
-                Some(("header", h)) => StickySource::Header(h.to_ascii_lowercase()),
-                Some(("body", _)) => StickySource::BodyUser,
-                _ => StickySource::None,
-            };
-            let t = &gc.timeouts;
-            let group = Group {
-                name: name.clone(),
-                members,
-                shadows,
-                sticky,
-                fallback: gc.fallback,
-                timeouts: Timeouts {
-                    connect: Duration::from_millis(t.connect_ms),
-                    first_byte: Duration::from_millis(t.first_byte_ms),
-                    idle: Duration::from_millis(t.idle_ms),
-                    total: Duration::from_millis(t.total_ms),
-                },
-                records: gc.records.clone(),
-                retries: gc.retries.clone(),
-                breaker: gc.breaker.clone(),
-                mirror_concurrency: usize::try_from(gc.mirror_concurrency).unwrap_or(usize::MAX),
-                sampler: Sampler::new(&weights),
-            };
-            groups.insert(name.clone(), Arc::new(group));
-        }
-        let clients = config.clients.as_ref().map(|cs| {
-            cs.iter()
-                .map(|c| {
-                    let mut key = [0u8; 32];
-                    // Validation guarantees 64 hex characters.
-                    let _ = hex::decode_to_slice(&c.key_sha256, &mut key);
-                    Arc::new(Client {
-                        name: c.name.clone(),
-                        tenant: c.tenant.clone().unwrap_or_else(|| c.name.clone()),
-                        key_sha256: key,
-                        groups: if c.groups.iter().any(|g| g == "*") { None } else { Some(c.groups.clone()) },
-                    })
-                })
-                .collect()
-        });
+        let providers = build_providers(&config, factory)?;
+        let groups = config
+            .groups
+            .iter()
+            .map(|(name, gc)| (name.clone(), Arc::new(build_group(name, gc, &providers))))
+            .collect();
+        let clients = config.clients.as_ref().map(|cs| cs.iter().map(|c| Arc::new(Client::from_config(c))).collect());
         let digest = digest_of(&config);
         Ok(Self {
             version,
@@ -286,6 +208,79 @@ impl<P> RoutingTable<P> {
     }
 }
 
+/// Every provider with its secret resolved and its runtime part built; all problems at
+/// once.
+fn build_providers<P>(
+    config: &Config,
+    factory: &ProviderFactory<P>,
+) -> Result<HashMap<String, Arc<Provider<P>>>, ConfigError> {
+    let mut problems = Vec::new();
+    let mut providers = HashMap::new();
+    for (name, pc) in &config.providers {
+        let api_key = match pc.api_key.as_ref().map(|r| r.resolve()).transpose() {
+            Ok(key) => key,
+            Err(msg) => {
+                problems.push(Problem::new(format!("providers.{name}.api_key"), msg));
+                continue;
+            }
+        };
+        let spec = ProviderSpec { name: name.clone(), kind: pc.kind, config: pc.clone(), api_key };
+        match factory(&spec) {
+            Ok(runtime) => {
+                providers.insert(name.clone(), Arc::new(Provider { spec, runtime }));
+            }
+            Err(msg) => problems.push(Problem::new(format!("providers.{name}"), msg)),
+        }
+    }
+    if problems.is_empty() {
+        Ok(providers)
+    } else {
+        Err(problems.into())
+    }
+}
+
+/// One group: champion first, then challengers in config order, shadows apart; shares
+/// normalised and the sampler precomputed. Validation guarantees every provider
+/// reference resolves.
+fn build_group<P>(name: &str, gc: &GroupConfig, providers: &HashMap<String, Arc<Provider<P>>>) -> Group<P> {
+    let mut routable: Vec<&MemberConfig> = gc.members.iter().filter(|m| m.role == Role::Champion).collect();
+    routable.extend(gc.members.iter().filter(|m| m.role == Role::Challenger));
+    let weights: Vec<f64> = routable.iter().map(|m| m.weight.unwrap_or(0.0)).collect();
+    let total: f64 = weights.iter().sum();
+    let member = |m: &MemberConfig, share: f64| Member {
+        name: m.name.clone(),
+        role: m.role,
+        provider: providers[&m.provider].clone(),
+        model: m.model.clone().unwrap_or_else(|| m.name.clone()),
+        share,
+        mirror: m.mirror_percent.unwrap_or(0.0) / 100.0,
+    };
+    let sticky = match gc.assignment.sticky_key.as_deref().and_then(|s| s.split_once(':')) {
+        Some(("header", h)) => StickySource::Header(h.to_ascii_lowercase()),
+        Some(("body", _)) => StickySource::BodyUser,
+        _ => StickySource::None,
+    };
+    let t = &gc.timeouts;
+    Group {
+        name: name.to_owned(),
+        members: routable.iter().zip(&weights).map(|(m, w)| member(m, w / total)).collect(),
+        shadows: gc.members.iter().filter(|m| m.role == Role::Shadow).map(|m| member(m, 0.0)).collect(),
+        sticky,
+        fallback: gc.fallback,
+        timeouts: Timeouts {
+            connect: Duration::from_millis(t.connect_ms),
+            first_byte: Duration::from_millis(t.first_byte_ms),
+            idle: Duration::from_millis(t.idle_ms),
+            total: Duration::from_millis(t.total_ms),
+        },
+        records: gc.records.clone(),
+        retries: gc.retries.clone(),
+        breaker: gc.breaker.clone(),
+        mirror_concurrency: usize::try_from(gc.mirror_concurrency).unwrap_or(usize::MAX),
+        sampler: Sampler::new(&weights),
+    }
+}
+
 fn digest_of(config: &Config) -> String {
     let canonical = serde_json::to_vec(config).unwrap_or_default();
     let d = Sha256::digest(&canonical);
@@ -326,6 +321,18 @@ impl<P> Group<P> {
 // === impl Client ===
 
 impl Client {
+    /// The compiled client of a config entry (validation guarantees a 64-hex key).
+    fn from_config(c: &ClientConfig) -> Self {
+        let mut key = [0u8; 32];
+        let _ = hex::decode_to_slice(&c.key_sha256, &mut key);
+        Self {
+            name: c.name.clone(),
+            tenant: c.tenant.clone().unwrap_or_else(|| c.name.clone()),
+            key_sha256: key,
+            groups: if c.groups.iter().any(|g| g == "*") { None } else { Some(c.groups.clone()) },
+        }
+    }
+
     /// A client for requests the gateway makes for itself (e.g. the catalog's LLM-assisted
     /// import): it has no key — no presented key can ever match it — and may use every
     /// group.

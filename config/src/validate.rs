@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 
 use crate::error::{ConfigError, Problem};
-use crate::schema::{AdminRole, Config, GroupConfig, ProviderKind, Role};
+use crate::schema::{AdminRole, Config, GroupConfig, MemberConfig, PromotionConfig, ProviderKind, Role};
 
 /// Longest group or member name.
 const MAX_NAME_LEN: usize = 128;
@@ -187,9 +187,38 @@ fn check_group(cfg: &Config, name: &str, group: &GroupConfig, problems: &mut Vec
         problems.push(Problem::new(at("members"), "a group needs at least a champion"));
         return;
     }
+    check_members(cfg, name, group, problems);
+    if let Some(sticky) = &group.assignment.sticky_key {
+        let ok = match sticky.split_once(':') {
+            Some(("header", h)) => http_token(h).is_some(),
+            Some(("body", "user")) => true,
+            _ => false,
+        };
+        if !ok {
+            problems.push(Problem::new(
+                at("assignment.sticky_key"),
+                format!("`{sticky}` must be `header:<name>` or `body:user`"),
+            ));
+        }
+    }
+    check_policies(name, group, problems);
+    if let Some(p) = &group.promotion {
+        check_promotion(name, p, problems);
+    }
+    if group.records.retention_days == 0 {
+        problems.push(Problem::new(at("records.retention_days"), "must be >= 1"));
+    }
+}
+
+/// One champion, unique member names, known providers, and weights (or mirror shares)
+/// that make a split.
+fn check_members(cfg: &Config, name: &str, group: &GroupConfig, problems: &mut Vec<Problem>) {
     let champions = group.members.iter().filter(|m| m.role == Role::Champion).count();
     if champions != 1 {
-        problems.push(Problem::new(at("members"), format!("exactly one champion required (found {champions})")));
+        problems.push(Problem::new(
+            format!("groups.{name}.members"),
+            format!("exactly one champion required (found {champions})"),
+        ));
     }
     let mut seen = HashSet::new();
     let mut total = 0.0;
@@ -205,50 +234,54 @@ fn check_group(cfg: &Config, name: &str, group: &GroupConfig, problems: &mut Vec
         if m.model.as_deref() == Some("") {
             problems.push(Problem::new(mat("model"), "must not be empty"));
         }
-        match m.role {
-            Role::Shadow => {
-                if m.weight.is_some() {
-                    problems.push(Problem::new(mat("weight"), "a shadow takes mirror_percent, not weight"));
-                }
-                match m.mirror_percent {
-                    None => problems.push(Problem::new(mat("mirror_percent"), "required for a shadow")),
-                    Some(p) if !(0.0..=100.0).contains(&p) => {
-                        problems.push(Problem::new(mat("mirror_percent"), "must be between 0 and 100"))
-                    }
-                    Some(_) => {}
-                }
-            }
-            Role::Champion | Role::Challenger => {
-                if m.mirror_percent.is_some() {
-                    problems.push(Problem::new(mat("mirror_percent"), "only a shadow takes mirror_percent"));
-                }
-                let w = m.weight.unwrap_or(0.0);
-                if !w.is_finite() {
-                    problems.push(Problem::new(mat("weight"), "must be a finite number"));
-                } else if w < 0.0 {
-                    problems.push(Problem::new(mat("weight"), "must be >= 0"));
-                } else {
-                    total += w;
-                }
-            }
-        }
+        total += check_share(m, &mat, problems);
     }
     if champions == 1 && total <= 0.0 {
-        problems.push(Problem::new(at("members"), "weights of champion and challengers must sum to more than 0"));
+        problems.push(Problem::new(
+            format!("groups.{name}.members"),
+            "weights of champion and challengers must sum to more than 0",
+        ));
     }
-    if let Some(sticky) = &group.assignment.sticky_key {
-        let ok = match sticky.split_once(':') {
-            Some(("header", h)) => http_token(h).is_some(),
-            Some(("body", "user")) => true,
-            _ => false,
-        };
-        if !ok {
-            problems.push(Problem::new(
-                at("assignment.sticky_key"),
-                format!("`{sticky}` must be `header:<name>` or `body:user`"),
-            ));
+}
+
+/// A shadow's `mirror_percent` or a routable member's `weight`; returns the weight that
+/// counts towards the group's total.
+fn check_share(m: &MemberConfig, mat: &impl Fn(&str) -> String, problems: &mut Vec<Problem>) -> f64 {
+    match m.role {
+        Role::Shadow => {
+            if m.weight.is_some() {
+                problems.push(Problem::new(mat("weight"), "a shadow takes mirror_percent, not weight"));
+            }
+            match m.mirror_percent {
+                None => problems.push(Problem::new(mat("mirror_percent"), "required for a shadow")),
+                Some(p) if !(0.0..=100.0).contains(&p) => {
+                    problems.push(Problem::new(mat("mirror_percent"), "must be between 0 and 100"))
+                }
+                Some(_) => {}
+            }
+            0.0
+        }
+        Role::Champion | Role::Challenger => {
+            if m.mirror_percent.is_some() {
+                problems.push(Problem::new(mat("mirror_percent"), "only a shadow takes mirror_percent"));
+            }
+            let w = m.weight.unwrap_or(0.0);
+            if !w.is_finite() {
+                problems.push(Problem::new(mat("weight"), "must be a finite number"));
+                0.0
+            } else if w < 0.0 {
+                problems.push(Problem::new(mat("weight"), "must be >= 0"));
+                0.0
+            } else {
+                w
+            }
         }
     }
+}
+
+/// Timeouts, retries, the breaker and mirror concurrency.
+fn check_policies(name: &str, group: &GroupConfig, problems: &mut Vec<Problem>) {
+    let at = |key: &str| format!("groups.{name}.{key}");
     let t = &group.timeouts;
     for (key, v) in [
         ("connect_ms", t.connect_ms),
@@ -274,39 +307,37 @@ fn check_group(cfg: &Config, name: &str, group: &GroupConfig, problems: &mut Vec
         problems.push(Problem::new(at("retries.max_retries"), "must be <= 10"));
     }
     let b = &group.breaker;
-    if b.window_ms == 0 {
-        problems.push(Problem::new(at("breaker.window_ms"), "must be > 0"));
-    }
-    if b.open_ms == 0 {
-        problems.push(Problem::new(at("breaker.open_ms"), "must be > 0"));
-    }
-    if b.min_requests == 0 {
-        problems.push(Problem::new(at("breaker.min_requests"), "must be >= 1"));
-    }
-    if !(b.failure_percent > 0.0 && b.failure_percent <= 100.0) {
-        problems.push(Problem::new(at("breaker.failure_percent"), "must be in (0, 100]"));
+    for (key, bad, rule) in [
+        ("window_ms", b.window_ms == 0, "must be > 0"),
+        ("open_ms", b.open_ms == 0, "must be > 0"),
+        ("min_requests", b.min_requests == 0, "must be >= 1"),
+        ("failure_percent", !(b.failure_percent > 0.0 && b.failure_percent <= 100.0), "must be in (0, 100]"),
+    ] {
+        if bad {
+            problems.push(Problem::new(at(&format!("breaker.{key}")), rule));
+        }
     }
     if group.mirror_concurrency == 0 {
         problems.push(Problem::new(at("mirror_concurrency"), "must be >= 1"));
     }
-    if let Some(p) = &group.promotion {
-        for (key, v) in [("error_margin", p.error_margin), ("slow_margin", p.slow_margin)] {
-            if !(v.is_finite() && v >= 0.0) {
-                problems.push(Problem::new(at(&format!("promotion.{key}")), "must be a finite number >= 0"));
-            }
-        }
-        if !(p.alpha > 0.0 && p.alpha < 0.5) {
-            problems.push(Problem::new(at("promotion.alpha"), "must be in (0, 0.5)"));
-        }
-        if p.metric.trim().is_empty() {
-            problems.push(Problem::new(at("promotion.metric"), "must not be empty"));
-        }
-        if p.check_interval_secs == 0 {
-            problems.push(Problem::new(at("promotion.check_interval_secs"), "must be > 0"));
+}
+
+/// Auto-promotion rules.
+fn check_promotion(name: &str, p: &PromotionConfig, problems: &mut Vec<Problem>) {
+    let at = |key: &str| format!("groups.{name}.promotion.{key}");
+    for (key, v) in [("error_margin", p.error_margin), ("slow_margin", p.slow_margin)] {
+        if !(v.is_finite() && v >= 0.0) {
+            problems.push(Problem::new(at(key), "must be a finite number >= 0"));
         }
     }
-    if group.records.retention_days == 0 {
-        problems.push(Problem::new(at("records.retention_days"), "must be >= 1"));
+    if !(p.alpha > 0.0 && p.alpha < 0.5) {
+        problems.push(Problem::new(at("alpha"), "must be in (0, 0.5)"));
+    }
+    if p.metric.trim().is_empty() {
+        problems.push(Problem::new(at("metric"), "must not be empty"));
+    }
+    if p.check_interval_secs == 0 {
+        problems.push(Problem::new(at("check_interval_secs"), "must be > 0"));
     }
 }
 

@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 use prometheus::{IntCounterVec, Opts, Registry};
 use switchyard_config::schema::{GroupConfig, PromotionConfig};
 
+use crate::edit::{apply_to_group, Edit};
+use crate::groups::{self, member_views};
 use crate::promotion::{decide, AutoAction};
-use crate::routes::groups::promote_member;
-use crate::routes::insights::member_views;
-use crate::routes::{apply_because, now_ms};
 use crate::stats::EvalConfig;
 use crate::ControlState;
+use switchyard_core::unix_ms as now_ms;
 
 /// Who auto-actions are audited as.
 pub const ACTOR: &str = "auto-promotion";
@@ -83,27 +83,16 @@ async fn evaluate(state: &ControlState, group: &str, rules: &PromotionConfig) ->
         };
     let age = Duration::from_millis(u64::try_from(now - since).unwrap_or(0));
     let action = decide(&report, rules, age)?;
-    let target = format!("groups.{group}");
-    let view = |c: &switchyard_config::Config| {
-        c.groups.get(group).map_or(serde_json::Value::Null, |g| serde_json::to_value(g).unwrap_or_default())
-    };
     let (name, reason) = match &action {
         AutoAction::Promote { member } => {
             ("group.auto_promote", format!("challenger `{member}` wins: {:?}", report.verdict))
         }
         AutoAction::Rollback { member, reason } => ("group.auto_rollback", format!("challenger `{member}`: {reason}")),
     };
-    let result = apply_because(state, ACTOR, &reason, version, name, &target, view, |cfg, refusal| {
-        let Some(g) = cfg.groups.get_mut(group) else { return Ok(()) };
-        match &action {
-            AutoAction::Promote { member } => promote_member(g, member).or_else(|e| crate::routes::refuse(refusal, e)),
-            AutoAction::Rollback { member, .. } => {
-                for m in g.members.iter_mut().filter(|m| &m.name == member) {
-                    m.weight = Some(0.0);
-                }
-                Ok(())
-            }
-        }
+    let edit = Edit { actor: ACTOR, reason: &reason, expected: version, action: name };
+    let result = apply_to_group(state, &edit, group, |g| match &action {
+        AutoAction::Promote { member } => groups::promote(g, member),
+        AutoAction::Rollback { member, .. } => groups::roll_back(g, member),
     });
     match result {
         Ok(edited) => {

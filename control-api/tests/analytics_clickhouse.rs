@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::manual_is_multiple_of)]
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use clickhouse::Client;
 use switchyard_control_api::analytics::{
@@ -15,24 +14,14 @@ use switchyard_control_api::analytics::{
 use switchyard_control_api::stats::{EvalConfig, Verdict};
 use switchyard_records::rows::{seconds, ExplanationRow, FeedbackRow, InferenceRow};
 use switchyard_records::{group_table, schema, ClickHouseOptions};
+use switchyard_testkit::clickhouse::{ch_url, unique_db};
 
 const GROUP: &str = "support-bot";
 /// 2023-11-14T22:13:20Z; every row lies within two hours after it.
 const BASE_MS: i64 = 1_700_000_000_000;
 
-fn ch_url() -> String {
-    match std::env::var("SWITCHYARD_TEST_CLICKHOUSE_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ => panic!(
-            "SWITCHYARD_TEST_CLICKHOUSE_URL is not set: run `bash scripts/clickhouse.sh start && \
-             eval \"$(bash scripts/clickhouse.sh env)\"` first"
-        ),
-    }
-}
-
 async fn fresh_db(test: &str) -> (Client, String) {
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let db = format!("sy_an_{test}_{}_{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+    let db = unique_db(&format!("an_{test}"));
     let opts = ClickHouseOptions { url: ch_url(), database: db.clone(), user: "default".into(), password: None };
     switchyard_records::migrate(&opts).await.unwrap();
     let client = schema::client(&opts);

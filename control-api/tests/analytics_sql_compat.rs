@@ -69,11 +69,8 @@ fn numbers_equal(a: &str, b: &str) -> bool {
 
 #[tokio::test]
 async fn experiment_sql_runs_on_clickhouse_18_and_current() {
-    let url = match std::env::var("SWITCHYARD_TEST_CLICKHOUSE_URL") {
-        Ok(u) if !u.is_empty() => u,
-        _ => panic!("SWITCHYARD_TEST_CLICKHOUSE_URL is not set: run scripts/clickhouse.sh start and its env"),
-    };
-    let db = format!("sy_an_compat_{}", std::process::id());
+    let url = switchyard_testkit::clickhouse::ch_url();
+    let db = switchyard_testkit::clickhouse::unique_db("an_compat");
     let table = format!("`{db}`.`{}`", group_table(GROUP));
     let mut steps: Vec<(String, String, bool)> = Vec::new();
     for (k, sql) in schema::ddl_statements(&db, &[GROUP]).into_iter().enumerate() {

@@ -91,3 +91,48 @@ async fn health_and_readiness() {
     assert_eq!(r.status(), 404);
     gw.stop().await;
 }
+
+/// Every way a request can leave early is counted once in `switchyard_requests_total`:
+/// with `_none` labels before a group is known, with the group's label after.
+#[tokio::test]
+async fn every_early_exit_is_counted() {
+    use switchyard_testkit::errors::{with_clients, BATCH_KEY, WEB_KEY};
+    let gw = TestGateway::start(&with_clients()).await;
+    let c = client();
+    let post = |path: &str, key: Option<&str>, body: String| {
+        let mut req = c.post(gw.url(path)).body(body);
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        req
+    };
+    let chat = switchyard_testkit::chat;
+    // (request, status, group label)
+    let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
+        (post("/v1/chat/completions", None, chat("g")), 401, "_none"),
+        (c.get(gw.url("/v1/models")), 401, "_none"),
+        (post("/v1/chat/completions", Some("sk-wrong"), chat("g")), 401, "_none"),
+        (post("/v1/chat/completions", Some(BATCH_KEY), chat("g")), 403, "g"),
+        (post("/v1/chat/completions", Some(WEB_KEY), chat("nope")), 404, "_none"),
+        (post("/v1/nowhere", Some(WEB_KEY), chat("g")), 404, "_none"),
+        (c.get(gw.url("/v1/chat/completions")), 405, "_none"),
+        (post("/v1/chat/completions", Some(WEB_KEY), "x".repeat(2048)), 413, "_none"),
+        (post("/v1/chat/completions", Some(WEB_KEY), "{not json".into()), 400, "_none"),
+        (post("/v1/chat/completions", Some(WEB_KEY), r#"{"messages":[]}"#.into()), 400, "_none"),
+        (c.get(gw.url("/v1/models")).bearer_auth(WEB_KEY), 200, "_none"),
+    ];
+    let mut expected: std::collections::BTreeMap<(String, &str), f64> = Default::default();
+    for (req, status, group) in cases {
+        let r = req.send().await.expect("send");
+        assert_eq!(r.status().as_u16(), status, "{:?}", r.url());
+        let class = format!("{}xx", status / 100);
+        *expected.entry((class, group)).or_default() += 1.0;
+    }
+    let m = gw.metrics().await;
+    for ((class, group), n) in expected {
+        let series =
+            format!(r#"switchyard_requests_total{{code="{class}",group="{group}",member="_none",role="_none"}}"#);
+        assert_eq!(value(&m, &series), n, "{series}");
+    }
+    gw.stop().await;
+}

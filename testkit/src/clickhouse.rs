@@ -10,13 +10,19 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The shared test server's URL. Fails (never skips) when unset.
+/// The shared test server's URL — the one place tests read it. Fails (never skips) when
+/// unset: under `CI` that is a broken pipeline, locally it says how to start the server.
 pub fn ch_url() -> String {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     match std::env::var("SWITCHYARD_TEST_CLICKHOUSE_URL") {
         Ok(url) if !url.is_empty() => url,
         _ => panic!(
-            "SWITCHYARD_TEST_CLICKHOUSE_URL is not set: run `bash scripts/clickhouse.sh start && \
-             eval \"$(bash scripts/clickhouse.sh env)\"` first"
+            "SWITCHYARD_TEST_CLICKHOUSE_URL is not set{}: run the suite through scripts/test.sh, or \
+             `bash scripts/clickhouse.sh start && eval \"$(bash scripts/clickhouse.sh env)\"` first",
+            if std::env::var_os("CI").is_some() { " (CI)" } else { "" }
         ),
     }
 }
@@ -25,7 +31,7 @@ pub fn ch_url() -> String {
 pub fn unique_db(test: &str) -> String {
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    format!("sy_gw_{test}_{}_{}_{nanos}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
+    format!("sy_{test}_{}_{}_{nanos}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
 }
 
 /// SQL over ClickHouse's HTTP interface.

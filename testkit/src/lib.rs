@@ -4,12 +4,14 @@
 
 pub mod anthropic_fake;
 pub mod clickhouse;
+pub mod control;
 pub mod errors;
 pub mod fake_server;
 pub mod gemini_fake;
 pub mod huggingface_fake;
 pub mod oip_fake;
 pub mod openai_fake;
+pub mod process;
 pub mod upstream;
 
 use std::path::PathBuf;
@@ -97,17 +99,7 @@ impl TestGateway {
     /// Every inference record in the spool of a stopped gateway (without ClickHouse
     /// nothing is shipped, so the spool holds them all).
     pub fn records(dir: &tempfile::TempDir) -> Vec<InferenceRecord> {
-        use switchyard_records::spool::{open, SpoolConfig};
-        use switchyard_records::Entry;
-        let config = SpoolConfig { dir: dir.path().join("spool"), max_bytes: u64::MAX, segment_bytes: 32 << 20 };
-        let (_writer, mut reader, _) = open(&config, None).expect("spool opens");
-        let mut out = Vec::new();
-        while let Some(payload) = reader.next_record().expect("spool reads") {
-            if let Entry::Inference(r) = Entry::decode(&payload).expect("entry decodes") {
-                out.push(*r);
-            }
-        }
-        out
+        process::spool_records(&dir.path().join("spool"))
     }
 
     /// `/metrics` text.

@@ -33,16 +33,15 @@ use anyhow::Context as _;
 use bytes::Bytes;
 use clap::Parser;
 use hdrhistogram::Histogram;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use switchyard_benches::loadgen_args::Args;
-use switchyard_benches::measure::{inside_of, overhead_of, percentiles};
+use switchyard_benches::measure::percentiles;
 use switchyard_benches::procstat;
 use switchyard_benches::request::chat_body;
 use switchyard_benches::schema::{Probe, ProcessStats, RunReport};
 use switchyard_benches::search::Search;
+use switchyard_benches::send::{connect, one, Conns, Sample};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 
@@ -57,25 +56,6 @@ struct Ctx {
     watch: Option<u32>,
     aux: Vec<(String, u32)>,
     ticks_per_s: f64,
-}
-
-#[derive(Clone)]
-enum Conns {
-    Pooled(Arc<Client<HttpConnector, Full<Bytes>>>),
-    Pinned(Arc<Mutex<VecDeque<http1::SendRequest<Full<Bytes>>>>>),
-}
-
-struct Sample {
-    ok: bool,
-    timed_out: bool,
-    latency: Duration,
-    ttfb: Duration,
-    /// Due time → the request's task started (the load generator's own lateness).
-    send_lag: Duration,
-    overhead_us: Option<u64>,
-    /// The target's accept-to-headers time (`server-timing`).
-    inside_us: Option<u64>,
-    error: Option<String>,
 }
 
 /// The result of one phase (one rate) before it becomes a report.
@@ -306,104 +286,6 @@ impl Ctx {
 }
 
 type Snapshots = (Option<procstat::Snapshot>, Vec<procstat::Snapshot>, procstat::Snapshot);
-
-async fn connect(host: &str) -> anyhow::Result<http1::SendRequest<Full<Bytes>>> {
-    let stream = tokio::net::TcpStream::connect(host).await.with_context(|| format!("connect {host}"))?;
-    stream.set_nodelay(true)?;
-    let (sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(conn);
-    Ok(sender)
-}
-
-/// Send one request and read the whole answer; never longer than the caller's deadline.
-async fn one(conns: &Conns, slots: &Semaphore, uri: http::Uri, host: &str, payload: Bytes, due: Instant) -> Sample {
-    let fail = |e: String| Sample {
-        ok: false,
-        timed_out: false,
-        latency: due.elapsed(),
-        ttfb: due.elapsed(),
-        send_lag: Duration::ZERO,
-        overhead_us: None,
-        inside_us: None,
-        error: Some(e),
-    };
-    let Ok(_permit) = slots.acquire().await else { return fail("closed".into()) };
-    let (resp, sender) = match conns {
-        Conns::Pooled(client) => {
-            let req = http::Request::post(uri)
-                .header("content-type", "application/json")
-                .body(Full::new(payload))
-                .expect("a POST with a static header is a valid request");
-            (client.request(req).await.map_err(|e| format!("{e:?}")), None)
-        }
-        Conns::Pinned(pool) => {
-            // A connection whose request timed out was dropped with it: replace it.
-            let taken = pool.lock().ok().and_then(|mut q| q.pop_front());
-            let mut sender = match taken {
-                Some(s) if !s.is_closed() => s,
-                _ => match connect(host).await {
-                    Ok(s) => s,
-                    Err(e) => return fail(format!("{e:#}")),
-                },
-            };
-            if sender.ready().await.is_err() {
-                match connect(host).await {
-                    Ok(s) => sender = s,
-                    Err(e) => return fail(format!("{e:#}")),
-                }
-            }
-            let path = uri.path_and_query().map_or("/", |p| p.as_str());
-            let req = http::Request::post(path)
-                .header("host", host)
-                .header("content-type", "application/json")
-                .body(Full::new(payload))
-                .expect("a POST with a static header is a valid request");
-            (sender.send_request(req).await.map_err(|e| format!("{e:?}")), Some(sender))
-        }
-    };
-    let resp = match resp {
-        Ok(r) => r,
-        Err(e) => return fail(e),
-    };
-    let status = resp.status();
-    let overhead_us = overhead_of(resp.headers());
-    let inside_us = inside_of(resp.headers());
-    let mut body = resp.into_body();
-    let mut ttfb = None;
-    let mut head = Vec::new();
-    while let Some(frame) = body.frame().await {
-        match frame {
-            Err(e) => return fail(format!("body: {e}")),
-            Ok(f) => {
-                if let Some(d) = f.data_ref() {
-                    ttfb.get_or_insert_with(|| due.elapsed());
-                    if !status.is_success() && head.len() < 300 {
-                        head.extend_from_slice(d);
-                    }
-                }
-            }
-        }
-    }
-    if !status.is_success() {
-        return fail(format!("status {status}: {}", String::from_utf8_lossy(&head[..head.len().min(300)])));
-    }
-    let latency = due.elapsed();
-    if let (Conns::Pinned(pool), Some(sender)) = (conns, sender) {
-        if let Ok(mut q) = pool.lock() {
-            q.push_back(sender);
-        }
-    }
-    Sample {
-        ok: true,
-        timed_out: false,
-        latency,
-        ttfb: ttfb.unwrap_or(latency),
-        send_lag: Duration::ZERO,
-        overhead_us,
-        inside_us,
-        error: None,
-    }
-}
 
 fn report(args: &Args, ctx: &Ctx, mode: &str, o: &Outcome, probes: Vec<Probe>) -> RunReport {
     RunReport {

@@ -9,8 +9,9 @@ use sha2::{Digest, Sha256};
 use switchyard_config::schema::ClientConfig;
 use switchyard_config::Config;
 
-use super::{apply, refuse, tagged};
+use super::tagged;
 use crate::auth::{Operator, Writer};
+use crate::edit::{apply, refuse, Edit};
 use crate::error::ApiError;
 use crate::extract::{Body, IfMatch};
 use crate::ControlState;
@@ -87,9 +88,7 @@ pub async fn create(
     let name = new.name.clone();
     let edited = apply(
         &state,
-        &op.name,
-        expected,
-        "client.create",
+        &Edit { actor: &op.name, reason: "", expected, action: "client.create" },
         &format!("clients.{name}"),
         |c| client_json(c, &name),
         |cfg, refusal| {
@@ -128,9 +127,7 @@ pub async fn revoke(
 ) -> Result<Response, ApiError> {
     let edited = apply(
         &state,
-        &op.name,
-        expected,
-        "client.revoke",
+        &Edit { actor: &op.name, reason: "", expected, action: "client.revoke" },
         &format!("clients.{name}"),
         |c| client_json(c, &name),
         |cfg, refusal| {

@@ -7,9 +7,10 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use switchyard_config::history::VersionInfo;
 
-use super::{apply, tagged};
+use super::tagged;
 use crate::audit::AuditEntry;
 use crate::auth::{Operator, Writer};
+use crate::edit::{apply, Edit};
 use crate::error::ApiError;
 use crate::extract::{Body, IfMatch};
 use crate::ControlState;
@@ -78,11 +79,16 @@ pub async fn rollback(
         .ok_or_else(|| ApiError::NotFound(format!("config version {} is not in the history", req.version)))?;
     let target = switchyard_config::validate::parse(&target_text).map_err(ApiError::Invalid)?;
     let whole = |c: &switchyard_config::Config| serde_json::to_value(c).unwrap_or_default();
-    let edited =
-        apply(&state, &op.name, expected, "config.rollback", &format!("config@{}", req.version), whole, |cfg, _| {
+    let edited = apply(
+        &state,
+        &Edit { actor: &op.name, reason: "", expected, action: "config.rollback" },
+        &format!("config@{}", req.version),
+        whole,
+        |cfg, _| {
             *cfg = target.clone();
             Ok(())
-        })?;
+        },
+    )?;
     Ok(tagged(edited.version, serde_json::json!({ "version": edited.version, "restored": req.version })))
 }
 

@@ -9,14 +9,15 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use switchyard_config::schema::{GroupConfig, MemberConfig, Role};
+use switchyard_config::schema::{GroupConfig, MemberConfig};
 use switchyard_config::Config;
 
-use super::{apply, refuse, tagged};
+use super::tagged;
 use crate::auth::{Operator, Writer};
+use crate::edit::{apply, apply_to_group, group_json, missing_group, refuse, Edit};
 use crate::error::ApiError;
 use crate::extract::{Body, IfMatch};
-use crate::ControlState;
+use crate::{groups, ControlState};
 
 /// A group as the API shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -57,14 +58,6 @@ pub struct MemberName {
     pub member: String,
 }
 
-fn group_json(cfg: &Config, name: &str) -> serde_json::Value {
-    cfg.groups.get(name).map_or(serde_json::Value::Null, |g| serde_json::to_value(g).unwrap_or_default())
-}
-
-fn missing_group(name: &str) -> ApiError {
-    ApiError::NotFound(format!("group `{name}` does not exist"))
-}
-
 /// `GET /api/v1/groups`
 #[utoipa::path(get, path = "/api/v1/groups", tag = "groups", responses((status = 200, body = [GroupView])))]
 pub async fn list(State(state): State<ControlState>, _: Operator) -> Response {
@@ -97,11 +90,10 @@ pub async fn create(
     Body(new): Body<NewGroup>,
 ) -> Result<Response, ApiError> {
     let name = new.name.clone();
+    let edit = Edit { actor: &op.name, reason: "", expected, action: "group.create" };
     let edited = apply(
         &state,
-        &op.name,
-        expected,
-        "group.create",
+        &edit,
         &format!("groups.{name}"),
         |c| group_json(c, &name),
         |cfg, refusal| {
@@ -125,11 +117,10 @@ pub async fn replace(
     Path(group): Path<String>,
     Body(config): Body<GroupConfig>,
 ) -> Result<Response, ApiError> {
+    let edit = Edit { actor: &op.name, reason: "", expected, action: "group.put" };
     let edited = apply(
         &state,
-        &op.name,
-        expected,
-        "group.put",
+        &edit,
         &format!("groups.{group}"),
         |c| group_json(c, &group),
         |cfg, _| {
@@ -149,11 +140,10 @@ pub async fn remove(
     IfMatch(expected): IfMatch,
     Path(group): Path<String>,
 ) -> Result<Response, ApiError> {
+    let edit = Edit { actor: &op.name, reason: "", expected, action: "group.delete" };
     let edited = apply(
         &state,
-        &op.name,
-        expected,
-        "group.delete",
+        &edit,
         &format!("groups.{group}"),
         |c| group_json(c, &group),
         |cfg, refusal| {
@@ -176,20 +166,8 @@ pub async fn weights(
     Path(group): Path<String>,
     Body(req): Body<WeightsRequest>,
 ) -> Result<Response, ApiError> {
-    let edited = apply_to_group(&state, &op.name, expected, "group.weights", &group, |g| {
-        for (member, weight) in &req.weights {
-            match g.members.iter_mut().find(|m| &m.name == member) {
-                Some(m) if m.role == Role::Shadow => {
-                    return Err(ApiError::BadRequest(format!("`{member}` is a shadow; shadows take mirror_percent")));
-                }
-                Some(m) => m.weight = Some(*weight),
-                None => {
-                    return Err(ApiError::NotFound(format!("group `{group}` has no member `{member}`")));
-                }
-            }
-        }
-        Ok(())
-    })?;
+    let edit = Edit { actor: &op.name, reason: "", expected, action: "group.weights" };
+    let edited = apply_to_group(&state, &edit, &group, |g| groups::set_weights(g, &group, &req.weights))?;
     view(&edited.after, &group, edited.version)
 }
 
@@ -204,35 +182,9 @@ pub async fn promote(
     Path(group): Path<String>,
     Body(req): Body<MemberName>,
 ) -> Result<Response, ApiError> {
-    let edited =
-        apply_to_group(&state, &op.name, expected, "group.promote", &group, |g| promote_member(g, &req.member))?;
+    let edit = Edit { actor: &op.name, reason: "", expected, action: "group.promote" };
+    let edited = apply_to_group(&state, &edit, &group, |g| groups::promote(g, &req.member))?;
     view(&edited.after, &group, edited.version)
-}
-
-/// The promotion itself (shared with auto-promotion).
-pub fn promote_member(g: &mut GroupConfig, member: &str) -> Result<(), ApiError> {
-    let Some(idx) = g.members.iter().position(|m| m.name == member) else {
-        return Err(ApiError::NotFound(format!("no member `{member}`")));
-    };
-    match g.members[idx].role {
-        Role::Challenger => {}
-        Role::Champion => return Err(ApiError::Conflict(format!("`{member}` is already the champion"))),
-        Role::Shadow => {
-            return Err(ApiError::Conflict(format!("`{member}` is a shadow; make it a challenger before promoting it")))
-        }
-    }
-    for m in g.members.iter_mut() {
-        if m.role == Role::Champion {
-            m.role = Role::Challenger;
-            m.weight = Some(0.0);
-        }
-    }
-    let m = &mut g.members[idx];
-    m.role = Role::Champion;
-    if m.weight.unwrap_or(0.0) <= 0.0 {
-        m.weight = Some(1.0);
-    }
-    Ok(())
 }
 
 /// `POST /api/v1/groups/{group}/pause`: all traffic to the champion until weights are set again.
@@ -244,22 +196,12 @@ pub async fn pause(
     IfMatch(expected): IfMatch,
     Path(group): Path<String>,
 ) -> Result<Response, ApiError> {
-    let edited = apply_to_group(&state, &op.name, expected, "group.pause", &group, |g| {
-        pause_group(g);
+    let edit = Edit { actor: &op.name, reason: "", expected, action: "group.pause" };
+    let edited = apply_to_group(&state, &edit, &group, |g| {
+        groups::pause(g);
         Ok(())
     })?;
     view(&edited.after, &group, edited.version)
-}
-
-/// Sets every challenger to weight 0 (and the champion to 1 if it had none).
-pub fn pause_group(g: &mut GroupConfig) {
-    for m in g.members.iter_mut() {
-        match m.role {
-            Role::Challenger => m.weight = Some(0.0),
-            Role::Champion if m.weight.unwrap_or(0.0) <= 0.0 => m.weight = Some(1.0),
-            _ => {}
-        }
-    }
 }
 
 /// `POST /api/v1/groups/{group}/members`: add a member.
@@ -272,13 +214,8 @@ pub async fn add_member(
     Path(group): Path<String>,
     Body(member): Body<MemberConfig>,
 ) -> Result<Response, ApiError> {
-    let edited = apply_to_group(&state, &op.name, expected, "group.member.add", &group, |g| {
-        if g.members.iter().any(|m| m.name == member.name) {
-            return Err(ApiError::Conflict(format!("member `{}` already exists", member.name)));
-        }
-        g.members.push(member.clone());
-        Ok(())
-    })?;
+    let edit = Edit { actor: &op.name, reason: "", expected, action: "group.member.add" };
+    let edited = apply_to_group(&state, &edit, &group, |g| groups::add_member(g, &member))?;
     view(&edited.after, &group, edited.version)
 }
 
@@ -291,39 +228,9 @@ pub async fn remove_member(
     IfMatch(expected): IfMatch,
     Path((group, member)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let edited = apply_to_group(&state, &op.name, expected, "group.member.remove", &group, |g| {
-        let before = g.members.len();
-        g.members.retain(|m| m.name != member);
-        if g.members.len() == before {
-            return Err(ApiError::NotFound(format!("group `{group}` has no member `{member}`")));
-        }
-        Ok(())
-    })?;
+    let edit = Edit { actor: &op.name, reason: "", expected, action: "group.member.remove" };
+    let edited = apply_to_group(&state, &edit, &group, |g| groups::remove_member(g, &group, &member))?;
     view(&edited.after, &group, edited.version)
-}
-
-/// One audited edit of group `group` (404 when it does not exist; `change` refuses with
-/// its own error).
-fn apply_to_group(
-    state: &ControlState,
-    actor: &str,
-    expected: u64,
-    action: &str,
-    group: &str,
-    mut change: impl FnMut(&mut GroupConfig) -> Result<(), ApiError>,
-) -> Result<switchyard_config::Edited, ApiError> {
-    apply(
-        state,
-        actor,
-        expected,
-        action,
-        &format!("groups.{group}"),
-        |c| group_json(c, group),
-        |cfg, refusal| match cfg.groups.get_mut(group) {
-            None => refuse(refusal, missing_group(group)),
-            Some(g) => change(g).or_else(|e| refuse(refusal, e)),
-        },
-    )
 }
 
 fn view(cfg: &Config, group: &str, version: u64) -> Result<Response, ApiError> {

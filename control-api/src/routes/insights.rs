@@ -4,10 +4,8 @@
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
-use switchyard_config::schema::Role;
 
-use super::now_ms;
-use crate::analytics::{self, AnalyticsError, InferenceDetail, InferenceFilter, MemberView, Page, StatusFilter};
+use crate::analytics::{self, AnalyticsError, InferenceDetail, InferenceFilter, Page, StatusFilter};
 use crate::auth::Operator;
 use crate::error::ApiError;
 use crate::stats::{EvalConfig, ExperimentReport};
@@ -64,22 +62,6 @@ impl From<AnalyticsError> for ApiError {
     }
 }
 
-/// The members of `group` with their normalised shares, from the config serving now.
-pub fn member_views(cfg: &switchyard_config::Config, group: &str) -> Option<Vec<MemberView>> {
-    let g = cfg.groups.get(group)?;
-    let total: f64 = g.members.iter().filter(|m| m.role != Role::Shadow).map(|m| m.weight.unwrap_or(0.0)).sum();
-    Some(
-        g.members
-            .iter()
-            .map(|m| MemberView {
-                name: m.name.clone(),
-                role: m.role.as_str().to_owned(),
-                share: if m.role == Role::Shadow || total <= 0.0 { 0.0 } else { m.weight.unwrap_or(0.0) / total },
-            })
-            .collect(),
-    )
-}
-
 /// `GET /api/v1/groups/{group}/experiment`
 #[utoipa::path(get, path = "/api/v1/groups/{group}/experiment", tag = "experiments", params(ExperimentQuery),
     responses((status = 200, body = ExperimentReport), (status = 404), (status = 503)))]
@@ -90,10 +72,10 @@ pub async fn experiment(
     Query(q): Query<ExperimentQuery>,
 ) -> Result<Json<ExperimentReport>, ApiError> {
     let (cfg, _) = state.editor.snapshot();
-    let members =
-        member_views(&cfg, &group).ok_or_else(|| ApiError::NotFound(format!("group `{group}` does not exist")))?;
+    let members = crate::groups::member_views(&cfg, &group)
+        .ok_or_else(|| ApiError::NotFound(format!("group `{group}` does not exist")))?;
     let ch = store(&state)?;
-    let until = q.until.unwrap_or_else(now_ms);
+    let until = q.until.unwrap_or_else(switchyard_core::unix_ms);
     let since = match q.since {
         Some(s) => s,
         None => crate::autopilot::experiment_start(

@@ -14,8 +14,9 @@ use switchyard_config::schema::ProviderConfig;
 use switchyard_config::secret::SecretSource;
 use switchyard_config::{Config, SecretRef};
 
-use super::{apply, refuse, tagged};
+use super::tagged;
 use crate::auth::{Operator, Writer};
+use crate::edit::{apply, refuse, Edit};
 use crate::error::ApiError;
 use crate::extract::{Body, IfMatch};
 use crate::ControlState;
@@ -132,9 +133,7 @@ pub async fn put(
     };
     let edited = apply(
         &state,
-        &op.name,
-        expected,
-        "provider.put",
+        &Edit { actor: &op.name, reason: "", expected, action: "provider.put" },
         &format!("providers.{name}"),
         |c| redacted(c, &name),
         |cfg, _| {
@@ -159,9 +158,7 @@ pub async fn remove(
 ) -> Result<Response, ApiError> {
     let edited = apply(
         &state,
-        &op.name,
-        expected,
-        "provider.delete",
+        &Edit { actor: &op.name, reason: "", expected, action: "provider.delete" },
         &format!("providers.{name}"),
         |c| redacted(c, &name),
         |cfg, refusal| {

@@ -2,7 +2,6 @@
 //! `scripts/clickhouse.sh start` (URL in `SWITCHYARD_TEST_CLICKHOUSE_URL`).
 #![allow(dead_code, clippy::unwrap_used, clippy::manual_is_multiple_of)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use switchyard_records::{
@@ -10,31 +9,7 @@ use switchyard_records::{
     RetryOptions, Role, SpoolOptions,
 };
 
-/// The test server's URL. Fails (never skips) when unset: under `CI` that is a broken
-/// pipeline, locally it says how to start the server.
-pub fn ch_url() -> String {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    match std::env::var("SWITCHYARD_TEST_CLICKHOUSE_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ => {
-            panic!(
-                "SWITCHYARD_TEST_CLICKHOUSE_URL is not set{}: run `scripts/clickhouse.sh start` and \
-             `eval \"$(scripts/clickhouse.sh env)\"` first",
-                if std::env::var_os("CI").is_some() { " (CI)" } else { "" }
-            )
-        }
-    }
-}
-
-/// A database name unique to this test process and call.
-pub fn unique_db(test: &str) -> String {
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("sy_{test}_{}_{}_{nanos}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
-}
+pub use switchyard_testkit::clickhouse::{ch_url, unique_db};
 
 pub fn ch_opts(url: &str, db: &str) -> ClickHouseOptions {
     ClickHouseOptions { url: url.into(), database: db.into(), user: "default".into(), password: None }

@@ -12,15 +12,15 @@
 //! refused, so two operators cannot overwrite each other. An edit is written to the
 //! config file atomically (temp file, fsync, rename) before it is published.
 
+mod file_watch;
+
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use notify::{RecursiveMode, Watcher};
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::error::ConfigError;
 use crate::history::{write_atomically, History, VersionInfo};
@@ -29,10 +29,7 @@ use crate::table::{ProviderFactory, RoutingTable};
 use crate::validate::parse;
 
 /// The quick-start config compiled into the binary (`switchyard serve` without `--config`).
-pub const QUICKSTART_YAML: &str = include_str!("quickstart.yaml");
-
-/// Debounce for bursts of file events from one save.
-const WATCH_DEBOUNCE: Duration = Duration::from_millis(100);
+pub const QUICKSTART_YAML: &str = include_str!("../quickstart.yaml");
 
 /// Where the config comes from.
 #[derive(Debug, Clone)]
@@ -320,37 +317,6 @@ impl<P: Send + Sync + 'static> ConfigStore<P> {
             }
         }
     }
-
-    /// Watches the config file (if any) and `SIGHUP`; reloads on either. Runs until the
-    /// store is dropped. Must be called inside a tokio runtime.
-    pub fn spawn_watchers(self: &Arc<Self>) -> io::Result<()> {
-        let (tx, mut rx) = mpsc::channel::<bool>(16);
-        if let ConfigSource::File(path) = &self.source {
-            spawn_file_watch(path, tx.clone())?;
-        }
-        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-        let hup_tx = tx;
-        tokio::spawn(async move {
-            while hup.recv().await.is_some() {
-                if hup_tx.send(true).await.is_err() {
-                    break;
-                }
-            }
-        });
-        let weak = Arc::downgrade(self);
-        tokio::spawn(async move {
-            while let Some(mut force) = rx.recv().await {
-                // Coalesce the burst of events one save produces.
-                tokio::time::sleep(WATCH_DEBOUNCE).await;
-                while let Ok(f) = rx.try_recv() {
-                    force |= f;
-                }
-                let Some(store) = weak.upgrade() else { break };
-                let _ = store.reload(force);
-            }
-        });
-        Ok(())
-    }
 }
 
 fn text_hash(text: &str) -> u64 {
@@ -392,30 +358,6 @@ impl<P: Send + Sync + 'static> ConfigEditor for ConfigStore<P> {
     fn history_dir(&self) -> Option<PathBuf> {
         self.history.as_ref().map(|h| h.dir().to_path_buf())
     }
-}
-
-/// Watches the file's directory (editors replace files by rename) and sends `false` on
-/// every event touching the file. The watcher lives as long as the channel.
-fn spawn_file_watch(path: &Path, tx: mpsc::Sender<bool>) -> io::Result<()> {
-    let path = std::path::absolute(path)?;
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-    let name = path.file_name().map(|n| n.to_os_string());
-    let event_tx = tx.clone();
-    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        if let Ok(event) = res {
-            if event.paths.iter().any(|p| p.file_name().map(|n| n.to_os_string()) == name) {
-                let _ = event_tx.try_send(false);
-            }
-        }
-    })
-    .map_err(io::Error::other)?;
-    watcher.watch(&dir, RecursiveMode::NonRecursive).map_err(io::Error::other)?;
-    // Keep the watcher alive until the reload loop is gone.
-    tokio::spawn(async move {
-        tx.closed().await;
-        drop(watcher);
-    });
-    Ok(())
 }
 
 // === impl ConfigMetrics ===
