@@ -84,7 +84,7 @@ pub struct Audit {
 type AuditRow = (i64, String, i64, String, String, String, Option<String>, i64, String, String, String);
 
 /// An entry as bound into SQL.
-struct Encoded<'a> {
+pub(crate) struct Encoded<'a> {
     entry: &'a AuditEntry,
     config_version: i64,
     before: String,
@@ -96,7 +96,8 @@ enum Arg {
     Text(String),
 }
 
-const INSERT: &str = "INSERT INTO audit (audit_id, timestamp_ms, actor, action, target, tenant, config_version, \
+pub(crate) const INSERT: &str =
+    "INSERT INTO audit (audit_id, timestamp_ms, actor, action, target, tenant, config_version, \
      before_json, after_json, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
      ON CONFLICT (audit_id) DO NOTHING";
 const MAX_LIMIT: u32 = 1000;
@@ -211,7 +212,7 @@ fn parse_cursor(cursor: &str) -> Result<(i64, i64), StateError> {
         .ok_or_else(|| StateError::invalid("cursor", "not a cursor from a previous page"))
 }
 
-fn bind_entry<'q, DB: Database>(
+pub(crate) fn bind_entry<'q, DB: Database>(
     query: Query<'q, DB, DB::Arguments<'q>>,
     e: &'q Encoded<'q>,
 ) -> Query<'q, DB, DB::Arguments<'q>>
@@ -260,7 +261,7 @@ pub(crate) fn validate(entry: &AuditEntry) -> Result<(), StateError> {
 // === impl Encoded ===
 
 impl<'a> Encoded<'a> {
-    fn new(entry: &'a AuditEntry) -> Result<Self, StateError> {
+    pub(crate) fn new(entry: &'a AuditEntry) -> Result<Self, StateError> {
         if entry.audit_id.is_empty() || entry.actor.is_empty() || entry.action.is_empty() {
             return Err(StateError::invalid("audit", "audit_id, actor and action must not be empty"));
         }

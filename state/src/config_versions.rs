@@ -8,6 +8,8 @@
 //!   makes two racing appends of the same number impossible, on one SQLite file and across
 //!   PostgreSQL replicas alike. The loser gets [`StateError::Stale`] with the version that
 //!   won;
+//! - [`ConfigVersions::append_audited`] stores the version and its audit entry in one
+//!   transaction, so a change is never stored without its entry or audited twice;
 //! - on PostgreSQL the append sends `NOTIFY switchyard_config_versions, '<version>'` in the
 //!   same transaction, so a notification is never seen for a version that did not commit
 //!   (see `watch.rs` for the receiving side);
@@ -15,7 +17,8 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::db::{on_pool, to_i64, to_u64, Pool};
+use crate::audit::{bind_entry, AuditEntry, Encoded, INSERT as INSERT_AUDIT};
+use crate::db::{on_pool, to_i64, to_u64, BeginWrite, Pool};
 use crate::error::StateError;
 
 /// The PostgreSQL notification channel for new versions; the payload is the version.
@@ -75,6 +78,29 @@ const APPEND: &str = "INSERT INTO config_versions (version, created_at_ms, actor
      ON CONFLICT (version) DO NOTHING \
      RETURNING version, created_at_ms";
 
+/// Within the open transaction `$tx`: the compare-and-set insert, then the audit entry
+/// when it won. Evaluates to `Result<Option<(version, created_at_ms)>, sqlx::Error>`.
+macro_rules! append_in {
+    ($tx:ident, $sql:expr, $binds:expr, $encoded:expr) => {
+        async {
+            let (expected, actor, reason, yaml, sha256) = $binds;
+            let row: Option<(i64, i64)> = sqlx::query_as($sql)
+                .bind(expected)
+                .bind(actor)
+                .bind(reason)
+                .bind(yaml)
+                .bind(sha256)
+                .fetch_optional(&mut *$tx)
+                .await?;
+            if let (Some(_), Some(entry)) = (row, $encoded) {
+                bind_entry(sqlx::query(INSERT_AUDIT), entry).execute(&mut *$tx).await?;
+            }
+            Ok::<_, sqlx::Error>(row)
+        }
+        .await
+    };
+}
+
 // === impl ConfigVersions ===
 
 impl ConfigVersions {
@@ -91,34 +117,51 @@ impl ConfigVersions {
         actor: &str,
         reason: &str,
     ) -> Result<ConfigVersion, StateError> {
+        self.append_with(expected, yaml, actor, reason, None).await
+    }
+
+    /// Like [`ConfigVersions::append`], and stores `audit` (its `config_version` set to
+    /// the new version) in the same transaction: both are stored, or neither.
+    pub async fn append_audited(
+        &self,
+        expected: u64,
+        yaml: &str,
+        actor: &str,
+        reason: &str,
+        audit: &AuditEntry,
+    ) -> Result<ConfigVersion, StateError> {
+        self.append_with(expected, yaml, actor, reason, Some(audit)).await
+    }
+
+    async fn append_with(
+        &self,
+        expected: u64,
+        yaml: &str,
+        actor: &str,
+        reason: &str,
+        audit: Option<&AuditEntry>,
+    ) -> Result<ConfigVersion, StateError> {
         if actor.is_empty() {
             return Err(StateError::invalid("actor", "must not be empty"));
         }
         let expected_i = to_i64(expected, "expected_version")?;
+        // The version this append stores if it wins.
+        let audit = audit.map(|a| AuditEntry { config_version: expected.saturating_add(1), ..a.clone() });
+        let encoded = audit.as_ref().map(Encoded::new).transpose()?;
         let sha256 = sha256_hex(yaml);
         let sql = self.pool.sql(APPEND);
         let err = |e| StateError::from_sqlx("config_versions.append", e);
-        let row: Option<(i64, i64)> = match &self.pool {
-            Pool::Sqlite(p) => sqlx::query_as(&sql)
-                .bind(expected_i)
-                .bind(actor)
-                .bind(reason)
-                .bind(yaml)
-                .bind(&sha256)
-                .fetch_optional(p)
-                .await
-                .map_err(err)?,
+        let binds = (expected_i, actor, reason, yaml, sha256.as_str());
+        let row = match &self.pool {
+            Pool::Sqlite(p) => {
+                let mut tx = p.begin_write().await.map_err(err)?;
+                let row = append_in!(tx, &sql, binds, &encoded).map_err(err)?;
+                tx.commit().await.map_err(err)?;
+                row
+            }
             Pool::Postgres(p) => {
-                let mut tx = p.begin().await.map_err(err)?;
-                let row: Option<(i64, i64)> = sqlx::query_as(&sql)
-                    .bind(expected_i)
-                    .bind(actor)
-                    .bind(reason)
-                    .bind(yaml)
-                    .bind(&sha256)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(err)?;
+                let mut tx = p.begin_write().await.map_err(err)?;
+                let row = append_in!(tx, &sql, binds, &encoded).map_err(err)?;
                 if let Some((version, _)) = row {
                     notify(&mut tx, version).await.map_err(err)?;
                 }

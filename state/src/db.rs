@@ -220,6 +220,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_unusable_path_is_a_clear_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("plain-file");
+        std::fs::write(&file, b"x").unwrap();
+        let url = format!("sqlite://{}/state.db", file.display());
+        let e = Pool::open(&StoreOptions::new(url)).await.unwrap_err();
+        assert!(e.to_string().starts_with("state store create directory for "), "{e}");
+        assert!(e.to_string().contains("plain-file/state.db"), "{e}");
+        assert_eq!(e.blame(), switchyard_core::Blame::Internal);
+    }
+
+    #[tokio::test]
     async fn templates_get_each_engines_clock() {
         let pg = Pool::Postgres(PgPoolOptions::new().connect_lazy_with(PgConnectOptions::new()));
         assert!(pg.sql("SELECT {now_ms}").contains("EXTRACT(EPOCH FROM now())"));

@@ -144,3 +144,29 @@ async fn file_history_imports_once(h: &Harness) {
     assert_eq!(versions.import_history_dir(&tmp.path().join("none")).await.unwrap().imported, 0);
 }
 both_engines!(file_history_imports_once);
+
+async fn an_audited_append_stores_both_or_neither(h: &Harness) {
+    let store = h.store().await;
+    let versions = store.config_versions();
+    let entry = |id: &str| switchyard_state::AuditEntry {
+        audit_id: id.into(),
+        timestamp_ms: 1_700_000_000_000,
+        actor: "auto-promotion".into(),
+        action: "group.promote".into(),
+        target: "groups.a".into(),
+        tenant: Some("acme".into()),
+        config_version: 0,
+        before: serde_json::json!({"champion": "a"}),
+        after: serde_json::json!({"champion": "b"}),
+        reason: "evidence".into(),
+    };
+    let v = versions.append_audited(0, "a: 1\n", "auto-promotion", "promote b", &entry("d1")).await.unwrap();
+    assert_eq!(v.version, 1);
+    // The same decision made again on a stale version is refused and audited nowhere.
+    let e = versions.append_audited(0, "a: 1\n", "auto-promotion", "promote b", &entry("d2")).await.unwrap_err();
+    assert!(matches!(e, StateError::Stale { current: 1 }), "{e:?}");
+    let audit = store.audit().list(&Default::default()).await.unwrap().entries;
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!((audit[0].audit_id.as_str(), audit[0].config_version), ("d1", 1));
+}
+both_engines!(an_audited_append_stores_both_or_neither);

@@ -33,6 +33,7 @@ fn public_futures_are_send(
     send(store.close());
     let v = store.config_versions();
     send(v.append(0, "", "", ""));
+    send(v.append_audited(0, "", "", "", &entry));
     send(v.latest());
     send(v.latest_version());
     send(v.get(1));

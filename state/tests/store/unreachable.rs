@@ -153,6 +153,7 @@ async fn postgres_at_a_closed_port_fails_fast_and_retryable() {
     let mut options = StoreOptions::new(format!("postgres://switchyard@127.0.0.1:{port}/switchyard"));
     options.acquire_timeout = Duration::from_secs(1);
     let store = StateStore::open(&options.with_password("secret-pw")).await.unwrap();
+    assert!(!format!("{store:?}").contains("secret-pw"));
     let t = Instant::now();
     let e = store.migrate().await.unwrap_err();
     assert_unavailable("migrate", t, Err::<(), _>(e));
