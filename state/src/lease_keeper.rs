@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::future::join_all;
 use prometheus::{IntGaugeVec, Opts, Registry};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -201,9 +202,10 @@ async fn run(
             _ = ticker.tick() => {}
             _ = stopped.changed() => return,
         }
-        for slot in &shared.slots {
-            let was_held = shared.is_held(slot.name);
-            round(&leases, &shared, slot, ttl, period).await;
+        // All leases at once, so one slow lease does not delay the others' renewal.
+        let was_held: Vec<bool> = shared.slots.iter().map(|s| shared.is_held(s.name)).collect();
+        join_all(shared.slots.iter().map(|slot| round(&leases, &shared, slot, ttl, period))).await;
+        for (slot, was_held) in shared.slots.iter().zip(was_held) {
             let held = shared.is_held(slot.name);
             gauge.with_label_values(&[slot.name.as_str()]).set(i64::from(held));
             if held != was_held {
@@ -224,12 +226,18 @@ async fn round(leases: &Leases, shared: &Shared, slot: &Slot, ttl: Duration, lim
             slot.held_until.store(sent_ms.saturating_add(remaining), Ordering::Release);
         }
         Ok(Ok(_)) => slot.held_until.store(0, Ordering::Release),
-        // Unreachable or slow: renew nothing, the lease lapses at its estimate.
-        Ok(Err(error)) => {
-            tracing::warn!(lease = slot.name.as_str(), %error, retryable = error.retryable(), "lease not renewed")
-        }
-        Err(_) => {
-            tracing::warn!(lease = slot.name.as_str(), limit_ms = limit.as_millis() as u64, "lease renewal timed out")
+        // Unreachable or slow: renew nothing, the lease lapses at its estimate. Loud only
+        // while a held lease is at stake; a replica that holds nothing just keeps trying.
+        failed => {
+            let error = match failed {
+                Ok(Err(e)) => e.to_string(),
+                _ => format!("no answer within {} ms", limit.as_millis()),
+            };
+            if shared.is_held(slot.name) {
+                tracing::warn!(lease = slot.name.as_str(), %error, "lease not renewed; it lapses unless the store answers");
+            } else {
+                tracing::debug!(lease = slot.name.as_str(), %error, "lease not acquired");
+            }
         }
     }
 }
