@@ -4,7 +4,7 @@
 //! ```text
 //! StateStore::open(&StoreOptions) ──▶ Pool::{Sqlite, Postgres}   (one SQL text, both engines)
 //!   .migrate()            versioned migrations per engine (advisory lock / BEGIN IMMEDIATE)
-//!   .config_versions()    append (compare-and-set + NOTIFY), latest, get, list, import
+//!   .config_versions()    append / append_audited (compare-and-set + NOTIFY), latest, get, list, import
 //!   .audit()              append, list (filters, keyset cursor), retention, import_jsonl
 //!   .leases()             try_acquire_or_renew / release / list on the server's clock
 //!   .replicas()           heartbeat, list, cluster view
@@ -24,6 +24,8 @@
 //! store.audit().import_jsonl_file(&dir.join("audit.jsonl")).await?;  // once, idempotent
 //! let keeper = LeaseKeeper::start(store.leases(), LeaseKeeperOptions::new(replica_id), &registry)?;
 //! if keeper.is_held(LeaseName::Autopilot) { /* act */ }
+//! // A control-API edit with If-Match: V → 412 on StateError::Stale { current }.
+//! store.config_versions().append_audited(v, &yaml, &actor, &reason, &audit_entry).await?;
 //! let mut watch = store.watch_versions(WatchOptions::default()).await?;
 //! loop { let v = watch.changed().await; /* get(v), validate, swap */ }
 //! ```
