@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs Switchyard's whole test suite on a machine that has only the Rust toolchain:
-# installs what the tests use (Debian: prometheus for promtool, clickhouse-server, curl;
-# PyPI: chdb-core),
-# starts a private ClickHouse on loopback, runs `cargo nextest`, and stops ClickHouse.
+# installs what the tests use (Debian: prometheus for promtool, clickhouse-server, postgresql,
+# curl; PyPI: chdb-core),
+# starts a private ClickHouse and a private PostgreSQL on loopback, runs `cargo nextest`,
+# and stops both.
 # Idempotent; safe to run as root with no stdin (CI) or as a user with sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,8 +28,13 @@ fi
 # A private ClickHouse on 127.0.0.1:18123 (installed from Debian's packages when missing),
 # stopped again however the tests end.
 bash scripts/clickhouse.sh start
-trap 'bash scripts/clickhouse.sh stop' EXIT
+trap 'bash scripts/clickhouse.sh stop; bash scripts/postgres.sh stop' EXIT
 eval "$(bash scripts/clickhouse.sh env)"
+
+# A private PostgreSQL on 127.0.0.1:15432 for the state store's PostgreSQL engine
+# (installed from Debian's packages when missing), stopped by the same trap.
+bash scripts/postgres.sh start
+eval "$(bash scripts/postgres.sh env)"
 
 # chdb-core (current ClickHouse embedded in Python) for the SQL-compatibility test.
 bash scripts/python-test-deps.sh
