@@ -1,0 +1,34 @@
+//! `switchyard-catalog`: the model catalog's pure core (SPEC §8) — no HTTP, no storage.
+//!
+//! The control API, the config validator and the state store build on it:
+//! - [`entry`]: the [`CatalogEntry`] schema; [`validate`](CatalogEntry::validate) and
+//!   [`parse_entry`] report every problem with its path; [`schema::entry_schema`] is the
+//!   published JSON Schema.
+//! - [`discover`]: provider answers (OpenAI-compatible, Anthropic, Gemini, TGI, OIP) →
+//!   entries, and [`discover::compare`] with the catalog.
+//! - [`fields`]: field paths, the vocabulary of provenance, diffs and confidence.
+//! - [`litellm`]: LiteLLM's `model_prices_and_context_window.json` → entries, every
+//!   row that does not map reported.
+//! - [`price`]: exact decimal prices written as strings.
+//! - [`problem`]: [`Problem`] (path + message) and [`CatalogError`].
+
+pub mod discover;
+pub mod entry;
+pub mod fields;
+pub mod litellm;
+pub mod price;
+pub mod problem;
+pub mod schema;
+pub mod text;
+pub mod validate;
+
+pub use entry::{
+    Capabilities, CatalogEntry, Datatype, IoSchema, Kind, Limits, Modalities, Modality, Pricing, Provenance, Source,
+    Tensor, Training,
+};
+pub use fields::{diff, field_values, FieldChange};
+pub use price::Price;
+pub use problem::{CatalogError, Problem};
+pub use rust_decimal::Decimal;
+pub use schema::entry_schema;
+pub use validate::{entry_from_value, parse_entry};
