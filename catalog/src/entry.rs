@@ -346,8 +346,46 @@ impl Modality {
 // === impl Datatype ===
 
 impl Datatype {
+    /// The protocol's name for it (`FP32`, `BYTES`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Datatype::Bool => "BOOL",
+            Datatype::Uint8 => "UINT8",
+            Datatype::Uint16 => "UINT16",
+            Datatype::Uint32 => "UINT32",
+            Datatype::Uint64 => "UINT64",
+            Datatype::Int8 => "INT8",
+            Datatype::Int16 => "INT16",
+            Datatype::Int32 => "INT32",
+            Datatype::Int64 => "INT64",
+            Datatype::Fp16 => "FP16",
+            Datatype::Fp32 => "FP32",
+            Datatype::Fp64 => "FP64",
+            Datatype::Bytes => "BYTES",
+            Datatype::Bf16 => "BF16",
+        }
+    }
+
     /// Reads an Open Inference Protocol datatype (`FP32`, `BYTES`, …); case-sensitive.
     pub fn parse(word: &str) -> Option<Self> {
         serde_json::from_value(serde_json::Value::String(word.to_owned())).ok()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datatype_names_are_the_wire_names() {
+        use Datatype::*;
+        for dt in [Bool, Uint8, Uint16, Uint32, Uint64, Int8, Int16, Int32, Int64, Fp16, Fp32, Fp64, Bytes, Bf16] {
+            assert_eq!(serde_json::to_value(dt).unwrap(), dt.as_str());
+            assert_eq!(Datatype::parse(dt.as_str()), Some(dt));
+        }
+        assert_eq!(Datatype::parse("fp32"), None);
+        assert_eq!(Modality::parse("image"), Some(Modality::Image));
+        assert_eq!(Modality::parse("smell"), None);
     }
 }

@@ -4,6 +4,10 @@
 //! - [`entry`]: the [`CatalogEntry`] schema; [`validate`](CatalogEntry::validate) and
 //!   [`parse_entry`] report every problem with its path; [`schema::entry_schema`] is the
 //!   published JSON Schema.
+//! - [`capability`]: can a member serve its group's requests (the config validator's
+//!   catalog check)?
+//! - [`cost`]: exact cost of an inference from the catalog price, and its ClickHouse
+//!   `Decimal(38,12)` text.
 //! - [`discover`]: provider answers (OpenAI-compatible, Anthropic, Gemini, TGI, OIP) →
 //!   entries, and [`discover::compare`] with the catalog.
 //! - [`fields`]: field paths, the vocabulary of provenance, diffs and confidence.
@@ -12,6 +16,8 @@
 //! - [`price`]: exact decimal prices written as strings.
 //! - [`problem`]: [`Problem`] (path + message) and [`CatalogError`].
 
+pub mod capability;
+pub mod cost;
 pub mod discover;
 pub mod entry;
 pub mod fields;
@@ -22,6 +28,7 @@ pub mod schema;
 pub mod text;
 pub mod validate;
 
+pub use cost::{clickhouse_decimal, cost};
 pub use entry::{
     Capabilities, CatalogEntry, Datatype, IoSchema, Kind, Limits, Modalities, Modality, Pricing, Provenance, Source,
     Tensor, Training,

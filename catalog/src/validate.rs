@@ -195,3 +195,105 @@ fn push(out: &mut Vec<Problem>, path: &str, why: Option<String>) -> bool {
         None => true,
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn full() -> serde_json::Value {
+        json!({
+            "id": "tabular/iris", "provider": "tabular", "name": "iris", "display_name": "Iris classifier",
+            "kind": "classifier",
+            "modalities": {"input": ["text"], "output": ["text"]},
+            "limits": {"context_tokens": 8192, "max_input_tokens": 8000, "max_output_tokens": 1024},
+            "pricing": {"input_per_mtok": "0.10", "output_per_mtok": "0", "currency": "EUR"},
+            "capabilities": {"streaming": false, "tools": null, "json_mode": null, "logprobs": null, "explanations": true},
+            "io_schema": {"inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 4]}],
+                          "outputs": [{"name": "y", "datatype": "INT64", "shape": [-1]}]},
+            "training": {"base_model": null, "dataset": "iris.csv", "framework": "sklearn", "job": "job_1"},
+            "metrics": {"accuracy": 0.97},
+            "labels": {"team": "ml", "app.kubernetes.io/name": "iris"},
+            "provenance": {"limits.context_tokens": {"source": "operator", "confidence": 1.0},
+                           "metrics.accuracy": {"source": "file", "confidence": 0.5}},
+            "created_at": "2025-01-02T03:04:05Z", "updated_at": "2025-01-03T00:00:00Z"
+        })
+    }
+
+    #[test]
+    fn a_full_entry_round_trips() {
+        let entry = entry_from_value(full()).unwrap();
+        let text = serde_json::to_vec(&entry).unwrap();
+        assert_eq!(parse_entry(&text).unwrap(), entry);
+        let back: serde_json::Value = serde_json::from_slice(&text).unwrap();
+        assert_eq!(back["pricing"]["input_per_mtok"], "0.1");
+        // An entry that knows only its identity is valid, and writes its unknowns as null.
+        let bare = parse_entry(br#"{"id": "openai/gpt-4o", "provider": "openai", "name": "gpt-4o"}"#).unwrap();
+        let json = serde_json::to_value(&bare).unwrap();
+        assert_eq!(json["capabilities"]["tools"], serde_json::Value::Null);
+        assert_eq!(json["pricing"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_path() {
+        let mut v = full();
+        v["id"] = json!("tabular/other");
+        v["limits"] = json!({"context_tokens": 100, "max_input_tokens": 200, "max_output_tokens": 0});
+        v["pricing"]["currency"] = json!("euro");
+        v["io_schema"]["inputs"] = json!([{"name": "x", "datatype": "FP32", "shape": [-2]},
+                                          {"name": "x", "datatype": "FP32", "shape": [1]}]);
+        v["display_name"] = json!("Iris\u{202e}");
+        v["labels"]["bad key"] = json!("v");
+        v["provenance"]["limits.nope"] = json!({"source": "llm", "confidence": 1.5});
+        v["updated_at"] = json!("2024-01-01T00:00:00Z");
+        let problems: Vec<String> = entry_from_value(v).unwrap_err().iter().map(ToString::to_string).collect();
+        let paths: Vec<&str> = problems.iter().map(|p| p.split(": ").next().unwrap()).collect();
+        assert_eq!(
+            paths,
+            [
+                "id",
+                "limits.max_output_tokens",
+                "limits.max_input_tokens",
+                "pricing.currency",
+                "io_schema.inputs[0].shape[0]",
+                "io_schema.inputs[1].name",
+                "display_name",
+                "labels[\"bad key\"]",
+                "provenance[\"limits.nope\"]",
+                "provenance[\"limits.nope\"].confidence",
+                "updated_at",
+            ],
+            "{problems:#?}"
+        );
+        assert_eq!(problems[1], "limits.max_output_tokens: must be > 0");
+        assert_eq!(problems[2], "limits.max_input_tokens: 200 is more than limits.context_tokens (100)");
+    }
+
+    #[test]
+    fn shape_errors_name_their_path() {
+        let cases = [
+            (json!({"limits": {"context_tokens": -5}}), "limits.context_tokens"),
+            (json!({"pricing": {"input_per_mtok": 2.5, "currency": "USD"}}), "pricing.input_per_mtok"),
+            (json!({"pricing": {"input_per_mtok": "-1", "currency": "USD"}}), "pricing.input_per_mtok"),
+            (json!({"kind": "llm"}), "kind"),
+            (json!({"capabilities": {"teleport": true}}), "capabilities.teleport"),
+            (
+                json!({"io_schema": {"inputs": [{"name": "x", "datatype": "FLOAT", "shape": []}]}}),
+                "io_schema.inputs[0].datatype",
+            ),
+            (json!({"created_at": "yesterday"}), "created_at"),
+        ];
+        for (extra, path) in cases {
+            let mut v = json!({"id": "p/m", "provider": "p", "name": "m"});
+            v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            let problems = entry_from_value(v).unwrap_err();
+            assert_eq!(problems.len(), 1);
+            assert_eq!(problems[0].path, path, "{}", problems[0]);
+        }
+        assert_eq!(parse_entry(b"{} trailing").unwrap_err()[0].path, "");
+        let p = &entry_from_value(json!({"id": "p/m", "provider": "p", "name": "m", "pricing": {"currency": "USD"}}))
+            .unwrap_err()[0];
+        assert_eq!(p.path, "pricing");
+    }
+}

@@ -2,7 +2,7 @@
 //! (`bash scripts/litellm-file.sh`, run by `scripts/python-test-deps.sh`) and holds the
 //! result to an independent reading of the same file in Python (`litellm_expect.py`):
 //! the same rows mapped and skipped, in file order, and ten entries field by field.
-//! Fails, never skips, when the file or Python is missing.
+//! Every mapped entry is also valid under the published JSON Schema. Fails, never skips, when the file or Python is missing.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -77,6 +77,11 @@ fn the_real_litellm_file_maps_as_an_independent_reading_says() {
     assert!(import.report.mapped > 2000, "a real file maps most rows: {}", import.report.mapped);
     assert!(import.report.rows.iter().filter(|r| r.id.is_none()).all(|r| !r.problems.is_empty()));
     assert!(import.entries.iter().all(|e| e.validate().is_ok()));
+    let schema = jsonschema::validator_for(&switchyard_catalog::entry_schema()).expect("schema compiles");
+    for e in &import.entries {
+        let v = serde_json::to_value(e).expect("entry serialises");
+        assert!(schema.is_valid(&v), "{} is not valid under the published schema", e.id);
+    }
     eprintln!(
         "{}: {} rows, {} mapped, {} skipped",
         path.display(),
