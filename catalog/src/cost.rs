@@ -116,6 +116,20 @@ mod tests {
         assert_ne!(float.to_string(), "0.3499999");
     }
 
+    proptest::proptest! {
+        /// Exactness as a law: the cost of a + b tokens is the cost of a plus the cost of b,
+        /// for any price with up to 6 decimals and up to 10^12 tokens.
+        #[test]
+        fn cost_is_additive(units in 0u64..100_000_000, scale in 0u32..=6, a in 0u64..1_000_000_000_000, b in 0u64..1_000_000_000_000) {
+            let price = Decimal::new(i64::try_from(units).unwrap(), scale).to_string();
+            let p = pricing(Some(&price), Some(&price));
+            let whole = cost(&p, a + b, a).unwrap();
+            let parts = cost(&p, a, 0).unwrap() + cost(&p, b, 0).unwrap() + cost(&p, 0, a).unwrap();
+            proptest::prop_assert_eq!(whole, parts);
+            proptest::prop_assert_eq!(whole * MILLION, Decimal::from(2 * a + b) * dec(&price));
+        }
+    }
+
     #[test]
     fn clickhouse_text_has_twelve_decimals() {
         assert_eq!(clickhouse_decimal(dec("0.008755")).unwrap(), "0.008755000000");

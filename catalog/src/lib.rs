@@ -3,7 +3,7 @@
 //! The control API, the config validator and the state store build on it:
 //! - [`entry`]: the [`CatalogEntry`] schema; [`validate`](CatalogEntry::validate) and
 //!   [`parse_entry`] report every problem with its path; [`schema::entry_schema`] is the
-//!   published JSON Schema.
+//!   published JSON Schema; [`text`] holds the rules for names and free text.
 //! - [`capability`]: can a member serve its group's requests (the config validator's
 //!   catalog check)?
 //! - [`cost`]: exact cost of an inference from the catalog price, and its ClickHouse
@@ -13,7 +13,11 @@
 //! - [`fields`]: field paths, the vocabulary of provenance, diffs and confidence.
 //! - [`litellm`]: LiteLLM's `model_prices_and_context_window.json` → entries, every
 //!   row that does not map reported.
+//! - [`write`]: an operator's PUT and an import's merge → the entry to store
+//!   (read-only fields, provenance of edits, timestamps, idempotence).
 //! - [`price`]: exact decimal prices written as strings.
+//! - [`transform`]: the LLM-assisted transform's prompt, answer parsing, one retry,
+//!   per-field confidence from agreement with provider/file data, and the diff.
 //! - [`problem`]: [`Problem`] (path + message) and [`CatalogError`].
 
 pub mod capability;
@@ -26,7 +30,9 @@ pub mod price;
 pub mod problem;
 pub mod schema;
 pub mod text;
+pub mod transform;
 pub mod validate;
+pub mod write;
 
 pub use cost::{clickhouse_decimal, cost};
 pub use entry::{

@@ -86,7 +86,7 @@ impl CatalogEntry {
                 out.push(Problem::new(format!("limits.{key}"), "must be > 0"));
             }
         }
-        if let Some(ctx) = l.context_tokens {
+        if let Some(ctx) = l.context_tokens.filter(|&c| c > 0) {
             for (key, v) in [("max_input_tokens", l.max_input_tokens), ("max_output_tokens", l.max_output_tokens)] {
                 if let Some(v) = v.filter(|&v| v > ctx) {
                     out.push(Problem::new(
