@@ -69,7 +69,10 @@ pub fn is_field_path(entry: &CatalogEntry, path: &str) -> bool {
 /// Every field of `entry` by path, `null` where unknown (see the module doc).
 pub fn field_values(entry: &CatalogEntry) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
-    let whole = serde_json::to_value(entry).unwrap_or(Value::Null);
+    // Without its timestamps (not facts; their RFC 3339 form is the one fallible part), an
+    // entry always serialises: string map keys, plain values, non-finite metrics as null.
+    let facts = CatalogEntry { created_at: None, updated_at: None, ..entry.clone() };
+    let whole = serde_json::to_value(&facts).unwrap_or(Value::Null);
     for path in FIXED_FIELDS {
         let mut value = lookup(&whole, path);
         if path.starts_with("modalities.") {
