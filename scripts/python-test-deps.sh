@@ -3,7 +3,8 @@
 # Python) for records/tests/sql_compat.rs, which proves our DDL and analytics queries run
 # on current ClickHouse as well as on the 18.16 test server; the official `openai` and
 # `anthropic` SDKs (pinned) for switchyard/tests/python_sdks.rs, which runs them unchanged
-# against the gateway.
+# against the gateway. Then LiteLLM's catalog file for catalog/tests/litellm_file.rs
+# (scripts/litellm-file.sh: read out of the pinned wheel, nothing installed).
 #
 #   bash scripts/python-test-deps.sh     # idempotent: installs only what is missing
 #
@@ -32,8 +33,10 @@ for w in "${WANT[@]}"; do
         "$PY" -c "import $module" >/dev/null 2>&1 || missing+=("$req")
     fi
 done
+litellm_file() { SWITCHYARD_PYTHON="$PY" bash "$(dirname "$0")/litellm-file.sh"; }
 if [ ${#missing[@]} -eq 0 ]; then
     echo "python-test-deps.sh: present: chdb-core $("$PY" -c 'import chdb; print(chdb.__version__)'), openai $("$PY" -c 'import openai; print(openai.__version__)'), anthropic $("$PY" -c 'import anthropic; print(anthropic.__version__)')"
+    litellm_file
     exit 0
 fi
 
@@ -50,3 +53,4 @@ echo "python-test-deps.sh: installing ${missing[*]} with pip" >&2
 "$PY" -m pip install -q --disable-pip-version-check "${missing[@]}" </dev/null \
     || "$PY" -m pip install -q --disable-pip-version-check --break-system-packages "${missing[@]}" </dev/null
 "$PY" -c 'import chdb, openai, anthropic; print("python-test-deps.sh: chdb-core", chdb.__version__, "openai", openai.__version__, "anthropic", anthropic.__version__)'
+litellm_file
