@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs Switchyard's whole test suite on a machine that has only the Rust toolchain:
-# installs what the tests use (Debian: prometheus for promtool, clickhouse-server, curl;
-# PyPI: chdb-core),
-# starts a private ClickHouse on loopback, runs `cargo nextest`, and stops ClickHouse.
+# installs what the tests use (Debian: prometheus for promtool, clickhouse-server, curl,
+# redis-server; PyPI: chdb-core),
+# starts a private ClickHouse and a private Redis on loopback, runs `cargo nextest`, and stops
+# both.
 # Idempotent; safe to run as root with no stdin (CI) or as a user with sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,8 +28,13 @@ fi
 # A private ClickHouse on 127.0.0.1:18123 (installed from Debian's packages when missing),
 # stopped again however the tests end.
 bash scripts/clickhouse.sh start
-trap 'bash scripts/clickhouse.sh stop' EXIT
+trap 'bash scripts/clickhouse.sh stop; bash scripts/redis.sh stop' EXIT
 eval "$(bash scripts/clickhouse.sh env)"
+
+# A private Redis on 127.0.0.1:16379 (Debian's redis-server, installed when missing) for the
+# rate limiter's `redis` backend, stopped with ClickHouse.
+bash scripts/redis.sh start
+eval "$(bash scripts/redis.sh env)"
 
 # chdb-core (current ClickHouse embedded in Python) for the SQL-compatibility test.
 bash scripts/python-test-deps.sh
