@@ -132,7 +132,7 @@ fn on_error(
 }
 
 fn quota(p: &Planned<'_, '_>, remaining: u64, reset: Duration) -> Quota {
-    Quota { rule: p.rule.name.clone(), limit: p.rule.amount, remaining, reset }
+    Quota { rule: p.rule.name.clone(), limit: p.rule.burst, remaining, reset }
 }
 
 /// The tokens rules' part of a check, kept for settlement.

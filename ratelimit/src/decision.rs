@@ -4,9 +4,10 @@
 //! Per unit (requests, tokens) the headers describe the *most restrictive* rule that
 //! applied: the one with the fewest units remaining (ties: the later reset). A refusal names
 //! the rule that blocks longest. Header values follow OpenAI's: `x-ratelimit-limit-*` is the
-//! rule's amount per period, `-remaining-*` the whole units admissible now, `-reset-*` the
-//! time until the bucket is full again written like `6m0s` or `20ms`; a refusal adds
-//! `retry-after` (whole seconds, rounded up, at least 1) and `retry-after-ms`.
+//! rule's burst (its amount per period unless set), `-remaining-*` the whole units admissible
+//! now (never above the limit), `-reset-*` the time until the bucket is full again, written
+//! like `6m0s` or `20ms`; a refusal adds `retry-after` (whole seconds, rounded up, at least
+//! 1) and `retry-after-ms` (which OpenAI's SDKs read first).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -21,7 +22,8 @@ use crate::config::{Scope, Unit};
 pub struct Quota {
     /// The rule's name.
     pub rule: Arc<str>,
-    /// The rule's amount per period (`requests` or `tokens`).
+    /// The most units the rule admits at once: its `burst`, which is its `requests` or
+    /// `tokens` per period unless set (OpenAI: "permitted before exhausting the limit").
     pub limit: u64,
     /// Whole units that could still be admitted now.
     pub remaining: u64,

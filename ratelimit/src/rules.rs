@@ -50,8 +50,10 @@ pub(crate) struct Rule {
     pub match_key: Option<Box<str>>,
     pub each: bool,
     pub unit: Unit,
-    /// Units per period, as configured (the `limit` the headers show).
+    /// Units per period, as configured.
     pub amount: u64,
+    /// Most units admitted at once (the `limit` the headers show).
+    pub burst: u64,
     pub per: Per,
     pub gcra: Gcra,
     pub slot: Arc<Slot>,
@@ -115,6 +117,7 @@ impl Rule {
             each: cfg.each,
             unit: cfg.unit(),
             amount: cfg.amount(),
+            burst: cfg.burst_or_amount(),
             per: cfg.per,
             gcra: Gcra::new(cfg.amount(), cfg.per.duration(), cfg.burst_or_amount()),
             slot,

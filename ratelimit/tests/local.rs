@@ -269,3 +269,22 @@ async fn concurrent_checks_over_two_rules_admit_exactly_the_tighter_total() {
     assert_eq!(per_client, 100, "{rows:?}");
     assert!(rows.iter().filter(|r| r.rule == "per-client").all(|r| r.used <= 30), "{rows:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_burst_above_the_rate_is_the_limit_the_headers_show() {
+    let (limiter, _) =
+        limiter("rules:\n  - { name: bot-burst, scope: group, requests: 100, per: second, burst: 200 }\n");
+    let who = everyone("web-app");
+    let grant = granted(limiter.acquire(&who, Charge::Request, 0).await);
+    let mut headers = http::HeaderMap::new();
+    grant.quotas.write_headers(&mut headers);
+    let get = |name: &str| headers.get(name).unwrap().to_str().unwrap().to_owned();
+    assert_eq!(
+        (get("x-ratelimit-limit-requests"), get("x-ratelimit-remaining-requests")),
+        ("200".into(), "199".into())
+    );
+    assert_eq!(get("x-ratelimit-reset-requests"), "10ms");
+    assert_eq!(admitted(&limiter, &who, Charge::Request, 300).await, 199);
+    advance(Duration::from_secs(1)).await;
+    assert_eq!(admitted(&limiter, &who, Charge::Request, 300).await, 100);
+}
