@@ -7,18 +7,23 @@
 //! only as `env:`/`file:` references ([`secret`]).
 
 pub mod assign;
+pub mod atomic;
 pub mod error;
-pub mod history;
+pub mod log;
 pub mod schema;
 pub mod secret;
+pub mod split;
 pub mod store;
 pub mod table;
 pub mod validate;
 
 pub use error::{ConfigError, Problem};
+pub use log::{BoxFuture, ChangeNote, LogError, MemoryLog, StoredVersion, VersionInfo, VersionLog};
 pub use schema::{Config, ProviderKind, Role};
 pub use secret::{Secret, SecretRef};
-pub use store::{check, ConfigEditor, ConfigSource, ConfigStore, EditError, Edited, ReloadOutcome, QUICKSTART_YAML};
+pub use store::{
+    check, Change, ConfigEditor, ConfigSource, ConfigStore, Describe, EditError, Edited, ReloadOutcome, QUICKSTART_YAML,
+};
 pub use table::{
     AuthFailure, Client, Group, Member, Provider, ProviderFactory, ProviderSpec, RoutingTable, StickySource, Timeouts,
 };

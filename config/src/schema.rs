@@ -14,9 +14,11 @@ use crate::secret::SecretRef;
 
 mod policies;
 mod records;
+mod state;
 
 pub use policies::{BreakerConfig, PromotionConfig, RetriesConfig};
 pub use records::{BatchConfig, ClickHouseConfig, RecordsConfig, SpoolConfig, WhenFull};
+pub use state::{StateConfig, DEFAULT_STATE_URL};
 
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +51,13 @@ pub struct Config {
     /// Admin (control API) settings.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// The control-plane store (per process).
+    #[serde(default, skip_serializing_if = "is_default_state")]
+    pub state: StateConfig,
+}
+
+fn is_default_state(s: &StateConfig) -> bool {
+    *s == StateConfig::default()
 }
 
 /// `tls:` — PEM files for the data plane.

@@ -43,6 +43,7 @@ pub fn validate(cfg: &Config) -> Result<(), ConfigError> {
     }
     check_clients(cfg, &mut problems);
     check_records(cfg, &mut problems);
+    check_state(cfg, &mut problems);
     for (i, token) in cfg.admin.tokens.iter().enumerate() {
         check_sha256(&mut problems, &format!("admin.tokens[{i}].token_sha256"), &token.token_sha256);
         let _: AdminRole = token.role;
@@ -51,6 +52,24 @@ pub fn validate(cfg: &Config) -> Result<(), ConfigError> {
         Ok(())
     } else {
         Err(problems.into())
+    }
+}
+
+fn check_state(cfg: &Config, problems: &mut Vec<Problem>) {
+    let url = cfg.state.url.as_str();
+    let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if !postgres && !url.starts_with("sqlite://") {
+        problems.push(Problem::new("state.url", format!("`{url}` must be sqlite://<path> or postgres://user@host/db")));
+    }
+    if url.split_once("://").and_then(|(_, rest)| rest.split_once('@')).is_some_and(|(auth, _)| auth.contains(':')) {
+        problems
+            .push(Problem::new("state.url", "must not contain a password; use state.password: env:NAME or file:/path"));
+    }
+    if cfg.state.shared_config && !postgres {
+        problems.push(Problem::new("state.shared_config", "needs a postgres:// state.url (replicas share it)"));
+    }
+    if cfg.state.password.is_some() && !postgres {
+        problems.push(Problem::new("state.password", "only a postgres:// state.url takes a password"));
     }
 }
 

@@ -1,14 +1,10 @@
 //! The audit trail: who changed what, when, with the config before and after.
 //!
-//! Every mutation appends one [`AuditEntry`] to `audit.jsonl` beside the config history
-//! (written and fsynced before the API answers, so the trail survives without ClickHouse),
-//! logs it, and — when ClickHouse is configured — inserts it into `control_audit` off the
-//! request path (a failed insert is logged; the file stays the source of truth).
-
-use std::fs::OpenOptions;
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+//! Every change is one [`AuditEntry`] in the state store — a config edit's entry is
+//! stored in the same transaction as the version it produced (see `crate::edit`), so a
+//! change is audited or did not happen — then logged and, when ClickHouse is configured,
+//! mirrored into `control_audit` off the request path (a failed insert is logged; the
+//! store stays the source of truth).
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +21,9 @@ pub struct AuditEntry {
     pub action: String,
     /// What it was done to, e.g. `groups.support-bot`.
     pub target: String,
+    /// The tenant the change concerns, when it concerns one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     /// The config version it produced.
     pub config_version: u64,
     /// The target before (JSON; secrets as references or `enc:` only).
@@ -38,12 +37,11 @@ pub struct AuditEntry {
     pub reason: String,
 }
 
-/// Appends and reads audit entries.
+/// The audit trail: stored in the state store, logged, mirrored into ClickHouse.
 #[derive(Clone)]
 pub struct AuditLog {
-    path: Option<PathBuf>,
+    store: switchyard_state::Audit,
     clickhouse: Option<(clickhouse::Client, String)>,
-    lock: Arc<Mutex<()>>,
 }
 
 #[derive(clickhouse::Row, Serialize)]
@@ -59,28 +57,50 @@ struct AuditRow {
     config_version: u64,
 }
 
+// === impl AuditEntry ===
+
+impl AuditEntry {
+    /// The entry as the state store keeps it (same JSON shape).
+    pub fn to_stored(&self) -> Result<switchyard_state::AuditEntry, serde_json::Error> {
+        serde_json::from_value(serde_json::to_value(self)?)
+    }
+
+    fn from_stored(e: switchyard_state::AuditEntry) -> Self {
+        Self {
+            audit_id: e.audit_id,
+            timestamp_ms: e.timestamp_ms,
+            actor: e.actor,
+            action: e.action,
+            target: e.target,
+            tenant: e.tenant,
+            config_version: e.config_version,
+            before: e.before,
+            after: e.after,
+            reason: e.reason,
+        }
+    }
+}
+
 // === impl AuditLog ===
 
 impl AuditLog {
-    /// An audit log in `dir` (none for an embedded config), mirrored into ClickHouse.
-    pub fn new(dir: Option<PathBuf>, clickhouse: Option<(clickhouse::Client, String)>) -> Self {
-        Self { path: dir.map(|d| d.join("audit.jsonl")), clickhouse, lock: Arc::default() }
+    /// The trail in `store`, mirrored into ClickHouse when configured.
+    pub fn new(store: switchyard_state::Audit, clickhouse: Option<(clickhouse::Client, String)>) -> Self {
+        Self { store, clickhouse }
     }
 
-    /// Records `entry`: file (fsynced), log line, then ClickHouse in the background.
-    pub fn record(&self, entry: AuditEntry) -> std::io::Result<()> {
-        if let Some(path) = &self.path {
-            // Serialises appends; a poisoned lock guards no data.
-            let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let mut f = OpenOptions::new().create(true).append(true).open(path)?;
-            let mut line = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
-            line.push(b'\n');
-            f.write_all(&line)?;
-            f.sync_data()?;
-        }
+    /// Stores `entry` (a change that did not go through a config edit, whose entries the
+    /// edit stores itself), then [`AuditLog::published`].
+    pub async fn record(&self, entry: AuditEntry) -> Result<(), switchyard_state::StateError> {
+        let stored = entry.to_stored().map_err(|e| switchyard_state::StateError::invalid("audit", e.to_string()))?;
+        self.store.append(&stored).await?;
+        self.published(&entry);
+        Ok(())
+    }
+
+    /// An entry the store holds now: log it and mirror it into ClickHouse off the
+    /// request path (a failed insert is logged; the store stays the source of truth).
+    pub fn published(&self, entry: &AuditEntry) {
         tracing::info!(
             actor = %entry.actor,
             action = %entry.action,
@@ -89,46 +109,38 @@ impl AuditLog {
             reason = %entry.reason,
             "control change"
         );
-        if let Some((client, _db)) = &self.clickhouse {
-            let client = client.clone();
-            let row = AuditRow {
-                audit_id: entry.audit_id.clone(),
-                ts: u32::try_from(entry.timestamp_ms / 1000).unwrap_or(0),
-                timestamp_ms: entry.timestamp_ms,
-                actor: entry.actor.clone(),
-                action: entry.action.clone(),
-                target: entry.target.clone(),
-                before_json: entry.before.to_string(),
-                after_json: entry.after.to_string(),
-                config_version: entry.config_version,
-            };
-            tokio::spawn(async move {
-                let result = async {
-                    let mut insert = client.insert::<AuditRow>("control_audit").await?;
-                    insert.write(&row).await?;
-                    insert.end().await
-                }
-                .await;
-                if let Err(error) = result {
-                    tracing::warn!(%error, "audit entry not mirrored to ClickHouse (kept in audit.jsonl)");
-                }
-            });
-        }
-        Ok(())
+        let Some((client, _db)) = &self.clickhouse else { return };
+        let client = client.clone();
+        let row = AuditRow {
+            audit_id: entry.audit_id.clone(),
+            ts: u32::try_from(entry.timestamp_ms / 1000).unwrap_or(0),
+            timestamp_ms: entry.timestamp_ms,
+            actor: entry.actor.clone(),
+            action: entry.action.clone(),
+            target: entry.target.clone(),
+            before_json: entry.before.to_string(),
+            after_json: entry.after.to_string(),
+            config_version: entry.config_version,
+        };
+        tokio::spawn(async move {
+            let result = async {
+                let mut insert = client.insert::<AuditRow>("control_audit").await?;
+                insert.write(&row).await?;
+                insert.end().await
+            }
+            .await;
+            if let Err(error) = result {
+                tracing::warn!(%error, "audit entry not mirrored to ClickHouse (kept in the state store)");
+            }
+        });
     }
 
-    /// The newest `limit` entries, newest first.
-    pub fn recent(&self, limit: usize) -> std::io::Result<Vec<AuditEntry>> {
-        let Some(path) = &self.path else { return Ok(Vec::new()) };
-        let file = match std::fs::File::open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
-        let mut all: Vec<AuditEntry> =
-            BufReader::new(file).lines().map_while(Result::ok).filter_map(|l| serde_json::from_str(&l).ok()).collect();
-        all.reverse();
-        all.truncate(limit);
-        Ok(all)
+    /// Entries matching `filter`, newest first, with a cursor for the next page.
+    pub async fn list(
+        &self,
+        filter: &switchyard_state::AuditFilter,
+    ) -> Result<(Vec<AuditEntry>, Option<String>), switchyard_state::StateError> {
+        let page = self.store.list(filter).await?;
+        Ok((page.entries.into_iter().map(AuditEntry::from_stored).collect(), page.next_cursor))
     }
 }

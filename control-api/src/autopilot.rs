@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use prometheus::{IntCounterVec, Opts, Registry};
 use switchyard_config::schema::{GroupConfig, PromotionConfig};
+use switchyard_state::LeaseName;
 
 use crate::edit::{apply_to_group, Edit};
 use crate::groups::{self, member_views};
@@ -36,6 +37,10 @@ pub fn spawn(state: ControlState, registry: &Registry) -> prometheus::Result<()>
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         loop {
             tick.tick().await;
+            // One replica acts: the holder of the `autopilot` lease (SPEC §7).
+            if !state.plane.holds(LeaseName::Autopilot) {
+                continue;
+            }
             let (cfg, _) = state.editor.snapshot();
             for (name, group) in &cfg.groups {
                 let Some(rules) = &group.promotion else { continue };
@@ -62,7 +67,7 @@ async fn evaluate(state: &ControlState, group: &str, rules: &PromotionConfig) ->
     let analytics = state.analytics.as_ref()?;
     let (cfg, version) = state.editor.snapshot();
     let members = member_views(&cfg, group)?;
-    let since = experiment_start(state, group, cfg.groups.get(group)?);
+    let since = experiment_start(state, group, cfg.groups.get(group)?).await;
     let now = now_ms();
     let eval = EvalConfig {
         alpha: rules.alpha,
@@ -93,7 +98,8 @@ async fn evaluate(state: &ControlState, group: &str, rules: &PromotionConfig) ->
     let result = apply_to_group(state, &edit, group, |g| match &action {
         AutoAction::Promote { member } => groups::promote(g, member),
         AutoAction::Rollback { member, .. } => groups::roll_back(g, member),
-    });
+    })
+    .await;
     match result {
         Ok(edited) => {
             tracing::warn!(group, version = edited.version, %reason, "auto-promotion acted");
@@ -108,15 +114,12 @@ async fn evaluate(state: &ControlState, group: &str, rules: &PromotionConfig) ->
 
 /// When the group's members and weights took their current values: the oldest stored
 /// version, going back from now, whose group members equal the current ones.
-pub(crate) fn experiment_start(state: &ControlState, group: &str, current: &GroupConfig) -> i64 {
-    let Ok(versions) = state.editor.versions() else { return now_ms() };
+pub(crate) async fn experiment_start(state: &ControlState, group: &str, current: &GroupConfig) -> i64 {
+    let Ok(versions) = state.editor.versions(HISTORY_DEPTH as u32).await else { return now_ms() };
     let mut start = now_ms();
-    for info in versions.iter().rev().take(HISTORY_DEPTH) {
-        let same = state
-            .editor
-            .version_text(info.version)
-            .ok()
-            .flatten()
+    for info in &versions {
+        let text = state.editor.version_text(info.version).await.ok().flatten();
+        let same = text
             .and_then(|t| switchyard_config::validate::parse(&t).ok())
             .and_then(|c| c.groups.get(group).map(|g| g.members == current.members))
             .unwrap_or(false);

@@ -1,14 +1,18 @@
 //! The one path every control-plane change takes — an operator's through a route, the
 //! autopilot's, later a job's enrolment: [`apply`] runs the change through
 //! [`switchyard_config::ConfigEditor`] (the file's validator, the `If-Match` version
-//! check, the atomic write with history, the swap into the data plane) and audits it
-//! with a before/after view, the actor and the reason.
+//! check, the write, the swap into the data plane) and stores its audit entry — a
+//! before/after view, the actor and the reason — in the same transaction as the version it
+//! produces.
 //!
 //! A change may refuse with its own [`ApiError`] (e.g. 404 for a member that does not
 //! exist) through [`refuse`]; that error is returned instead of a validation failure.
 
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use switchyard_config::schema::GroupConfig;
-use switchyard_config::{Config, Edited};
+use switchyard_config::{ChangeNote, Config, Edited};
 
 use crate::error::ApiError;
 use crate::{AuditEntry, ControlState};
@@ -26,52 +30,71 @@ pub struct Edit<'a> {
 }
 
 /// Applies `change` and audits it on `target`, with `view` of the config before and after.
-pub fn apply(
+pub async fn apply(
     state: &ControlState,
     edit: &Edit<'_>,
     target: &str,
-    view: impl Fn(&Config) -> serde_json::Value,
-    mut change: impl FnMut(&mut Config, &mut Option<ApiError>) -> Result<(), switchyard_config::ConfigError>,
+    view: impl Fn(&Config) -> serde_json::Value + Send,
+    change: impl FnOnce(&mut Config, &mut Option<ApiError>) -> Result<(), switchyard_config::ConfigError> + Send,
 ) -> Result<Edited, ApiError> {
-    let mut refusal: Option<ApiError> = None;
-    let result = state.editor.edit_with(edit.expected, &mut |cfg| change(cfg, &mut refusal));
-    if let Some(e) = refusal {
+    let refusal: Arc<Mutex<Option<ApiError>>> = Arc::default();
+    let slot = refusal.clone();
+    let entry: Arc<Mutex<Option<AuditEntry>>> = Arc::default();
+    let kept = entry.clone();
+    let (actor, reason, action) = (edit.actor.to_owned(), edit.reason.to_owned(), edit.action.to_owned());
+    let target = target.to_owned();
+    let result = state
+        .editor
+        .edit_with(
+            edit.expected,
+            Box::new(move |cfg| change(cfg, &mut slot.lock())),
+            Box::new(move |before, after| {
+                let audit = AuditEntry {
+                    audit_id: switchyard_core::new_id(),
+                    timestamp_ms: switchyard_core::unix_ms(),
+                    actor: actor.clone(),
+                    action,
+                    target,
+                    tenant: None,
+                    config_version: 0,
+                    before: view(before),
+                    after: view(after),
+                    reason: reason.clone(),
+                };
+                let json = serde_json::to_value(&audit).ok();
+                *kept.lock() = Some(audit);
+                ChangeNote { actor, reason, audit: json }
+            }),
+        )
+        .await;
+    if let Some(e) = refusal.lock().take() {
         return Err(e);
     }
     let edited = result?;
-    let entry = AuditEntry {
-        audit_id: switchyard_core::new_id(),
-        timestamp_ms: switchyard_core::unix_ms(),
-        actor: edit.actor.to_owned(),
-        action: edit.action.to_owned(),
-        target: target.to_owned(),
-        config_version: edited.version,
-        before: view(&edited.before),
-        after: view(&edited.after),
-        reason: edit.reason.to_owned(),
-    };
-    state.audit.record(entry).map_err(|e| ApiError::Internal(format!("audit log: {e}")))?;
+    if let Some(mut audit) = entry.lock().take() {
+        audit.config_version = edited.version;
+        state.audit.published(&audit);
+    }
     Ok(edited)
 }
 
 /// One audited change of group `group` (404 when it does not exist; `change` refuses with
 /// its own error).
-pub fn apply_to_group(
+pub async fn apply_to_group(
     state: &ControlState,
     edit: &Edit<'_>,
     group: &str,
-    mut change: impl FnMut(&mut GroupConfig) -> Result<(), ApiError>,
+    change: impl FnOnce(&mut GroupConfig) -> Result<(), ApiError> + Send,
 ) -> Result<Edited, ApiError> {
-    apply(
-        state,
-        edit,
-        &format!("groups.{group}"),
-        |c| group_json(c, group),
-        |cfg, refusal| match cfg.groups.get_mut(group) {
-            None => refuse(refusal, missing_group(group)),
+    let name = group.to_owned();
+    apply(state, edit, &format!("groups.{group}"), move |c| group_json(c, &name), {
+        let group = group.to_owned();
+        move |cfg, refusal| match cfg.groups.get_mut(&group) {
+            None => refuse(refusal, missing_group(&group)),
             Some(g) => change(g).or_else(|e| refuse(refusal, e)),
-        },
-    )
+        }
+    })
+    .await
 }
 
 /// A refusal inside a change (the change's error is replaced by `error`).

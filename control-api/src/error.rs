@@ -41,7 +41,7 @@ pub enum ApiError {
     /// The body exceeds the limit (413).
     #[error("request body too large")]
     TooLarge,
-    /// ClickHouse is not configured or not reachable (503).
+    /// ClickHouse or the state store is not configured or not reachable (503).
     #[error("{0}")]
     Unavailable(String),
     /// Something on our side (500).
@@ -94,6 +94,18 @@ impl From<EditError> for ApiError {
             EditError::ReadOnly => Self::Conflict(e.to_string()),
             EditError::UnknownVersion(v) => Self::NotFound(format!("config version {v} is not in the history")),
             EditError::Io(msg) => Self::Internal(msg),
+            EditError::Unavailable(msg) => Self::Unavailable(msg),
+        }
+    }
+}
+
+impl From<switchyard_state::StateError> for ApiError {
+    fn from(e: switchyard_state::StateError) -> Self {
+        match e {
+            switchyard_state::StateError::Stale { current } => Self::Stale { current },
+            e if e.retryable() => Self::Unavailable(format!("the state store is unavailable: {e}")),
+            e if e.blame() == switchyard_core::Blame::Client => Self::BadRequest(e.to_string()),
+            e => Self::Internal(e.to_string()),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod error;
 pub mod extract;
 pub mod groups;
 pub mod openapi;
+pub mod plane;
 pub mod promotion;
 pub mod routes;
 pub mod stats;
@@ -25,6 +26,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use switchyard_config::ConfigEditor;
+use switchyard_core::DataPlane;
+
+pub use plane::ControlPlane;
 
 pub use audit::{AuditEntry, AuditLog};
 pub use error::ApiError;
@@ -50,6 +54,10 @@ pub struct ControlState {
     pub audit: AuditLog,
     /// ClickHouse, when records are shipped there.
     pub analytics: Option<Analytics>,
+    /// The state store, this replica's id and leases.
+    pub plane: Arc<ControlPlane>,
+    /// The data plane, for requests through a group and its live state.
+    pub dataplane: Arc<dyn DataPlane>,
 }
 
 /// The control API's router (routes under `/api/v1`, and `/openapi.json`).
@@ -57,17 +65,29 @@ pub fn router(state: ControlState) -> Router {
     routes::router(state)
 }
 
-/// The router for a running gateway: edits go to `editor`, the audit trail lives beside
-/// the config history, and analytics read `clickhouse` when records are shipped there.
-pub fn mount(
-    editor: Arc<dyn ConfigEditor>,
-    clickhouse: Option<&switchyard_records::ClickHouseOptions>,
-    registry: &prometheus::Registry,
-) -> Router {
+/// What the control API is mounted on.
+pub struct Mount<'a> {
+    /// The running config and its edit path.
+    pub editor: Arc<dyn ConfigEditor>,
+    /// The control plane (state store, leases).
+    pub plane: Arc<ControlPlane>,
+    /// The data plane seam.
+    pub dataplane: Arc<dyn DataPlane>,
+    /// ClickHouse, when records are shipped there.
+    pub clickhouse: Option<&'a switchyard_records::ClickHouseOptions>,
+    /// Where the control API's metrics go.
+    pub registry: &'a prometheus::Registry,
+}
+
+/// The router for a running gateway: edits go to `editor` and are audited in the state
+/// store, and analytics read ClickHouse when records are shipped there.
+pub fn mount(m: Mount<'_>) -> Router {
     let analytics =
-        clickhouse.map(|o| Analytics { client: switchyard_records::schema::client(o), database: o.database.clone() });
-    let audit = AuditLog::new(editor.history_dir(), analytics.as_ref().map(|a| (a.client.clone(), a.database.clone())));
-    let state = ControlState { editor, audit, analytics };
+        m.clickhouse.map(|o| Analytics { client: switchyard_records::schema::client(o), database: o.database.clone() });
+    let mirror = analytics.as_ref().map(|a| (a.client.clone(), a.database.clone()));
+    let audit = AuditLog::new(m.plane.store().audit(), mirror);
+    let state = ControlState { editor: m.editor, audit, analytics, plane: m.plane, dataplane: m.dataplane };
+    let registry = m.registry;
     if let Err(error) = autopilot::spawn(state.clone(), registry) {
         tracing::error!(%error, "auto-promotion metrics could not be registered; auto-promotion is off");
     }

@@ -15,7 +15,7 @@ use crate::routes;
         routes::groups::list, routes::groups::get_one, routes::groups::create, routes::groups::replace,
         routes::groups::remove, routes::groups::weights, routes::groups::promote, routes::groups::pause,
         routes::groups::add_member, routes::groups::remove_member,
-        routes::config::versions, routes::config::version_text, routes::config::rollback, routes::config::audit,
+        routes::config::versions, routes::config::version_text, routes::config::rollback, routes::config::audit, routes::cluster::cluster,
         routes::providers::list, routes::providers::get_one, routes::providers::put, routes::providers::remove,
         routes::clients::list, routes::clients::create, routes::clients::revoke,
         routes::insights::experiment, routes::insights::list_inferences, routes::insights::get_inference,

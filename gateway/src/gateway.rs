@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus::Registry;
-use switchyard_config::{ConfigError, ConfigSource, ConfigStore};
+use switchyard_config::{ConfigError, ConfigSource, ConfigStore, MemoryLog, VersionLog};
 use switchyard_core::DataPlane;
 use switchyard_records::RecordsHandle;
 use tokio::net::TcpListener;
@@ -62,6 +62,16 @@ pub struct MountContext {
     pub dataplane: Arc<dyn DataPlane>,
 }
 
+/// What a gateway starts from.
+pub struct Startup {
+    /// Where the config is read.
+    pub source: ConfigSource,
+    /// Where config versions are kept (the state store; in memory for [`Gateway::start`]).
+    pub log: Arc<dyn VersionLog>,
+    /// The metrics registry `/metrics` serves (shared with the control plane).
+    pub registry: Registry,
+}
+
 /// A running gateway.
 pub struct Gateway {
     /// Bound data-plane address.
@@ -81,20 +91,22 @@ pub struct Gateway {
 // === impl Gateway ===
 
 impl Gateway {
-    /// Loads the config and starts serving. Call inside a tokio runtime.
+    /// Loads the config (versions kept in memory only) and starts serving, without a
+    /// control API. Call inside a tokio runtime.
     pub async fn start(source: ConfigSource) -> Result<Self, StartError> {
-        Self::start_with(source, |_| None).await
+        let startup = Startup { source, log: Arc::new(MemoryLog::default()), registry: Registry::new() };
+        Self::start_with(startup, |_| None).await
     }
 
-    /// Like [`Gateway::start`], with a service mounted on the admin listener (the binary
-    /// mounts the control API this way) built from the running store, records setup and
-    /// the data plane's [`DataPlane`] seam.
+    /// Starts serving `startup`'s config, its versions appended to `startup.log`, with a
+    /// service mounted on the admin listener (the binary mounts the control API this way)
+    /// built from the running store, records setup and the data plane's [`DataPlane`] seam.
     pub async fn start_with(
-        source: ConfigSource,
+        startup: Startup,
         mount: impl FnOnce(&MountContext) -> Option<admin::AdminService>,
     ) -> Result<Self, StartError> {
-        let registry = Registry::new();
-        let store = load_store(source, &registry)?;
+        let Startup { source, log, registry } = startup;
+        let store = load_store(source, &registry, log).await?;
         let table = store.current();
         let cfg = &table.config;
         let records_options = recording::options(cfg)?;
@@ -177,11 +189,16 @@ impl Gateway {
     }
 }
 
-/// The config store with adapters built by the shared upstream client, watching its file.
-fn load_store(source: ConfigSource, registry: &Registry) -> Result<Arc<Store>, StartError> {
+/// The config store with adapters built by the shared upstream client, watching its file
+/// (or, with shared routing config, the log).
+async fn load_store(
+    source: ConfigSource,
+    registry: &Registry,
+    log: Arc<dyn VersionLog>,
+) -> Result<Arc<Store>, StartError> {
     let client = UpstreamClient::new();
     let factory = Arc::new(move |spec: &switchyard_config::ProviderSpec| providers::build_adapter(&client, spec));
-    let store = Arc::new(ConfigStore::load(source, factory, registry)?);
+    let store = Arc::new(ConfigStore::load(source, factory, registry, log).await?);
     store.spawn_watchers().map_err(|source| StartError::Io { what: "config watch".into(), source })?;
     Ok(store)
 }

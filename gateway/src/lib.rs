@@ -18,4 +18,4 @@ pub mod recording;
 pub mod resilience;
 pub mod upstream;
 
-pub use gateway::{Gateway, MountContext, StartError};
+pub use gateway::{Gateway, MountContext, StartError, Startup};

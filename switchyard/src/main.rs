@@ -1,8 +1,13 @@
 //! The `switchyard` binary: parses the command line and wires the crates together.
 //!
-//! `serve` runs the gateway until SIGTERM/SIGINT; `check-config` validates a file;
-//! `hash-key` prints the sha256 of a secret read on stdin; `version` prints the version.
-//! Exit status 64 (EX_USAGE) means the configuration is invalid.
+//! `serve` runs the gateway until SIGTERM/SIGINT (the wiring is the library's
+//! [`switchyard::start`]); `check-config` validates a file; `migrate` creates or upgrades
+//! the state store's and ClickHouse's schemas; `config push` stores a routing config as the
+//! new shared version (SPEC §7); `hash-key` prints the sha256 of a secret read on stdin;
+//! `version` prints the version. Exit status 64 (EX_USAGE) means the configuration is
+//! invalid.
+
+mod push;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -11,11 +16,12 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use sha2::{Digest, Sha256};
+use switchyard::ServeError;
 use switchyard_config::{ConfigSource, QUICKSTART_YAML};
-use switchyard_gateway::{providers, upstream::UpstreamClient, Gateway, StartError};
+use switchyard_gateway::{providers, upstream::UpstreamClient};
 
 /// Exit status for an invalid configuration (EX_USAGE from sysexits.h).
-const EXIT_CONFIG: u8 = 64;
+pub(crate) const EXIT_CONFIG: u8 = 64;
 
 #[derive(Parser)]
 #[command(name = "switchyard", about = "Champion/challenger inference gateway", version)]
@@ -43,10 +49,35 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Shared routing config (`state.shared_config: true`).
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Read a secret on stdin and print its sha256 for `key_sha256` / `token_sha256`.
     HashKey,
     /// Print the version.
     Version,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate PATH (its routing config: providers, groups, clients, admin tokens, rate
+    /// limits) and store it as the new shared version; every replica applies it within 2 s.
+    Push {
+        /// The routing config (YAML).
+        path: PathBuf,
+        /// This process's config, which names the state store (`state:`).
+        #[arg(long)]
+        config: PathBuf,
+        /// Store only if this is still the newest version (compare-and-set); default: the
+        /// newest version now.
+        #[arg(long = "if-match")]
+        if_match: Option<u64>,
+        /// Why, for the history.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -55,6 +86,9 @@ fn main() -> ExitCode {
         Command::Serve { config } => serve(config),
         Command::CheckConfig { path } => check_config(path),
         Command::Migrate { config } => migrate(config),
+        Command::Config { command: ConfigCommand::Push { path, config, if_match, reason } } => {
+            push::config_push(&path, &config, if_match, &reason)
+        }
         Command::HashKey => hash_key(),
         Command::Version => {
             println!("switchyard {}", env!("CARGO_PKG_VERSION"));
@@ -95,9 +129,9 @@ fn serve(config: Option<PathBuf>) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let gateway = match Gateway::start_with(source, control_api).await {
-            Ok(g) => g,
-            Err(StartError::Config(err)) => {
+        let running = match switchyard::start(source).await {
+            Ok(r) => r,
+            Err(ServeError::Config(err)) => {
                 for p in &err.problems {
                     eprintln!("{p}");
                 }
@@ -110,15 +144,9 @@ fn serve(config: Option<PathBuf>) -> ExitCode {
         };
         wait_for_stop_signal().await;
         tracing::info!("stop signal received; draining requests in flight");
-        gateway.shutdown().await;
+        running.shutdown().await;
         ExitCode::SUCCESS
     })
-}
-
-/// Mounts the control API on the admin listener.
-fn control_api(ctx: &switchyard_gateway::MountContext) -> Option<switchyard_gateway::admin::AdminService> {
-    let router = switchyard_control_api::mount(ctx.store.clone(), ctx.records.clickhouse.as_ref(), &ctx.registry);
-    Some(switchyard_gateway::admin::mountable(router))
 }
 
 async fn wait_for_stop_signal() {
@@ -164,24 +192,6 @@ fn check_config(path: PathBuf) -> ExitCode {
 fn migrate(config: Option<PathBuf>) -> ExitCode {
     init_logging();
     let source = config.map_or(ConfigSource::Embedded(QUICKSTART_YAML), ConfigSource::File);
-    let no_adapters = |_: &switchyard_config::ProviderSpec| Ok(());
-    let options = source
-        .read()
-        .and_then(|text| switchyard_config::check::<()>(&text, &no_adapters))
-        .and_then(|table| switchyard_gateway::recording::options(&table.config));
-    let options = match options {
-        Ok(o) => o,
-        Err(err) => {
-            for p in &err.problems {
-                eprintln!("{p}");
-            }
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
-    let Some(clickhouse) = options.clickhouse else {
-        eprintln!("records.clickhouse: not configured; nothing to migrate");
-        return ExitCode::from(EXIT_CONFIG);
-    };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(error) => {
@@ -189,19 +199,7 @@ fn migrate(config: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(switchyard_records::migrate(&clickhouse)) {
-        Ok(report) => {
-            println!(
-                "ClickHouse {}: database `{}` is current (applied now: {:?})",
-                report.server_version, clickhouse.database, report.applied
-            );
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprintln!("migrate: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    runtime.block_on(push::migrate(&source))
 }
 
 fn hash_key() -> ExitCode {

@@ -150,7 +150,7 @@ async fn raising_challenger_from_10_to_20_moves_only_the_added_share() {
     let keys: Vec<String> = (0..2_000).map(|i| format!("key-{i}")).collect();
     let before = members_for_keys(&gw, &keys).await;
     gw.write_config(&two_member_yaml(80, 20, "{ sticky_key: header:x-user-id }"));
-    gw.gw().store().reload(false).expect("valid config");
+    gw.gw().store().reload(false).await.expect("valid config");
     assert_eq!(gw.gw().store().current().version, 2);
     let after = members_for_keys(&gw, &keys).await;
     let mut moved = 0;

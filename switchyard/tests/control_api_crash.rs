@@ -101,12 +101,19 @@ admin:
             .unwrap_or_else(|e| panic!("round {round}: config left invalid after kill -9: {e}\n{text}"));
     }
     assert!(applied_total > 20, "the kills landed during writes ({applied_total} edits applied)");
-    // The history holds every applied version, each complete.
-    for entry in std::fs::read_dir(dir.path().join(".switchyard.yaml.history")).expect("history") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "yaml") {
-            let text = std::fs::read_to_string(&path).expect("read");
-            switchyard_config::validate::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        }
+    // The state store holds every applied version, each complete and gapless, and the
+    // file on disk is one of them (an edit is in the file and the store, or in neither).
+    let url = format!("sqlite://{}", dir.path().join("switchyard-data/state.db").display());
+    let store = switchyard_state::StateStore::open(&switchyard_state::StoreOptions::new(url)).await.expect("store");
+    let versions = store.config_versions().list(1000, None).await.expect("versions");
+    assert!(versions.len() as u64 > applied_total, "{} versions for {applied_total} edits", versions.len());
+    let mut texts = Vec::new();
+    for (i, info) in versions.iter().rev().enumerate() {
+        assert_eq!(info.version, i as u64 + 1, "versions are gapless");
+        let text = store.config_versions().get(info.version).await.expect("get").expect("stored").yaml;
+        switchyard_config::validate::parse(&text).unwrap_or_else(|e| panic!("version {}: {e}", info.version));
+        texts.push(text);
     }
+    let on_disk = std::fs::read_to_string(&config).expect("config readable");
+    assert!(texts.contains(&on_disk), "the file on disk is a stored version");
 }

@@ -66,10 +66,12 @@ async fn provider_keys_are_write_only_and_encrypted_at_rest() {
     // Nowhere else.
     let audit = api.get("/audit", ADMIN).send().await.expect("send").text().await.expect("text");
     let listed = api.get("/providers", ADMIN).send().await.expect("send").text().await.expect("text");
-    let history: String = std::fs::read_dir(gw.dir.path().join(".switchyard.yaml.history"))
-        .expect("history")
-        .map(|e| std::fs::read_to_string(e.expect("e").path()).unwrap_or_default())
+    // The state store's files (versions and audit live there), bytes as text.
+    let history: String = std::fs::read_dir(gw.dir.path().join("switchyard-data"))
+        .expect("state dir")
+        .map(|e| String::from_utf8_lossy(&std::fs::read(e.expect("e").path()).unwrap_or_default()).into_owned())
         .collect();
+    assert!(history.contains("groups"), "the state store holds the config versions");
     for (what, text) in
         [("audit", &audit), ("providers", &listed), ("history", &history), ("metrics", &gw.metrics().await)]
     {

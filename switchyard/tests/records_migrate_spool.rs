@@ -51,7 +51,7 @@ async fn migrate_creates_the_schema_and_a_second_run_is_a_no_op() {
     let first = run_migrate(&config);
     let stdout = String::from_utf8_lossy(&first.stdout);
     assert_eq!(first.status.code(), Some(0), "stdout {stdout} stderr {}", String::from_utf8_lossy(&first.stderr));
-    assert!(stdout.starts_with("ClickHouse ") && stdout.contains("applied now: [1, 2, 3, 4]"), "{stdout}");
+    assert!(stdout.starts_with("state store") && stdout.contains("applied now: [1, 2, 3, 4]"), "{stdout}");
     let after_first = tables().await;
     assert_eq!(
         after_first.lines().collect::<Vec<_>>(),

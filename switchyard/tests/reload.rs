@@ -46,11 +46,11 @@ async fn hundred_reloads_under_load_fail_no_request() {
     for i in 0..100 {
         if i % 3 == 2 {
             gw.write_config(&yaml(90, -5));
-            assert!(store.reload(false).is_err(), "negative weight refused");
+            assert!(store.reload(false).await.is_err(), "negative weight refused");
             rejected += 1;
         } else {
             gw.write_config(&yaml(100 - i, i));
-            let _ = store.reload(false).expect("valid config applies");
+            let _ = store.reload(false).await.expect("valid config applies");
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -122,7 +122,7 @@ groups:
     let in_flight = tokio::spawn(async move { client().post(url).body(switchyard_testkit::chat("g")).send().await });
     tokio::time::sleep(Duration::from_millis(100)).await;
     gw.write_config(&yaml_slow.replace("name: old", "name: new"));
-    gw.gw().store().reload(false).expect("valid");
+    gw.gw().store().reload(false).await.expect("valid");
     let r = in_flight.await.expect("task").expect("send");
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-switchyard-member"], "old");

@@ -21,9 +21,11 @@ use switchyard_config::ConfigSource;
 use switchyard_gateway::Gateway;
 use switchyard_records::InferenceRecord;
 
-/// A gateway running in this test process.
+/// A gateway running in this test process, wired exactly as the binary wires it
+/// (`switchyard::start`: the control plane on a SQLite state store in the temp dir, the
+/// data plane, the control API on the admin listener).
 pub struct TestGateway {
-    pub gateway: Option<Gateway>,
+    pub running: Option<switchyard::Running>,
     pub dir: tempfile::TempDir,
     pub config_path: PathBuf,
     pub base: String,
@@ -40,40 +42,27 @@ impl TestGateway {
 
     /// Starts a gateway with its config and data in `dir` (reuse `dir` to restart).
     pub async fn start_in(dir: tempfile::TempDir, yaml: &str) -> Self {
-        Self::start_full(dir, yaml, false).await
-    }
-
-    /// Starts a gateway with the control API mounted on its admin listener, as the
-    /// binary does.
-    pub async fn start_with_control(yaml: &str) -> Self {
-        Self::start_full(tempfile::tempdir().expect("tempdir"), yaml, true).await
-    }
-
-    /// [`TestGateway::start_with_control`] with its config and data in `dir`.
-    pub async fn start_with_control_in(dir: tempfile::TempDir, yaml: &str) -> Self {
-        Self::start_full(dir, yaml, true).await
-    }
-
-    async fn start_full(dir: tempfile::TempDir, yaml: &str, control: bool) -> Self {
         let config_path = dir.path().join("switchyard.yaml");
         std::fs::write(&config_path, complete_yaml(yaml, &dir)).expect("write config");
-        let gateway = Gateway::start_with(ConfigSource::File(config_path.clone()), |ctx| {
-            control.then(|| {
-                let router =
-                    switchyard_control_api::mount(ctx.store.clone(), ctx.records.clickhouse.as_ref(), &ctx.registry);
-                switchyard_gateway::admin::mountable(router)
-            })
-        })
-        .await
-        .expect("gateway starts");
-        let base = format!("http://{}", gateway.data_addr);
-        let admin = format!("http://{}", gateway.admin_addr);
-        Self { gateway: Some(gateway), dir, config_path, base, admin }
+        let running = switchyard::start(ConfigSource::File(config_path.clone())).await.expect("gateway starts");
+        let base = format!("http://{}", running.gateway.data_addr);
+        let admin = format!("http://{}", running.gateway.admin_addr);
+        Self { running: Some(running), dir, config_path, base, admin }
+    }
+
+    /// [`TestGateway::start`] (the control API is always mounted, as the binary does).
+    pub async fn start_with_control(yaml: &str) -> Self {
+        Self::start(yaml).await
+    }
+
+    /// [`TestGateway::start_in`] (the control API is always mounted, as the binary does).
+    pub async fn start_with_control_in(dir: tempfile::TempDir, yaml: &str) -> Self {
+        Self::start_in(dir, yaml).await
     }
 
     /// The running gateway.
     pub fn gw(&self) -> &Gateway {
-        self.gateway.as_ref().expect("running")
+        &self.running.as_ref().expect("running").gateway
     }
 
     /// Rewrites the config file (completing it like `start` does).
@@ -85,8 +74,8 @@ impl TestGateway {
 
     /// Stops the gateway (draining), keeping the temp dir; returns the dir.
     pub async fn stop(mut self) -> tempfile::TempDir {
-        if let Some(g) = self.gateway.take() {
-            g.shutdown().await;
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
         }
         self.dir
     }

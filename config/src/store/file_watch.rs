@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::{ConfigSource, ConfigStore};
 
@@ -17,12 +17,15 @@ const WATCH_DEBOUNCE: Duration = Duration::from_millis(100);
 // === impl ConfigStore ===
 
 impl<P: Send + Sync + 'static> ConfigStore<P> {
-    /// Watches the config file (if any) and `SIGHUP`; reloads on either. Runs until the
-    /// store is dropped. Must be called inside a tokio runtime.
+    /// Watches the config file (file mode), the log (shared mode: versions stored by
+    /// other replicas) and `SIGHUP`; reloads on any. Runs until the store is dropped. Must
+    /// be called inside a tokio runtime.
     pub fn spawn_watchers(self: &Arc<Self>) -> io::Result<()> {
         let (tx, mut rx) = mpsc::channel::<bool>(16);
-        if let ConfigSource::File(path) = &self.source {
-            spawn_file_watch(path, tx.clone())?;
+        match (&self.source, self.log.subscribe()) {
+            (ConfigSource::File(path), _) if self.process.is_none() => spawn_file_watch(path, tx.clone())?,
+            (_, Some(versions)) if self.process.is_some() => spawn_log_watch(versions, tx.clone()),
+            _ => {}
         }
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         let hup_tx = tx;
@@ -42,7 +45,7 @@ impl<P: Send + Sync + 'static> ConfigStore<P> {
                     force |= f;
                 }
                 let Some(store) = weak.upgrade() else { break };
-                let _ = store.reload(force);
+                let _ = store.reload(force).await;
             }
         });
         Ok(())
@@ -71,4 +74,15 @@ fn spawn_file_watch(path: &Path, tx: mpsc::Sender<bool>) -> io::Result<()> {
         drop(watcher);
     });
     Ok(())
+}
+
+/// Sends `false` whenever the log announces a version (another replica stored one).
+fn spawn_log_watch(mut versions: watch::Receiver<u64>, tx: mpsc::Sender<bool>) {
+    tokio::spawn(async move {
+        while versions.changed().await.is_ok() {
+            if tx.send(false).await.is_err() {
+                break;
+            }
+        }
+    });
 }

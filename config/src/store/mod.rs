@@ -2,31 +2,46 @@
 //!
 //! Holds an `ArcSwap<RoutingTable<P>>`. Readers take one `load_full()` per request and
 //! keep that `Arc` for the request's life, so a swap never changes a request in flight.
-//! Writers (file watch, `SIGHUP`, the control API) go through [`ConfigStore::reload`] /
-//! [`ConfigStore::edit`], which serialise on a mutex, validate and compile the *whole*
-//! new table off to the side and publish it with one atomic store. A refused config is
-//! logged, counted as `rejected`, and the last good table keeps serving.
+//! Writers (file watch, `SIGHUP`, the control API, a version stored by another replica)
+//! go through [`ConfigStore::reload`] / [`ConfigStore::edit`], which serialise on one
+//! lock, validate and compile the *whole* new table off to the side and publish it with
+//! one atomic store. A refused config is logged, counted as `rejected`, and the last good
+//! table keeps serving.
 //!
-//! Versions only grow and survive restarts: every applied config is kept in the file's
-//! [`History`]. An edit names the version it was based on (`If-Match`); a stale one is
-//! refused, so two operators cannot overwrite each other. An edit is written to the
-//! config file atomically (temp file, fsync, rename) before it is published.
+//! Versions only grow and survive restarts: every applied config is appended to the
+//! [`VersionLog`] (the state store) with a compare-and-set, and an edit's audit entry is
+//! stored in the same transaction. An edit names the version it was based on
+//! (`If-Match`); a stale one is refused, so two operators — or two replicas — cannot
+//! overwrite each other.
+//!
+//! Two modes ([`edit`](ConfigStore::edit) explains each write):
+//! - **file** (default): the file holds everything; an edit rewrites it atomically (temp
+//!   file, fsync, rename) and appends it to the log; the file watcher applies saves.
+//! - **shared** (`state.shared_config: true`): the file holds the process's own settings;
+//!   the routing config is the newest version in the log ([`crate::split`]), which every
+//!   replica applies when the log says a newer one exists.
 
+mod editor;
 mod file_watch;
+mod start;
 
-use std::io;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use parking_lot::Mutex;
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use tokio::sync::watch;
 
+use crate::atomic::write_atomically;
 use crate::error::ConfigError;
-use crate::history::{write_atomically, History, VersionInfo};
+use crate::log::{ChangeNote, LogError, VersionInfo, VersionLog};
 use crate::schema::Config;
+use crate::split::{compose, routing_text};
 use crate::table::{ProviderFactory, RoutingTable};
 use crate::validate::parse;
+
+pub use crate::log::BoxFuture;
 
 /// The quick-start config compiled into the binary (`switchyard serve` without `--config`).
 pub const QUICKSTART_YAML: &str = include_str!("../quickstart.yaml");
@@ -56,19 +71,20 @@ pub struct ConfigStore<P> {
     factory: Arc<ProviderFactory<P>>,
     metrics: ConfigMetrics,
     published: watch::Sender<Arc<RoutingTable<P>>>,
+    log: Arc<dyn VersionLog>,
+    /// The process's own settings when the routing config is shared (`None`: file mode).
+    process: Option<Config>,
     /// Serialises writers; holds the last published version.
-    writer: Mutex<u64>,
+    writer: tokio::sync::Mutex<u64>,
     /// Hash of the last source text a file-triggered reload looked at, applied or not,
     /// and why it was refused if it was: one save fires several file events, and a
     /// refused file is counted and logged once — but every caller that reloads it is
-    /// told it was refused (not `Unchanged`).
+    /// told it was refused (not `Unchanged`). Never held across an `.await`.
     last_text: Mutex<(u64, Option<ConfigError>)>,
-    /// Serialises reloads (the file watcher, SIGHUP, callers), so a reload never sees
-    /// another's text as "seen" before its outcome is known. Lock order: `reloading`,
-    /// then `last_text` or `writer`; never taken while holding either.
-    reloading: Mutex<()>,
-    /// Where applied versions are kept (`None` for the embedded config).
-    history: Option<History>,
+    /// Serialises reloads (the file watcher, SIGHUP, the log watch, callers), so a reload
+    /// never sees another's text as "seen" before its outcome is known. Lock order:
+    /// `reloading`, then `writer`.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 /// Why an edit was refused.
@@ -77,7 +93,7 @@ pub enum EditError {
     /// The edit was based on an older version (HTTP 412).
     #[error("config version {current} is current; the change was based on an older version")]
     Stale {
-        /// The version now serving.
+        /// The version now serving (or stored by another replica).
         current: u64,
     },
     /// The resulting config is invalid (HTTP 422).
@@ -89,7 +105,10 @@ pub enum EditError {
     /// No such version in the history.
     #[error("config version {0} is not in the history")]
     UnknownVersion(u64),
-    /// Writing the file failed; nothing was applied.
+    /// The state store cannot be reached; nothing was changed (HTTP 503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// Writing failed; nothing was applied.
     #[error("could not persist the config: {0}")]
     Io(String),
 }
@@ -105,24 +124,34 @@ pub struct Edited {
     pub after: Arc<Config>,
 }
 
+/// A change to a copy of the config (refuses with a config error).
+pub type Change<'a> = Box<dyn FnOnce(&mut Config) -> Result<(), ConfigError> + Send + 'a>;
+/// Who made a change and its audit entry, from the config before and after.
+pub type Describe<'a> = Box<dyn FnOnce(&Config, &Config) -> ChangeNote + Send + 'a>;
+
 /// The store as the control API sees it: config text and versions, no runtime parts.
 pub trait ConfigEditor: Send + Sync {
     /// The config serving now and its version.
     fn snapshot(&self) -> (Arc<Config>, u64);
-    /// Applies `change` to a copy of the current config if `expected` is current.
-    fn edit_with(
-        &self,
+    /// Applies `change` to a copy of the current config if `expected` is current, and
+    /// stores it with the note `describe` gives.
+    fn edit_with<'a>(
+        &'a self,
         expected: u64,
-        change: &mut dyn FnMut(&mut Config) -> Result<(), ConfigError>,
-    ) -> Result<Edited, EditError>;
+        change: Change<'a>,
+        describe: Describe<'a>,
+    ) -> BoxFuture<'a, Result<Edited, EditError>>;
     /// Re-applies a stored version as a new version.
-    fn rollback(&self, expected: u64, to: u64) -> Result<Edited, EditError>;
-    /// Stored versions, oldest first.
-    fn versions(&self) -> io::Result<Vec<VersionInfo>>;
-    /// The YAML text of a stored version.
-    fn version_text(&self, version: u64) -> io::Result<Option<String>>;
-    /// The history directory (audit logs live beside it).
-    fn history_dir(&self) -> Option<PathBuf>;
+    fn rollback<'a>(
+        &'a self,
+        expected: u64,
+        to: u64,
+        describe: Describe<'a>,
+    ) -> BoxFuture<'a, Result<Edited, EditError>>;
+    /// Up to `limit` stored versions, newest first.
+    fn versions(&self, limit: u32) -> BoxFuture<'_, Result<Vec<VersionInfo>, EditError>>;
+    /// The YAML text of a stored version (in shared mode: the routing document).
+    fn version_text(&self, version: u64) -> BoxFuture<'_, Result<Option<String>, EditError>>;
 }
 
 #[derive(Clone)]
@@ -152,31 +181,24 @@ pub fn check<P>(text: &str, factory: &ProviderFactory<P>) -> Result<RoutingTable
 // === impl ConfigStore ===
 
 impl<P: Send + Sync + 'static> ConfigStore<P> {
-    /// Loads and compiles the initial table (version 1) and registers the config metrics.
-    pub fn load(
+    /// Loads and compiles the initial table, continuing the log's versions, and registers
+    /// the config metrics.
+    pub async fn load(
         source: ConfigSource,
         factory: Arc<ProviderFactory<P>>,
         registry: &Registry,
+        log: Arc<dyn VersionLog>,
     ) -> Result<Self, ConfigError> {
         let metrics = ConfigMetrics::new(registry).map_err(|e| ConfigError::one("", e.to_string()))?;
         let text = source.read()?;
-        let history = match &source {
-            ConfigSource::File(path) => Some(History::for_config(path)),
-            ConfigSource::Embedded(_) => None,
+        let file = parse(&text)?;
+        let process = file.state.shared_config.then(|| file.clone());
+        let table = match &process {
+            Some(process) => start::initial_shared(process, &text, &*log, &*factory).await?,
+            None => start::initial_file(file, &text, &*log, &*factory).await?,
         };
-        let io = |e: io::Error| ConfigError::one("", format!("config history: {e}"));
-        let latest = history.as_ref().map(History::latest).transpose().map_err(io)?.flatten();
-        let version = match &latest {
-            Some((v, t)) if *t == text => *v,
-            Some((v, _)) => v + 1,
-            None => 1,
-        };
-        let table = Arc::new(RoutingTable::build(parse(&text)?, version, &*factory)?);
-        if let Some(h) = &history {
-            if latest.as_ref().is_none_or(|(v, _)| *v != version) {
-                h.store(version, &text).map_err(io)?;
-            }
-        }
+        let table = Arc::new(table);
+        let version = table.version;
         metrics.version.set(i64::try_from(version).unwrap_or(i64::MAX));
         metrics.reloads.with_label_values(&["applied"]).inc();
         let (published, _) = watch::channel(table.clone());
@@ -186,10 +208,11 @@ impl<P: Send + Sync + 'static> ConfigStore<P> {
             factory,
             metrics,
             published,
-            writer: Mutex::new(version),
+            log,
+            process,
+            writer: tokio::sync::Mutex::new(version),
             last_text: Mutex::new((text_hash(&text), None)),
-            reloading: Mutex::new(()),
-            history,
+            reloading: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -204,14 +227,25 @@ impl<P: Send + Sync + 'static> ConfigStore<P> {
         &self.source
     }
 
+    /// Whether the routing config is shared through the state store.
+    pub fn is_shared(&self) -> bool {
+        self.process.is_some()
+    }
+
     /// A receiver that sees every published table (for provisioning and the like).
     pub fn subscribe(&self) -> watch::Receiver<Arc<RoutingTable<P>>> {
         self.published.subscribe()
     }
 
-    /// Re-reads the source; publishes it when valid and different (`force`: even if equal).
-    pub fn reload(&self, force: bool) -> Result<ReloadOutcome, ConfigError> {
-        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
+    /// Re-reads the source (file mode) or the log's newest version (shared mode);
+    /// publishes it when valid and different (`force`: even if equal).
+    pub async fn reload(&self, force: bool) -> Result<ReloadOutcome, ConfigError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        if self.process.is_some() {
+            let result = self.sync_from_log().await;
+            self.account(&result);
+            return result;
+        }
         let text = match self.source.read() {
             Ok(t) => t,
             Err(e) => {
@@ -220,11 +254,9 @@ impl<P: Send + Sync + 'static> ConfigStore<P> {
                 return result;
             }
         };
-        // Lock order: `last_text` is never held while taking `writer` (`edit` takes them
-        // the other way round). Poisoning cannot leave a u64 half-written.
         let hash = text_hash(&text);
         {
-            let mut last = self.last_text.lock().unwrap_or_else(|p| p.into_inner());
+            let mut last = self.last_text.lock();
             if !force && last.0 == hash {
                 return match &last.1 {
                     Some(refused) => Err(refused.clone()),
@@ -233,10 +265,13 @@ impl<P: Send + Sync + 'static> ConfigStore<P> {
             }
             *last = (hash, None);
         }
-        let result = parse(&text).and_then(|cfg| self.publish(cfg, force, &text));
+        let result = match parse(&text) {
+            Ok(cfg) => self.publish_file(cfg, force, &text).await,
+            Err(e) => Err(e),
+        };
         self.account(&result);
         if let Err(refused) = &result {
-            let mut last = self.last_text.lock().unwrap_or_else(|p| p.into_inner());
+            let mut last = self.last_text.lock();
             if last.0 == hash {
                 last.1 = Some(refused.clone());
             }
@@ -245,35 +280,44 @@ impl<P: Send + Sync + 'static> ConfigStore<P> {
     }
 
     /// Applies `change` to a copy of the current config — only if `expected` is the
-    /// current version — validates and compiles the result, writes it to the config file
-    /// atomically, keeps it in the history and publishes it.
-    pub fn edit(
+    /// current version — validates and compiles the result, stores it (with the note
+    /// `describe` makes from the config before and after) and publishes it.
+    ///
+    /// File mode: the file is rewritten atomically, then the version appended; if the
+    /// append fails the file is put back, so a change is persisted and audited or nothing
+    /// changes. Shared mode: the routing document is appended with a compare-and-set that
+    /// holds across replicas.
+    pub async fn edit(
         &self,
         expected: u64,
         change: impl FnOnce(&mut Config) -> Result<(), ConfigError>,
+        describe: impl FnOnce(&Config, &Config) -> ChangeNote,
     ) -> Result<Edited, EditError> {
-        let ConfigSource::File(path) = &self.source else { return Err(EditError::ReadOnly) };
-        // A poisoned lock only means another writer panicked mid-build; the published
-        // table is untouched, so continuing with its version is safe.
-        let mut version = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if matches!(self.source, ConfigSource::Embedded(_)) {
+            return Err(EditError::ReadOnly);
+        }
+        let mut version = self.writer.lock().await;
         if expected != *version {
             return Err(EditError::Stale { current: *version });
         }
         let before = self.current.load().config.clone();
         let mut config = (*before).clone();
         change(&mut config).map_err(EditError::Invalid)?;
-        let table = RoutingTable::build(config, *version + 1, &*self.factory).map_err(|e| {
+        let mut table = RoutingTable::build(config, 0, &*self.factory).map_err(|e| {
             self.account(&Err(e.clone()));
             EditError::Invalid(e)
         })?;
-        let text = serde_yaml_ng::to_string(&*table.config).map_err(|e| EditError::Io(e.to_string()))?;
-        write_atomically(path, text.as_bytes()).map_err(|e| EditError::Io(e.to_string()))?;
-        if let Some(h) = &self.history {
-            h.store(*version + 1, &text).map_err(|e| EditError::Io(e.to_string()))?;
-        }
-        // The watcher will see our own write; it is not a new change.
-        *self.last_text.lock().unwrap_or_else(|p| p.into_inner()) = (text_hash(&text), None);
-        *version += 1;
+        let note = describe(&before, &table.config);
+        table.version = match &self.source {
+            ConfigSource::File(path) if self.process.is_none() => {
+                self.store_file_edit(path, expected, &table.config, &note).await?
+            }
+            _ => {
+                let text = routing_text(&table.config).map_err(EditError::Invalid)?;
+                self.log.append(expected, &text, &note).await.map_err(edit_error)?
+            }
+        };
+        *version = table.version;
         let table = Arc::new(table);
         let after = table.config.clone();
         self.current.store(table.clone());
@@ -282,21 +326,61 @@ impl<P: Send + Sync + 'static> ConfigStore<P> {
         Ok(Edited { version: *version, before, after })
     }
 
-    fn publish(&self, config: Config, force: bool, text: &str) -> Result<ReloadOutcome, ConfigError> {
-        // See `edit` on poisoning.
-        let mut version = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+    /// File mode's write: the file, then the log; the file is restored when the log
+    /// refuses. The watcher is told the new text is not a change of its own.
+    async fn store_file_edit(
+        &self,
+        path: &std::path::Path,
+        expected: u64,
+        config: &Config,
+        note: &ChangeNote,
+    ) -> Result<u64, EditError> {
+        let text = serde_yaml_ng::to_string(config).map_err(|e| EditError::Io(e.to_string()))?;
+        let old = std::fs::read(path).map_err(|e| EditError::Io(format!("{}: {e}", path.display())))?;
+        write_atomically(path, text.as_bytes()).map_err(|e| EditError::Io(format!("{}: {e}", path.display())))?;
+        *self.last_text.lock() = (text_hash(&text), None);
+        match self.log.append(expected, &text, note).await {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                if let Err(io) = write_atomically(path, &old) {
+                    tracing::error!(path = %path.display(), error = %io, "config edit not stored and the file could not be restored; it holds the refused edit");
+                }
+                *self.last_text.lock() = (xxhash_rust::xxh3::xxh3_64(&old), None);
+                Err(edit_error(e))
+            }
+        }
+    }
+
+    /// Publishes a reloaded file's config (file mode) as a new logged version.
+    async fn publish_file(&self, config: Config, force: bool, text: &str) -> Result<ReloadOutcome, ConfigError> {
+        let mut version = self.writer.lock().await;
         let running = self.current.load();
         if !force && *running.config == config {
             return Ok(ReloadOutcome::Unchanged(*version));
         }
-        let table = Arc::new(RoutingTable::build(config, *version + 1, &*self.factory)?);
-        if let Some(h) = &self.history {
-            h.store(*version + 1, text).map_err(|e| ConfigError::one("", format!("config history: {e}")))?;
-        }
-        *version += 1;
-        self.current.store(table.clone());
-        self.published.send_replace(table);
+        let mut table = RoutingTable::build(config, 0, &*self.factory)?;
+        let note = ChangeNote { actor: "file".into(), reason: "the config file changed".into(), audit: None };
+        table.version = self.log.append(*version, text, &note).await.map_err(log_problem)?;
+        *version = table.version;
+        self.current.store(Arc::new(table));
+        self.published.send_replace(self.current.load_full());
         Ok(ReloadOutcome::Applied(*version))
+    }
+
+    /// Shared mode: applies the log's newest version when it is newer than the running one.
+    async fn sync_from_log(&self) -> Result<ReloadOutcome, ConfigError> {
+        let Some(process) = &self.process else { return Ok(ReloadOutcome::Unchanged(self.current.load().version)) };
+        let latest = self.log.latest().await.map_err(log_problem)?;
+        let mut version = self.writer.lock().await;
+        let Some(latest) = latest.filter(|l| l.version > *version) else {
+            return Ok(ReloadOutcome::Unchanged(*version));
+        };
+        let mut table = RoutingTable::build(compose(process, &latest.text)?, 0, &*self.factory)?;
+        table.version = latest.version;
+        *version = latest.version;
+        self.current.store(Arc::new(table));
+        self.published.send_replace(self.current.load_full());
+        Ok(ReloadOutcome::Applied(latest.version))
     }
 
     fn account(&self, result: &Result<ReloadOutcome, ConfigError>) {
@@ -323,41 +407,16 @@ fn text_hash(text: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(text.as_bytes())
 }
 
-impl<P: Send + Sync + 'static> ConfigEditor for ConfigStore<P> {
-    fn snapshot(&self) -> (Arc<Config>, u64) {
-        let t = self.current.load();
-        (t.config.clone(), t.version)
+pub(crate) fn edit_error(e: LogError) -> EditError {
+    match e {
+        LogError::Stale { current } => EditError::Stale { current },
+        LogError::Unavailable(m) => EditError::Unavailable(m),
+        LogError::Failed(m) => EditError::Io(m),
     }
+}
 
-    fn edit_with(
-        &self,
-        expected: u64,
-        change: &mut dyn FnMut(&mut Config) -> Result<(), ConfigError>,
-    ) -> Result<Edited, EditError> {
-        self.edit(expected, change)
-    }
-
-    fn rollback(&self, expected: u64, to: u64) -> Result<Edited, EditError> {
-        let history = self.history.as_ref().ok_or(EditError::ReadOnly)?;
-        let text = history.text(to).map_err(|e| EditError::Io(e.to_string()))?.ok_or(EditError::UnknownVersion(to))?;
-        let target = parse(&text).map_err(EditError::Invalid)?;
-        self.edit(expected, move |cfg| {
-            *cfg = target;
-            Ok(())
-        })
-    }
-
-    fn versions(&self) -> io::Result<Vec<VersionInfo>> {
-        self.history.as_ref().map_or(Ok(Vec::new()), History::list)
-    }
-
-    fn version_text(&self, version: u64) -> io::Result<Option<String>> {
-        self.history.as_ref().map_or(Ok(None), |h| h.text(version))
-    }
-
-    fn history_dir(&self) -> Option<PathBuf> {
-        self.history.as_ref().map(|h| h.dir().to_path_buf())
-    }
+pub(crate) fn log_problem(e: LogError) -> ConfigError {
+    ConfigError::one("state", e.to_string())
 }
 
 // === impl ConfigMetrics ===

@@ -104,7 +104,8 @@ pub async fn create(
             });
             Ok(())
         },
-    )?;
+    )
+    .await?;
     let client = edited
         .after
         .clients
@@ -139,6 +140,7 @@ pub async fn revoke(
             }
             Ok(())
         },
-    )?;
+    )
+    .await?;
     Ok(tagged(edited.version, serde_json::json!({ "revoked": name, "version": edited.version })))
 }

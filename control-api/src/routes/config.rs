@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use switchyard_config::history::VersionInfo;
+use switchyard_config::VersionInfo;
 
 use super::tagged;
 use crate::audit::AuditEntry;
@@ -20,7 +20,7 @@ use crate::ControlState;
 pub struct VersionsView {
     /// The version serving now.
     pub current: u64,
-    /// Stored versions, oldest first: `{version, stored_ms, bytes}`.
+    /// Stored versions, oldest first: `{version, stored_ms, bytes, actor, reason}`.
     #[schema(value_type = Vec<Object>)]
     pub versions: Vec<VersionInfo>,
 }
@@ -33,21 +33,46 @@ pub struct RollbackRequest {
     pub version: u64,
 }
 
-/// `?limit=` for the audit trail.
+/// `?limit=` of a listing.
 #[derive(Debug, Deserialize)]
 pub struct Limit {
-    limit: Option<usize>,
+    limit: Option<u32>,
 }
 
-/// `GET /api/v1/config/versions`
+/// `GET /audit` filters (all optional).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct AuditQuery {
+    /// Entries at or after this time, Unix ms.
+    since: Option<i64>,
+    /// Entries before this time, Unix ms.
+    until: Option<i64>,
+    /// Only this actor.
+    actor: Option<String>,
+    /// Only this action, e.g. `group.promote`.
+    action: Option<String>,
+    /// Only this target, e.g. `groups.support-bot`.
+    target: Option<String>,
+    /// The `x-next-cursor` of the previous page.
+    cursor: Option<String>,
+    /// At most this many entries (default 100, at most 1000).
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/config/versions?limit=`: stored versions, oldest first (the newest
+/// `limit`, default 200).
 #[utoipa::path(get, path = "/api/v1/config/versions", tag = "config", responses((status = 200, body = VersionsView)))]
-pub async fn versions(State(state): State<ControlState>, _: Operator) -> Result<Response, ApiError> {
+pub async fn versions(
+    State(state): State<ControlState>,
+    _: Operator,
+    Query(q): Query<Limit>,
+) -> Result<Response, ApiError> {
     let (_, current) = state.editor.snapshot();
-    let versions = state.editor.versions().map_err(|e| ApiError::Internal(format!("config history: {e}")))?;
+    let mut versions = state.editor.versions(q.limit.unwrap_or(200).clamp(1, 1000)).await?;
+    versions.reverse();
     Ok(tagged(current, VersionsView { current, versions }))
 }
 
-/// `GET /api/v1/config/versions/{version}`: that version's YAML.
+/// `GET /api/v1/config/versions/{version}`: the YAML of a stored version.
 #[utoipa::path(get, path = "/api/v1/config/versions/{version}", tag = "config",
     responses((status = 200, content_type = "application/yaml"), (status = 404)))]
 pub async fn version_text(
@@ -58,7 +83,7 @@ pub async fn version_text(
     let text = state
         .editor
         .version_text(version)
-        .map_err(|e| ApiError::Internal(format!("config history: {e}")))?
+        .await?
         .ok_or_else(|| ApiError::NotFound(format!("config version {version} is not in the history")))?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/yaml")], text).into_response())
 }
@@ -75,30 +100,48 @@ pub async fn rollback(
     let target_text = state
         .editor
         .version_text(req.version)
-        .map_err(|e| ApiError::Internal(format!("config history: {e}")))?
+        .await?
         .ok_or_else(|| ApiError::NotFound(format!("config version {} is not in the history", req.version)))?;
     let target = switchyard_config::validate::parse(&target_text).map_err(ApiError::Invalid)?;
+    let target = if state.plane.is_shared() {
+        let (current, _) = state.editor.snapshot();
+        switchyard_config::split::compose(&current, &target_text).map_err(ApiError::Invalid)?
+    } else {
+        target
+    };
     let whole = |c: &switchyard_config::Config| serde_json::to_value(c).unwrap_or_default();
-    let edited = apply(
-        &state,
-        &Edit { actor: &op.name, reason: "", expected, action: "config.rollback" },
-        &format!("config@{}", req.version),
-        whole,
-        |cfg, _| {
-            *cfg = target.clone();
-            Ok(())
-        },
-    )?;
+    let edit = Edit { actor: &op.name, reason: "", expected, action: "config.rollback" };
+    let edited = apply(&state, &edit, &format!("config@{}", req.version), whole, |cfg, _| {
+        *cfg = target;
+        Ok(())
+    })
+    .await?;
     Ok(tagged(edited.version, serde_json::json!({ "version": edited.version, "restored": req.version })))
 }
 
-/// `GET /api/v1/audit?limit=`: newest first.
-#[utoipa::path(get, path = "/api/v1/audit", tag = "config", responses((status = 200, body = [AuditEntry])))]
+/// `GET /api/v1/audit?since=&until=&actor=&action=&target=&cursor=&limit=`: newest first;
+/// `x-next-cursor` names the next page when there is one.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "config", params(AuditQuery),
+    responses((status = 200, body = [AuditEntry])))]
 pub async fn audit(
     State(state): State<ControlState>,
     _: Operator,
-    Query(q): Query<Limit>,
-) -> Result<Json<Vec<AuditEntry>>, ApiError> {
-    let limit = q.limit.unwrap_or(100).min(10_000);
-    state.audit.recent(limit).map(Json).map_err(|e| ApiError::Internal(format!("audit log: {e}")))
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, ApiError> {
+    let filter = switchyard_state::AuditFilter {
+        since_ms: q.since,
+        until_ms: q.until,
+        actor: q.actor,
+        action: q.action,
+        target: q.target,
+        tenant: None,
+        cursor: q.cursor,
+        limit: q.limit,
+    };
+    let (entries, next) = state.audit.list(&filter).await?;
+    let mut resp = Json(entries).into_response();
+    if let Some(v) = next.and_then(|c| axum::http::HeaderValue::from_str(&c).ok()) {
+        resp.headers_mut().insert("x-next-cursor", v);
+    }
+    Ok(resp)
 }

@@ -103,7 +103,8 @@ pub async fn create(
             cfg.groups.insert(new.name.clone(), new.config.clone());
             Ok(())
         },
-    )?;
+    )
+    .await?;
     view(&edited.after, &name, edited.version)
 }
 
@@ -127,7 +128,8 @@ pub async fn replace(
             cfg.groups.insert(group.clone(), config.clone());
             Ok(())
         },
-    )?;
+    )
+    .await?;
     view(&edited.after, &group, edited.version)
 }
 
@@ -152,7 +154,8 @@ pub async fn remove(
             }
             Ok(())
         },
-    )?;
+    )
+    .await?;
     Ok(tagged(edited.version, serde_json::json!({ "deleted": group, "version": edited.version })))
 }
 
@@ -167,7 +170,7 @@ pub async fn weights(
     Body(req): Body<WeightsRequest>,
 ) -> Result<Response, ApiError> {
     let edit = Edit { actor: &op.name, reason: "", expected, action: "group.weights" };
-    let edited = apply_to_group(&state, &edit, &group, |g| groups::set_weights(g, &group, &req.weights))?;
+    let edited = apply_to_group(&state, &edit, &group, |g| groups::set_weights(g, &group, &req.weights)).await?;
     view(&edited.after, &group, edited.version)
 }
 
@@ -183,7 +186,7 @@ pub async fn promote(
     Body(req): Body<MemberName>,
 ) -> Result<Response, ApiError> {
     let edit = Edit { actor: &op.name, reason: "", expected, action: "group.promote" };
-    let edited = apply_to_group(&state, &edit, &group, |g| groups::promote(g, &req.member))?;
+    let edited = apply_to_group(&state, &edit, &group, |g| groups::promote(g, &req.member)).await?;
     view(&edited.after, &group, edited.version)
 }
 
@@ -200,7 +203,8 @@ pub async fn pause(
     let edited = apply_to_group(&state, &edit, &group, |g| {
         groups::pause(g);
         Ok(())
-    })?;
+    })
+    .await?;
     view(&edited.after, &group, edited.version)
 }
 
@@ -215,7 +219,7 @@ pub async fn add_member(
     Body(member): Body<MemberConfig>,
 ) -> Result<Response, ApiError> {
     let edit = Edit { actor: &op.name, reason: "", expected, action: "group.member.add" };
-    let edited = apply_to_group(&state, &edit, &group, |g| groups::add_member(g, &member))?;
+    let edited = apply_to_group(&state, &edit, &group, |g| groups::add_member(g, &member)).await?;
     view(&edited.after, &group, edited.version)
 }
 
@@ -229,7 +233,7 @@ pub async fn remove_member(
     Path((group, member)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let edit = Edit { actor: &op.name, reason: "", expected, action: "group.member.remove" };
-    let edited = apply_to_group(&state, &edit, &group, |g| groups::remove_member(g, &group, &member))?;
+    let edited = apply_to_group(&state, &edit, &group, |g| groups::remove_member(g, &group, &member)).await?;
     view(&edited.after, &group, edited.version)
 }
 

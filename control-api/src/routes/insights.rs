@@ -78,11 +78,14 @@ pub async fn experiment(
     let until = q.until.unwrap_or_else(switchyard_core::unix_ms);
     let since = match q.since {
         Some(s) => s,
-        None => crate::autopilot::experiment_start(
-            &state,
-            &group,
-            cfg.groups.get(&group).ok_or_else(|| ApiError::NotFound(format!("group `{group}` does not exist")))?,
-        ),
+        None => {
+            crate::autopilot::experiment_start(
+                &state,
+                &group,
+                cfg.groups.get(&group).ok_or_else(|| ApiError::NotFound(format!("group `{group}` does not exist")))?,
+            )
+            .await
+        }
     };
     if since >= until {
         return Err(ApiError::BadRequest("`since` must be before `until`".into()));

@@ -1,6 +1,7 @@
 //! Route table of the control API. Handlers live in one module per resource.
 
 pub mod clients;
+pub mod cluster;
 pub mod config;
 pub mod groups;
 pub mod insights;
@@ -42,6 +43,7 @@ pub fn router(state: ControlState) -> Router {
         .route("/clients", get(clients::list).post(clients::create))
         .route("/clients/{client}", delete(clients::revoke))
         .route("/audit", get(config::audit))
+        .route("/cluster", get(cluster::cluster))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .nest("/api/v1", api)

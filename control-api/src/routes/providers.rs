@@ -142,7 +142,8 @@ pub async fn put(
             cfg.providers.insert(name.clone(), provider.clone());
             Ok(())
         },
-    )?;
+    )
+    .await?;
     let p = edited.after.providers.get(&name).ok_or_else(|| ApiError::Internal("provider vanished".into()))?;
     Ok(tagged(edited.version, view(&name, p)))
 }
@@ -167,6 +168,7 @@ pub async fn remove(
             }
             Ok(())
         },
-    )?;
+    )
+    .await?;
     Ok(tagged(edited.version, serde_json::json!({ "deleted": name, "version": edited.version })))
 }
