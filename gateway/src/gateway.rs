@@ -13,7 +13,7 @@ use std::time::Duration;
 use prometheus::Registry;
 use switchyard_config::{ConfigError, ConfigSource, ConfigStore, MemoryLog, VersionLog};
 use switchyard_core::DataPlane;
-use switchyard_records::RecordsHandle;
+use switchyard_records::{RecordsHandle, RecordsOptions, RetentionGate};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -70,6 +70,8 @@ pub struct Startup {
     pub log: Arc<dyn VersionLog>,
     /// The metrics registry `/metrics` serves (shared with the control plane).
     pub registry: Registry,
+    /// Whether this process runs records retention now (replicas: the `retention` lease).
+    pub retention_gate: RetentionGate,
 }
 
 /// A running gateway.
@@ -94,7 +96,12 @@ impl Gateway {
     /// Loads the config (versions kept in memory only) and starts serving, without a
     /// control API. Call inside a tokio runtime.
     pub async fn start(source: ConfigSource) -> Result<Self, StartError> {
-        let startup = Startup { source, log: Arc::new(MemoryLog::default()), registry: Registry::new() };
+        let startup = Startup {
+            source,
+            log: Arc::new(MemoryLog::default()),
+            registry: Registry::new(),
+            retention_gate: RetentionGate::default(),
+        };
         Self::start_with(startup, |_| None).await
     }
 
@@ -105,11 +112,11 @@ impl Gateway {
         startup: Startup,
         mount: impl FnOnce(&MountContext) -> Option<admin::AdminService>,
     ) -> Result<Self, StartError> {
-        let Startup { source, log, registry } = startup;
+        let Startup { source, log, registry, retention_gate } = startup;
         let store = load_store(source, &registry, log).await?;
         let table = store.current();
         let cfg = &table.config;
-        let records_options = recording::options(cfg)?;
+        let records_options = RecordsOptions { retention_gate, ..recording::options(cfg)? };
         let (queue, records) = switchyard_records::start(records_options.clone(), &registry)?;
         let shared = Arc::new(Shared {
             store: store.clone(),

@@ -64,7 +64,9 @@ pub use entry::Entry;
 pub use error::{classify, clickhouse_exception_code, Failure, RecordsError};
 pub use janitor::drop_expired_partitions;
 pub use metrics::{Outcome, OUTCOMES};
-pub use options::{BatchOptions, ClickHouseOptions, RecordsOptions, RetryOptions, SpoolOptions, WhenFull};
+pub use options::{
+    BatchOptions, ClickHouseOptions, RecordsOptions, RetentionGate, RetryOptions, SpoolOptions, WhenFull,
+};
 pub use queue::{RecordQueue, RecordQueueHandle, RecordQueueMetrics};
 pub use record::{AssignmentReason, Attributions, ErrorClass, FeedbackRecord, InferenceRecord, Role};
 pub use schema::{group_table, migrate, MigrationReport};
@@ -131,6 +133,7 @@ pub fn start(opts: RecordsOptions, registry: &Registry) -> Result<(RecordQueue, 
                 shutdown: shutdown_rx,
                 migrate_on_start: opts.migrate_on_start,
                 janitor_interval: opts.janitor_interval,
+                retention_gate: opts.retention_gate.clone(),
                 ready: Default::default(),
                 retention: Default::default(),
             };

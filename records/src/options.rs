@@ -86,6 +86,32 @@ pub struct RecordsOptions {
     pub dead_letter_path: Option<PathBuf>,
     /// How often the retention janitor runs. Default 1 h.
     pub janitor_interval: Duration,
+    /// Whether this process runs retention now (replicas: the holder of the `retention`
+    /// lease). Default: always.
+    pub retention_gate: RetentionGate,
+}
+
+/// Whether this process may run retention now; replicas share one ClickHouse, and only
+/// the holder of the `retention` lease drops partitions (SPEC §7).
+#[derive(Clone, Default)]
+pub struct RetentionGate(Option<std::sync::Arc<dyn Fn() -> bool + Send + Sync>>);
+
+impl RetentionGate {
+    /// A gate that asks `open` each time.
+    pub fn new(open: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        Self(Some(std::sync::Arc::new(open)))
+    }
+
+    /// Whether retention may run now.
+    pub fn is_open(&self) -> bool {
+        self.0.as_ref().is_none_or(|f| f())
+    }
+}
+
+impl std::fmt::Debug for RetentionGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "RetentionGate(lease)" } else { "RetentionGate(always)" })
+    }
 }
 
 // === impl Default ===
@@ -136,6 +162,7 @@ impl Default for RecordsOptions {
             migrate_on_start: true,
             dead_letter_path: None,
             janitor_interval: Duration::from_secs(3600),
+            retention_gate: RetentionGate::default(),
         }
     }
 }

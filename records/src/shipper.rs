@@ -52,6 +52,7 @@ pub(crate) struct Shipper {
     pub(crate) shutdown: watch::Receiver<Option<Instant>>,
     pub(crate) migrate_on_start: bool,
     pub(crate) janitor_interval: Duration,
+    pub(crate) retention_gate: crate::RetentionGate,
     pub(crate) ready: HashSet<String>,
     pub(crate) retention: HashMap<String, u32>,
 }
@@ -214,6 +215,10 @@ impl Shipper {
     }
 
     async fn run_janitor(&mut self) {
+        if !self.retention_gate.is_open() {
+            tracing::debug!("retention runs on the holder of the retention lease; skipped here");
+            return;
+        }
         let now_ms = switchyard_core::unix_ms();
         for (group, days) in self.retention.clone() {
             if let Err(error) =

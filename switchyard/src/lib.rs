@@ -10,6 +10,8 @@ use switchyard_config::{ConfigError, ConfigSource};
 use switchyard_control_api::plane::PlaneError;
 use switchyard_control_api::{ControlPlane, Mount};
 use switchyard_gateway::{admin, Gateway, MountContext, StartError, Startup};
+use switchyard_records::RetentionGate;
+use switchyard_state::LeaseName;
 
 /// A running gateway and its control plane.
 pub struct Running {
@@ -37,7 +39,9 @@ pub async fn start(source: ConfigSource) -> Result<Running, ServeError> {
         PlaneError::Config(c) => ServeError::Config(c),
         e => ServeError::Other(e.to_string()),
     })?);
-    let startup = Startup { source, log: plane.log(), registry };
+    let gate = plane.clone();
+    let retention_gate = RetentionGate::new(move || gate.holds(LeaseName::Retention));
+    let startup = Startup { source, log: plane.log(), registry, retention_gate };
     let mounted = plane.clone();
     let gateway = Gateway::start_with(startup, move |ctx: &MountContext| {
         let router = switchyard_control_api::mount(Mount {
