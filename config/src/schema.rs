@@ -87,6 +87,11 @@ pub struct LimitsConfig {
     pub shutdown_grace_ms: u64,
     /// Largest upstream response body buffered for a non-streamed response, bytes. Default 64 MiB.
     pub max_response_bytes: u64,
+    /// Most JSON elements (objects, arrays, items) in a request body that must be
+    /// translated into another wire format (which parses it into a tree: a few hundred
+    /// bytes of memory per element); more is refused with 413. Bodies served in their own
+    /// format are not limited. Default 25000.
+    pub max_translated_elements: u64,
 }
 
 /// One provider backend.
@@ -332,6 +337,7 @@ impl Default for LimitsConfig {
             keepalive_timeout_ms: 60_000,
             shutdown_grace_ms: 30_000,
             max_response_bytes: 64 << 20,
+            max_translated_elements: 25_000,
         }
     }
 }

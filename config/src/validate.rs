@@ -87,6 +87,7 @@ fn check_limits(cfg: &Config, problems: &mut Vec<Problem>) {
         ("body_timeout_ms", l.body_timeout_ms),
         ("keepalive_timeout_ms", l.keepalive_timeout_ms),
         ("max_response_bytes", l.max_response_bytes),
+        ("max_translated_elements", l.max_translated_elements),
     ] {
         if v == 0 {
             problems.push(Problem::new(format!("limits.{key}"), "must be > 0"));

@@ -9,6 +9,12 @@
 
 mod push;
 
+/// jemalloc, built (`.cargo/config.toml`) to purge freed memory on background threads after
+/// 500 ms: glibc's malloc kept hundreds of MB resident after a burst of large translated
+/// bodies (`tests/memory_bounds.rs`).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -62,6 +62,13 @@ pub enum GatewayError {
         /// The configured limit.
         limit: u64,
     },
+    /// The body has more JSON elements than `limits.max_translated_elements` and would
+    /// have to be translated into the member's format.
+    #[error("the request body has more than {limit} JSON elements, too many to translate for this member")]
+    BodyTooComplex {
+        /// The configured limit.
+        limit: u64,
+    },
     /// The body did not arrive within `limits.body_timeout_ms`.
     #[error("request body was not received in time")]
     BodyTimeout,
@@ -195,6 +202,7 @@ impl GatewayError {
             BadJson(_)
             | BadField(_)
             | BodyTooLarge { .. }
+            | BodyTooComplex { .. }
             | BodyTimeout
             | MissingKey
             | InvalidKey
@@ -265,7 +273,7 @@ impl GatewayError {
         match self {
             BadJson(_) => ErrorClass::BadJson,
             BadField(_) => ErrorClass::BadRequest,
-            BodyTooLarge { .. } => ErrorClass::BodyTooLarge,
+            BodyTooLarge { .. } | BodyTooComplex { .. } => ErrorClass::BodyTooLarge,
             BodyTimeout => ErrorClass::BodyTimeout,
             MissingKey | InvalidKey => ErrorClass::Unauthenticated,
             GroupForbidden(_) => ErrorClass::Forbidden,
@@ -290,7 +298,7 @@ impl GatewayError {
         use GatewayError::*;
         match self {
             BadJson(_) | BadField(_) | UnknownMember { .. } | Unsupported { .. } => StatusCode::BAD_REQUEST,
-            BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyTooLarge { .. } | BodyTooComplex { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             MissingKey | InvalidKey => StatusCode::UNAUTHORIZED,
             GroupForbidden(_) => StatusCode::FORBIDDEN,

@@ -51,6 +51,10 @@ impl Adapter for GeminiAdapter {
         endpoint == Endpoint::ChatCompletions
     }
 
+    fn translates(&self, endpoint: Endpoint) -> bool {
+        self.supports(endpoint)
+    }
+
     fn call(&self, call: UpstreamCall) -> CallFuture {
         if call.endpoint != Endpoint::ChatCompletions {
             return Box::pin(async { Ok(super::anthropic::unsupported()) });

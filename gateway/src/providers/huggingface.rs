@@ -47,6 +47,10 @@ impl Adapter for TgiAdapter {
         matches!(endpoint, Endpoint::ChatCompletions | Endpoint::Completions)
     }
 
+    fn translates(&self, endpoint: Endpoint) -> bool {
+        self.supports(endpoint)
+    }
+
     fn call(&self, call: UpstreamCall) -> CallFuture {
         let chat = match call.endpoint {
             Endpoint::ChatCompletions => true,

@@ -20,6 +20,7 @@
 
 pub mod anthropic;
 mod base;
+pub mod complexity;
 pub mod explain;
 mod gemini;
 mod http;
@@ -61,6 +62,14 @@ pub trait Adapter: Send + Sync + 'static {
     /// Whether this adapter serves `endpoint` in that endpoint's own wire format.
     fn supports(&self, endpoint: Endpoint) -> bool {
         matches!(endpoint, Endpoint::ChatCompletions | Endpoint::Completions | Endpoint::Embeddings)
+    }
+
+    /// Whether serving `endpoint` means translating the body into another wire format
+    /// (parsing it into a JSON tree), so its size in elements is bounded
+    /// (`limits.max_translated_elements`).
+    fn translates(&self, endpoint: Endpoint) -> bool {
+        let _ = endpoint;
+        false
     }
 
     /// Whether responses may carry feature attributions worth extracting.

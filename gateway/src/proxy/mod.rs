@@ -133,9 +133,8 @@ async fn infer<B: RequestBody>(
     let decision = assign::assign(shared, &request, &parts.headers)?;
     let call = upstream_call(ctx, &request, &parts.headers);
     let mut recorder = record::record(shared, ctx, &request, &decision);
-    let max_bytes = ctx.table.limits.max_response_bytes;
-    shadow::mirror(shared, &request.group, &call, recorder.record(), max_bytes);
-    let budget = Budget::for_group(&request.group, max_bytes);
+    let budget = Budget::for_group(&request.group, &ctx.table.limits);
+    shadow::mirror(shared, &request.group, &call, recorder.record(), budget);
     let served = forward::forward(shared, &request.group, &decision, &call, budget, &mut recorder).await;
     Ok(respond::respond(ctx, &request.group, served, recorder, budget))
 }

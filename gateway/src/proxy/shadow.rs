@@ -40,13 +40,13 @@ pub fn mirror(
     group: &Arc<Group>,
     call: &UpstreamCall,
     primary: &InferenceRecord,
-    max_bytes: u64,
+    budget: Budget,
 ) {
     for (i, shadow) in group.shadows.iter().enumerate() {
         if shadow.mirror <= 0.0 || rand::random::<f64>() >= shadow.mirror {
             continue;
         }
-        let copy = prepare(shared, group, shadow, call, primary, max_bytes);
+        let copy = prepare(shared, group, shadow, call, primary, budget);
         let outcome = if copy.is_some() { "sent" } else { "skipped" };
         shared.metrics.mirrored.with_label_values(&[&group.name, &shadow.name, outcome]).inc();
         if let Some(copy) = copy {
@@ -64,7 +64,7 @@ fn prepare(
     shadow: &Member,
     call: &UpstreamCall,
     primary: &InferenceRecord,
-    max_bytes: u64,
+    budget: Budget,
 ) -> Option<Copy> {
     let route = egress::route(&*shadow.provider.runtime, call.endpoint)?;
     let slot = shared.resilience.mirror_slots(&group.name, group.mirror_concurrency).try_acquire_owned().ok()?;
@@ -74,7 +74,7 @@ fn prepare(
     let mut record = InferenceRecord { request_id: id, ..primary.clone() };
     attribute(&mut record, shadow, AssignmentReason::Shadow);
     record.weight = 0.0;
-    Some(Copy { slot, route, call, record, budget: Budget::for_group(group, max_bytes) })
+    Some(Copy { slot, route, call, record, budget })
 }
 
 /// Sends one copy and records what came back.

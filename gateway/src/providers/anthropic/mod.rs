@@ -50,6 +50,10 @@ impl Adapter for AnthropicAdapter {
         matches!(endpoint, Endpoint::Messages | Endpoint::ChatCompletions)
     }
 
+    fn translates(&self, endpoint: Endpoint) -> bool {
+        endpoint == Endpoint::ChatCompletions
+    }
+
     fn call(&self, call: UpstreamCall) -> CallFuture {
         let translate = match call.endpoint {
             Endpoint::Messages => false,

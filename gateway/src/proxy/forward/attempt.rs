@@ -20,6 +20,7 @@ use super::egress::{self, Route};
 use super::{Answer, Budget};
 use crate::error::render::PASS_THROUGH;
 use crate::error::{GatewayError, TimeoutPhase};
+use crate::providers::complexity::json_elements;
 use crate::providers::{SharedAdapter, UpstreamCall, UpstreamFailure, UpstreamResponse};
 use crate::proxy::body::{collect_upstream, CollectError};
 use crate::proxy::usage::usage_of_json;
@@ -46,6 +47,12 @@ pub async fn serve(
     let endpoint = call.endpoint;
     let route = egress::route(&**adapter, endpoint)
         .ok_or_else(|| GatewayError::Unsupported { member: member.name.clone(), endpoint: endpoint.as_str() })?;
+    if route == Route::AnthropicViaOpenAi || adapter.translates(endpoint) {
+        let limit = budget.max_translated_elements;
+        if json_elements(&call.body, usize::try_from(limit).unwrap_or(usize::MAX)).is_none() {
+            return Err(GatewayError::BodyTooComplex { limit });
+        }
+    }
     let call = egress::call_for(route, call, &member.model)
         .ok_or_else(|| GatewayError::BadField("the body is not a valid Messages request".into()))?;
     let breaker = group.breaker.enabled.then(|| shared.resilience.breaker(&group.name, &member.name));

@@ -14,7 +14,7 @@ pub mod egress;
 use std::time::Duration;
 
 use bytes::Bytes;
-use switchyard_config::schema::Fallback;
+use switchyard_config::schema::{Fallback, LimitsConfig};
 use switchyard_records::{AssignmentReason, Role};
 use tokio::time::Instant;
 
@@ -41,6 +41,8 @@ pub struct Budget {
     pub max_bytes: u64,
     /// Longest pause between body chunks.
     pub idle: Duration,
+    /// Most JSON elements of a body that is translated for the member.
+    pub max_translated_elements: u64,
 }
 
 /// Who served the request, why, and what came back.
@@ -56,12 +58,13 @@ pub struct Served<'g> {
 // === impl Budget ===
 
 impl Budget {
-    /// The budget of a request to `group` starting now.
-    pub fn for_group(group: &Group, max_response_bytes: u64) -> Self {
+    /// The budget of a request to `group` starting now, within `limits`.
+    pub fn for_group(group: &Group, limits: &LimitsConfig) -> Self {
         Self {
             deadline: Instant::now() + group.timeouts.total,
-            max_bytes: max_response_bytes,
+            max_bytes: limits.max_response_bytes,
             idle: group.timeouts.idle,
+            max_translated_elements: limits.max_translated_elements,
         }
     }
 }
