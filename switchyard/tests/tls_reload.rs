@@ -151,6 +151,12 @@ async fn new_handshakes_get_a_new_certificate_while_open_connections_keep_workin
         "a mismatched key is counted as rejected"
     );
     assert_eq!(served_cert(addr, &trusted).await, b.der, "the last good certificate keeps serving");
+    // Other writes in the directory (a log file, say) do not report the same refusal again.
+    for i in 0..5 {
+        std::fs::write(certs.join("unrelated.log"), format!("line {i}\n")).expect("write");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(reloads(&gw.metrics().await, "data", "rejected"), 1, "the same bad files are reported once");
     // So is a certificate file that holds no certificate.
     install(&certs, "tls", "not a certificate\n", &c.key);
     assert!(

@@ -113,8 +113,15 @@ fn watch_dirs(
         source: std::io::Error::other(e),
     };
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        // Opening and reading files (a reload's own reads among them) changes nothing.
-        if res.is_ok_and(|event| !matches!(event.kind, notify::EventKind::Access(_))) {
+        // Opening and reading files (a reload's own reads among them) changes nothing;
+        // a file closed after writing does.
+        use notify::event::{AccessKind, AccessMode, EventKind};
+        let relevant = |kind: &EventKind| match kind {
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+            EventKind::Access(_) => false,
+            _ => true,
+        };
+        if res.is_ok_and(|event| relevant(&event.kind)) {
             // Full means a reload is already due; it will read the files as they are then.
             let _ = tx.try_send(());
         }
