@@ -33,6 +33,9 @@ pub struct Config {
     /// Optional TLS for the data plane.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsConfig>,
+    /// Optional TLS for the admin listener (so the console's cookie can be `Secure`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_tls: Option<TlsConfig>,
     /// Request limits and server timeouts.
     #[serde(default)]
     pub limits: LimitsConfig,
@@ -60,7 +63,8 @@ fn is_default_state(s: &StateConfig) -> bool {
     *s == StateConfig::default()
 }
 
-/// `tls:` — PEM files for the data plane.
+/// `tls:` / `admin_tls:` — PEM files for a listener, re-read when they change and on
+/// `SIGHUP` (an unusable pair is refused and the last good one keeps serving).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
@@ -92,6 +96,25 @@ pub struct LimitsConfig {
     /// bytes of memory per element); more is refused with 413. Bodies served in their own
     /// format are not limited. Default 25000.
     pub max_translated_elements: u64,
+    /// h2: streams one connection may have open at once (`SETTINGS_MAX_CONCURRENT_STREAMS`);
+    /// more are refused with `REFUSED_STREAM`. Default 256.
+    pub h2_max_concurrent_streams: u32,
+    /// h2: streams a client may reset before the server took them up; beyond, the
+    /// connection is closed with `GOAWAY ENHANCE_YOUR_CALM` (rapid reset). Default 20.
+    pub h2_max_pending_accept_reset_streams: u32,
+    /// h2: streams the server resets for a client's protocol errors, per connection;
+    /// beyond, `GOAWAY ENHANCE_YOUR_CALM`. Default 1024.
+    pub h2_max_local_error_reset_streams: u32,
+    /// h2: largest request header list (`SETTINGS_MAX_HEADER_LIST_SIZE`: names + values +
+    /// 32 per field), bytes; also bounds a header block's CONTINUATION frames. Default 65536.
+    pub h2_max_header_list_bytes: u32,
+    /// h2: largest frame payload accepted (`SETTINGS_MAX_FRAME_SIZE`), bytes, 16384 to
+    /// 16777215. Default 16384.
+    pub h2_max_frame_bytes: u32,
+    /// h2: the server PINGs a connection this often, ms; 0 disables. Default 20000.
+    pub h2_keepalive_interval_ms: u64,
+    /// h2: a PING not acknowledged within this closes the connection, ms. Default 20000.
+    pub h2_keepalive_timeout_ms: u64,
 }
 
 /// One provider backend.
@@ -338,6 +361,13 @@ impl Default for LimitsConfig {
             shutdown_grace_ms: 30_000,
             max_response_bytes: 64 << 20,
             max_translated_elements: 25_000,
+            h2_max_concurrent_streams: 256,
+            h2_max_pending_accept_reset_streams: 20,
+            h2_max_local_error_reset_streams: 1024,
+            h2_max_header_list_bytes: 64 << 10,
+            h2_max_frame_bytes: 16 << 10,
+            h2_keepalive_interval_ms: 20_000,
+            h2_keepalive_timeout_ms: 20_000,
         }
     }
 }

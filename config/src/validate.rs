@@ -88,10 +88,19 @@ fn check_limits(cfg: &Config, problems: &mut Vec<Problem>) {
         ("keepalive_timeout_ms", l.keepalive_timeout_ms),
         ("max_response_bytes", l.max_response_bytes),
         ("max_translated_elements", l.max_translated_elements),
+        ("h2_max_concurrent_streams", l.h2_max_concurrent_streams.into()),
+        ("h2_max_pending_accept_reset_streams", l.h2_max_pending_accept_reset_streams.into()),
+        ("h2_max_local_error_reset_streams", l.h2_max_local_error_reset_streams.into()),
+        ("h2_max_header_list_bytes", l.h2_max_header_list_bytes.into()),
+        ("h2_keepalive_timeout_ms", l.h2_keepalive_timeout_ms),
     ] {
         if v == 0 {
             problems.push(Problem::new(format!("limits.{key}"), "must be > 0"));
         }
+    }
+    // RFC 9113 §6.5.2: SETTINGS_MAX_FRAME_SIZE lies between 2^14 and 2^24 - 1.
+    if !(16_384..=16_777_215).contains(&l.h2_max_frame_bytes) {
+        problems.push(Problem::new("limits.h2_max_frame_bytes", "must be between 16384 and 16777215"));
     }
 }
 

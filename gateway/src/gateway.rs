@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::listen::tls_reload::{self, Listener, TlsMetrics};
 use crate::listen::{tls, ListenOptions, Phase};
 use crate::proxy::dispatch::Dispatcher;
 use crate::proxy::{Shared, Store};
@@ -134,12 +135,11 @@ impl Gateway {
         let data = bind(&cfg.listen, "listen").await?;
         let admin = bind(&cfg.admin_listen, "admin_listen").await?;
         let (data_addr, admin_addr) = (local_addr(&data)?, local_addr(&admin)?);
-        let options = ListenOptions {
-            header_timeout: Duration::from_millis(cfg.limits.header_timeout_ms),
-            keepalive_timeout: Duration::from_millis(cfg.limits.keepalive_timeout_ms),
-            tls: cfg.tls.as_ref().map(tls::acceptor).transpose()?,
-        };
         let (shutdown, stop) = watch::channel(Phase::Serving);
+        let tls_metrics = TlsMetrics::new(&registry)?;
+        let data_tls = tls_reload::start(Listener::Data, &table, store.subscribe(), &tls_metrics, stop.clone())?;
+        let admin_tls = tls_reload::start(Listener::Admin, &table, store.subscribe(), &tls_metrics, stop.clone())?;
+        let options = ListenOptions::new(&cfg.limits, data_tls);
         recording::keep_groups_provisioned(&store, shared.records.clone(), stop.clone());
         let (drained_tx, drained) = mpsc::channel(1);
         let data_shared = shared.clone();
@@ -153,7 +153,7 @@ impl Gateway {
         let (admin_shared, admin_registry) = (shared.clone(), registry.clone());
         let admin_task = tokio::spawn(listen::serve(
             admin,
-            ListenOptions { tls: None, ..options },
+            ListenOptions { tls: admin_tls, ..options },
             move |req| admin::handle(admin_shared.clone(), admin_registry.clone(), mounted.clone(), req),
             stop,
             drained_tx,

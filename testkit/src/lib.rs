@@ -8,6 +8,7 @@ pub mod control;
 pub mod errors;
 pub mod fake_server;
 pub mod gemini_fake;
+pub mod h2raw;
 pub mod huggingface_fake;
 pub mod oip_fake;
 pub mod openai_fake;

@@ -9,19 +9,26 @@
 //! sent a first request (this covers a silent socket, a stalled h2 preface and a silent
 //! client after the TLS handshake) and after `keepalive_timeout` between requests.
 //!
+//! h2 is served within deliberate limits ([`H2Limits`], from `limits.h2_*`): streams per
+//! connection, resets a client may provoke (rapid reset, CVE-2023-44487; protocol errors,
+//! CVE-2025-8671), the header list (which also bounds CONTINUATION frames, CVE-2024-27316
+//! class), the frame size, and keep-alive PINGs that close connections to dead peers.
+//! SETTINGS and PINGs are acknowledged before h2 reads further, so a flood of them is
+//! held back by the socket, not buffered.
+//!
 //! Shutdown is driven by a [`Phase`] watch: `Draining` tells every connection to finish
-//! its requests in flight and close; `Closing` drops what is left (their recorders finish
-//! as `client_aborted`). Each connection task holds a clone of the `drained` sender, so
-//! the caller knows all are gone when its receiver closes.
+//! its requests in flight and close (how each kind of connection drains: [`conn`]);
+//! `Closing` drops what is left (their recorders finish as `client_aborted`). Each
+//! connection task holds a clone of the `drained` sender, so the caller knows all are
+//! gone when its receiver closes.
 
+mod conn;
 pub mod tls;
+pub mod tls_reload;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{Request, Response};
@@ -29,11 +36,13 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use parking_lot::Mutex;
+use switchyard_config::schema::LimitsConfig;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch, Notify};
-use tokio::time::Instant;
+use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
+
+pub use conn::Tracked;
+use conn::{drive, Activity, Watched};
 
 /// How one listener serves.
 #[derive(Clone)]
@@ -43,8 +52,29 @@ pub struct ListenOptions {
     pub header_timeout: Duration,
     /// How long a connection may sit with no request in flight between requests.
     pub keepalive_timeout: Duration,
+    /// What one h2 connection may ask of the server.
+    pub h2: H2Limits,
     /// TLS, if configured.
     pub tls: Option<TlsAcceptor>,
+}
+
+/// hyper's h2 server settings (`limits.h2_*`; README "Configuration reference").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct H2Limits {
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS`.
+    pub max_concurrent_streams: u32,
+    /// Streams reset by the client before they were taken up, at most (then `GOAWAY`).
+    pub max_pending_accept_reset_streams: usize,
+    /// Streams the server resets for protocol errors, at most (then `GOAWAY`).
+    pub max_local_error_reset_streams: usize,
+    /// `SETTINGS_MAX_HEADER_LIST_SIZE`, bytes.
+    pub max_header_list_bytes: u32,
+    /// `SETTINGS_MAX_FRAME_SIZE`, bytes.
+    pub max_frame_bytes: u32,
+    /// How often the server PINGs a connection (`None`: never).
+    pub keepalive_interval: Option<Duration>,
+    /// A PING unanswered this long closes the connection.
+    pub keepalive_timeout: Duration,
 }
 
 /// Where the server is in its life.
@@ -56,26 +86,6 @@ pub enum Phase {
     Draining,
     /// Grace period over: remaining connections are dropped.
     Closing,
-}
-
-/// Requests in flight on one connection, and since when it has had none.
-struct Activity {
-    in_flight: AtomicUsize,
-    idle_since: Mutex<Instant>,
-    served: AtomicBool,
-    changed: Notify,
-}
-
-/// Decrements [`Activity::in_flight`] when the response body is done (or dropped).
-struct InFlight(Arc<Activity>);
-
-pin_project_lite::pin_project! {
-    /// A response body that keeps its connection's request counted until it is dropped.
-    pub struct Tracked<B> {
-        #[pin]
-        inner: B,
-        guard: InFlight,
-    }
 }
 
 /// Accepts connections on `listener` and serves `handler` until `shutdown` turns true.
@@ -91,10 +101,7 @@ pub async fn serve<H, F, B>(
     B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(options.header_timeout).keep_alive(true);
-    builder.http2().timer(TokioTimer::new());
-    let builder = Arc::new(builder);
+    let builder = Arc::new(builder(&options));
     loop {
         let (stream, _peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -123,17 +130,21 @@ pub async fn serve<H, F, B>(
                 // connection, busy or idle; the handler's future is several KiB, a box
                 // is a pointer (measured with massif at 1,000 idle-ish connections).
                 let fut = Box::pin(handler(req));
-                async move { Ok::<_, Infallible>(fut.await.map(|inner| Tracked { inner, guard })) }
+                async move {
+                    let mut resp = fut.await;
+                    guard.finish(&mut resp);
+                    Ok::<_, Infallible>(resp.map(|inner| Tracked::new(inner, guard)))
+                }
             });
             match options.tls {
                 None => {
-                    let conn = builder.serve_connection(TokioIo::new(stream), service);
-                    drive(conn, &activity, &options, shutdown).await;
+                    let io = TokioIo::new(Watched::new(stream, activity.clone()));
+                    drive(builder.serve_connection(io, service), &activity, &options, shutdown).await;
                 }
                 Some(ref tls) => {
                     if let Ok(Ok(tls_stream)) = tokio::time::timeout(options.header_timeout, tls.accept(stream)).await {
-                        let conn = builder.serve_connection(TokioIo::new(tls_stream), service);
-                        drive(conn, &activity, &options, shutdown).await;
+                        let io = TokioIo::new(Watched::new(tls_stream, activity.clone()));
+                        drive(builder.serve_connection(io, service), &activity, &options, shutdown).await;
                     }
                 }
             }
@@ -142,36 +153,22 @@ pub async fn serve<H, F, B>(
     }
 }
 
-/// Serves one connection: closes it when idle too long, drains it on `Draining`, drops it
-/// on `Closing`.
-async fn drive<I, S, B>(
-    conn: auto::Connection<'_, I, S, TokioExecutor>,
-    activity: &Activity,
-    options: &ListenOptions,
-    mut shutdown: watch::Receiver<Phase>,
-) where
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>>,
-    S::Future: Send + 'static,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let mut conn = std::pin::pin!(conn);
-    let mut draining = false;
-    let mut closing = shutdown.clone();
-    loop {
-        tokio::select! {
-            _ = conn.as_mut() => break,
-            _ = reached(&mut shutdown, Phase::Draining), if !draining => {
-                draining = true;
-                conn.as_mut().graceful_shutdown();
-            }
-            _ = reached(&mut closing, Phase::Closing) => break,
-            _ = activity.idle_for(options.header_timeout, options.keepalive_timeout) => break,
-        }
-    }
+/// hyper's connection builder: h1 with the header timeout, h2 within [`H2Limits`].
+fn builder(options: &ListenOptions) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(options.header_timeout).keep_alive(true);
+    let h2 = &options.h2;
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(h2.max_concurrent_streams)
+        .max_pending_accept_reset_streams(h2.max_pending_accept_reset_streams)
+        .max_local_error_reset_streams(h2.max_local_error_reset_streams)
+        .max_header_list_size(h2.max_header_list_bytes)
+        .max_frame_size(h2.max_frame_bytes)
+        .keep_alive_interval(h2.keepalive_interval)
+        .keep_alive_timeout(h2.keepalive_timeout);
+    builder
 }
 
 /// Resolves once `shutdown` is at `phase` or later (or its sender is gone).
@@ -179,77 +176,34 @@ async fn reached(shutdown: &mut watch::Receiver<Phase>, phase: Phase) {
     let _ = shutdown.wait_for(|p| *p >= phase).await;
 }
 
-// === impl Activity ===
+// === impl ListenOptions ===
 
-impl Activity {
-    fn new() -> Self {
+impl ListenOptions {
+    /// The options `limits` gives a listener, with `tls` if it has it.
+    pub fn new(limits: &LimitsConfig, tls: Option<TlsAcceptor>) -> Self {
         Self {
-            in_flight: AtomicUsize::new(0),
-            idle_since: Mutex::new(Instant::now()),
-            served: AtomicBool::new(false),
-            changed: Notify::new(),
-        }
-    }
-
-    fn start(self: &Arc<Self>) -> InFlight {
-        self.served.store(true, Ordering::Relaxed);
-        self.in_flight.fetch_add(1, Ordering::AcqRel);
-        self.changed.notify_waiters();
-        InFlight(self.clone())
-    }
-
-    /// Resolves once the connection has had no request in flight for `first` (before its
-    /// first request) or `between` (after one).
-    async fn idle_for(&self, first: Duration, between: Duration) {
-        loop {
-            let changed = self.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            if self.in_flight.load(Ordering::Acquire) > 0 {
-                changed.await;
-                continue;
-            }
-            let limit = if self.served.load(Ordering::Relaxed) { between } else { first };
-            let since = *self.idle_since.lock();
-            tokio::select! {
-                _ = tokio::time::sleep_until(since + limit) => {
-                    if self.in_flight.load(Ordering::Acquire) == 0 {
-                        return;
-                    }
-                }
-                _ = changed => {}
-            }
+            header_timeout: Duration::from_millis(limits.header_timeout_ms),
+            keepalive_timeout: Duration::from_millis(limits.keepalive_timeout_ms),
+            h2: H2Limits::new(limits),
+            tls,
         }
     }
 }
 
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
-            *self.0.idle_since.lock() = Instant::now();
+// === impl H2Limits ===
+
+impl H2Limits {
+    /// The `limits.h2_*` keys.
+    pub fn new(limits: &LimitsConfig) -> Self {
+        Self {
+            max_concurrent_streams: limits.h2_max_concurrent_streams,
+            max_pending_accept_reset_streams: limits.h2_max_pending_accept_reset_streams as usize,
+            max_local_error_reset_streams: limits.h2_max_local_error_reset_streams as usize,
+            max_header_list_bytes: limits.h2_max_header_list_bytes,
+            max_frame_bytes: limits.h2_max_frame_bytes,
+            keepalive_interval: (limits.h2_keepalive_interval_ms > 0)
+                .then(|| Duration::from_millis(limits.h2_keepalive_interval_ms)),
+            keepalive_timeout: Duration::from_millis(limits.h2_keepalive_timeout_ms),
         }
-        self.0.changed.notify_waiters();
-    }
-}
-
-// === impl Tracked ===
-
-impl<B: http_body::Body> http_body::Body for Tracked<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        self.project().inner.poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
     }
 }

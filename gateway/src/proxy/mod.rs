@@ -17,6 +17,9 @@
 //!
 //! Every response, early or not, leaves through [`exit`], which stamps the request-id
 //! headers and counts `switchyard_requests_total` for responses no recorder counted.
+//! While the gateway is not ready (starting, draining) every route but OIP's health
+//! probes answers 503 `not_ready` with `Retry-After` (see [`crate::listen`] for which
+//! requests still reach the handler while draining).
 //! Where the next features plug in: rate limits for client, tenant and group rules after
 //! [`authenticate::authenticate`] and [`resolve::resolve`] in [`infer`], provider and
 //! member rules per attempt in [`forward::attempt::once`]; the explainer call after
@@ -104,6 +107,9 @@ async fn handle_in<B: RequestBody>(
 ) -> Response<GatewayBody> {
     let (format, route) = route::route(req.method(), req.uri().path());
     ctx.format = format;
+    // Starting or draining: 503 with `Retry-After`, so the client retries elsewhere or
+    // later; the health routes still answer (OIP ready says not ready).
+    let route = if shared.is_ready() || route.is_health() { route } else { Route::Refused(GatewayError::NotReady) };
     let result = match route {
         Route::Infer(ingress) => infer(shared, ctx, req, ingress).await,
         Route::Models => models::list(ctx, req.headers()),

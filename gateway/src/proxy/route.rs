@@ -31,6 +31,15 @@ pub struct Ingress {
     pub path_group: Option<String>,
 }
 
+// === impl Route ===
+
+impl Route {
+    /// OIP's liveness and readiness probes, answered even while not ready.
+    pub fn is_health(&self) -> bool {
+        matches!(self, Route::Oip(OipRoute::Live | OipRoute::Ready))
+    }
+}
+
 /// The route and the client's wire format.
 pub fn route(method: &Method, path: &str) -> (WireFormat, Route) {
     if path.starts_with("/v2") {
