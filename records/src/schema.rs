@@ -54,13 +54,45 @@ const INFERENCE_COLUMNS: &str = "
     attribution_base_value Nullable(Float64),
     attribution_names Array(String),
     attribution_values Array(Float64),
-    client_request_id String";
+    client_request_id String,
+    logprob_tokens Nullable(UInt32),
+    logprob_mean Nullable(Float64),
+    logprob_min Nullable(Float64),
+    perplexity Nullable(Float64)";
 
 /// Columns added to the inference tables after they were first created:
 /// `(name, type)`. [`migrate`] adds a missing one to every existing
 /// `inferences_<group>` table (ClickHouse 18.16 has no `ADD COLUMN IF NOT EXISTS`) and
 /// rebuilds the `inferences` Merge table over them.
-const ADDED_INFERENCE_COLUMNS: &[(&str, &str)] = &[("client_request_id", "String")];
+const ADDED_INFERENCE_COLUMNS: &[(&str, &str)] = &[
+    ("client_request_id", "String"),
+    ("logprob_tokens", "Nullable(UInt32)"),
+    ("logprob_mean", "Nullable(Float64)"),
+    ("logprob_min", "Nullable(Float64)"),
+    ("perplexity", "Nullable(Float64)"),
+];
+
+/// `explanations`: one row per (request, source, instance, output, feature) — SPEC §9.
+/// Partitioned by day and group so retention drops a group's days whole.
+const CREATE_EXPLANATIONS: &str = "CREATE TABLE IF NOT EXISTS {db}.explanations (
+            request_id String, ts DateTime, timestamp_ms Int64, group_name String, member String,
+            config_version UInt64, source String, method String, instance UInt32, output UInt32,
+            output_name String, ordinal UInt32, feature String, value Float64,
+            base_value Nullable(Float64), output_value Nullable(Float64),
+            confidence Nullable(Float64), coverage Nullable(Float64),
+            explainer_latency_us Nullable(UInt64)
+        ) ENGINE = ReplacingMergeTree() PARTITION BY (toYYYYMMDD(ts), group_name)
+          ORDER BY (request_id, source, instance, output, ordinal)";
+
+/// Copies the rows of the first `explanations` layout (one set per request, renamed to
+/// `explanations_v1`) into the long layout: instance 0, output 0, source `inline`.
+const COPY_EXPLANATIONS_V1: &str = "INSERT INTO {db}.explanations (request_id, ts, timestamp_ms, group_name,
+            member, config_version, source, method, instance, output, output_name, ordinal, feature, value,
+            base_value, output_value, confidence, coverage, explainer_latency_us)
+        SELECT request_id, ts, timestamp_ms, group_name, member, toUInt64(0), 'inline', method, toUInt32(0),
+            toUInt32(0), '', ordinal, feature, value, base_value, CAST(NULL AS Nullable(Float64)),
+            CAST(NULL AS Nullable(Float64)), CAST(NULL AS Nullable(Float64)), CAST(NULL AS Nullable(UInt64))
+        FROM {db}.explanations_v1";
 
 /// One schema migration.
 #[derive(Debug)]
@@ -84,12 +116,9 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 2,
         name: "explanations",
-        statements: &["CREATE TABLE IF NOT EXISTS {db}.explanations (
-            request_id String, ts DateTime, timestamp_ms Int64, group_name String,
-            member String, method String, ordinal UInt32, feature String, value Float64,
-            base_value Nullable(Float64)
-        ) ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMMDD(ts)
-          ORDER BY (request_id, ordinal)"],
+        // The long layout since issue 14; a database that has the first layout is
+        // upgraded by `upgrade_explanations`.
+        statements: &[CREATE_EXPLANATIONS],
     },
     Migration {
         version: 3,
@@ -192,6 +221,7 @@ pub async fn migrate(opts: &ClickHouseOptions) -> Result<MigrationReport, Record
         applied.push(m.version);
     }
     add_inference_columns(&root, db).await?;
+    upgrade_explanations(&root, db).await?;
     Ok(MigrationReport { server_version, applied })
 }
 
@@ -231,6 +261,55 @@ async fn add_inference_columns(root: &Client, db: &str) -> Result<(), RecordsErr
         }
     }
     Ok(())
+}
+
+/// Moves a first-layout `explanations` table (one set per request: no `instance`
+/// column) to the long layout: rename it to `explanations_v1`, create the new table, copy
+/// the rows, drop the old one. Idempotent at every step: a run cut short is completed by
+/// the next (a repeated copy collapses in the ReplacingMergeTree).
+async fn upgrade_explanations(root: &Client, db: &str) -> Result<(), RecordsError> {
+    #[derive(clickhouse::Row, serde::Deserialize)]
+    struct Column {
+        table: String,
+        name: String,
+    }
+    let columns: Vec<Column> = root
+        .query("SELECT table, name FROM system.columns WHERE database = ? AND table IN ('explanations', 'explanations_v1')")
+        .bind(db)
+        .fetch_all()
+        .await
+        .map_err(|e| RecordsError::clickhouse("read explanations columns", e))?;
+    let has_table = |t: &str| columns.iter().any(|c| c.table == t);
+    let old_layout = has_table("explanations") && !columns.iter().any(|c| c.table == "explanations" && c.name == "instance");
+    if old_layout && !has_table("explanations_v1") {
+        exec(root, &format!("RENAME TABLE `{db}`.explanations TO `{db}`.explanations_v1"), "rename explanations v1")
+            .await?;
+    } else if old_layout {
+        // Both exist and `explanations` is old: an earlier run failed after its rename
+        // and before the create; cannot happen with the order below, refuse to guess.
+        return Err(RecordsError::InvalidOption {
+            field: "records.clickhouse.database",
+            message: "explanations and explanations_v1 both have the first layout; drop one by hand".into(),
+        });
+    }
+    if old_layout || has_table("explanations_v1") {
+        exec(root, &expand(CREATE_EXPLANATIONS, db), "create explanations").await?;
+        exec(root, &expand(COPY_EXPLANATIONS_V1, db), "copy explanations v1").await?;
+        exec(root, &format!("DROP TABLE IF EXISTS `{db}`.explanations_v1"), "drop explanations v1").await?;
+        tracing::info!(database = %db, "explanations table moved to the long layout");
+    }
+    Ok(())
+}
+
+/// Every statement of [`upgrade_explanations`] on a first-layout database, in order
+/// (for the compatibility test).
+pub fn explanations_upgrade_statements(database: &str) -> Vec<String> {
+    vec![
+        format!("RENAME TABLE `{database}`.explanations TO `{database}`.explanations_v1"),
+        expand(CREATE_EXPLANATIONS, database),
+        expand(COPY_EXPLANATIONS_V1, database),
+        format!("DROP TABLE IF EXISTS `{database}`.explanations_v1"),
+    ]
 }
 
 /// Creates `inferences_<group>` if missing, or adds columns it lacks (a table created
