@@ -28,7 +28,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::metrics::{ExplainMetrics, Outcome};
 use super::{input, normalise};
-use crate::providers::{Endpoint, UpstreamCall};
+use crate::providers::{Endpoint, UpstreamCall, UpstreamFailure};
 use crate::proxy::{Group, Member};
 
 /// Largest explainer answer read, bytes.
@@ -211,7 +211,10 @@ impl Job {
             .provider
             .explain(call, self.protocol)
             .ok_or_else(|| CallError::Failed("provider cannot explain with this protocol".into()))?;
-        let resp = future.await.map_err(|e| CallError::Failed(e.to_string()))?;
+        let resp = future.await.map_err(|e| match e {
+            UpstreamFailure::FirstByteTimeout => CallError::Timeout,
+            other => CallError::Failed(other.to_string()),
+        })?;
         if !resp.status.is_success() {
             return Err(CallError::Failed(format!("status {}", resp.status)));
         }

@@ -23,11 +23,12 @@ pub(super) fn outputs(v: &Value, at: At, out: &mut Normalised) -> bool {
     let Some(expl) = named(&["explanation", "explanations"]) else { return false };
     let texts: Vec<&str> = flat_strings(&expl["data"]);
     if !texts.is_empty() || expl["datatype"] == "BYTES" {
-        let mut found = false;
+        let (mut found, start) = (false, out.sets.len());
         for (k, text) in texts.iter().enumerate() {
             let instance = if texts.len() == 1 { at.instance } else { at.instance + u32::try_from(k).unwrap_or(0) };
             found |= walk(&Value::String((*text).to_owned()), At { instance, ..at }, out);
         }
+        fill_output_values(outputs, at.instance, &mut out.sets[start..]);
         return found;
     }
     let Some(mut t) = Tensor::read(&expl["data"]) else { return false };
@@ -50,14 +51,33 @@ pub(super) fn outputs(v: &Value, at: At, out: &mut Normalised) -> bool {
         base = numbers(named(&["base_value", "expected_value"]).and_then(|o| o.get("data")));
     }
     let method = params["method"].as_str().or_else(|| params["explainer"].as_str()).map_or("shap", method_of);
-    let wanted = [grid.instances, grid.instances * grid.outputs];
-    let output_values = outputs
+    let output_values = predictions(outputs, &[grid.instances, grid.instances * grid.outputs]);
+    grid.emit(&Extras { names, base, output_values, method, instance0: at.instance }, out);
+    true
+}
+
+/// The first model output (not an explanation part) with one of the `sizes`.
+fn predictions(outputs: &[Value], sizes: &[usize]) -> Option<Tensor> {
+    outputs
         .iter()
         .filter(|o| o["name"].as_str().is_some_and(|n| !NOT_PREDICTIONS.contains(&n)))
         .filter_map(|o| Tensor::read(&o["data"]))
-        .find(|p| wanted.contains(&p.data.len()));
-    grid.emit(&Extras { names, base, output_values, method, instance0: at.instance }, out);
-    true
+        .find(|p| sizes.contains(&p.data.len()))
+}
+
+/// Sets read from explanation JSON that carry no model output get it from the answer's
+/// prediction output, when its size is instances × outputs.
+fn fill_output_values(outputs: &[Value], instance0: u32, sets: &mut [switchyard_records::Attributions]) {
+    let instances = sets.iter().map(|s| s.instance.saturating_sub(instance0) as usize + 1).max().unwrap_or(0);
+    let k = sets.iter().map(|s| s.output as usize + 1).max().unwrap_or(0);
+    if sets.iter().all(|s| s.output_value.is_some()) {
+        return;
+    }
+    let Some(p) = predictions(outputs, &[instances * k]) else { return };
+    for s in sets.iter_mut().filter(|s| s.output_value.is_none()) {
+        let at = s.instance.saturating_sub(instance0) as usize * k + s.output as usize;
+        s.output_value = p.data.get(at).copied();
+    }
 }
 
 fn flat_strings(v: &Value) -> Vec<&str> {
