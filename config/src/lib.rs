@@ -20,5 +20,6 @@ pub use schema::{Config, ProviderKind, Role};
 pub use secret::{Secret, SecretRef};
 pub use store::{check, ConfigEditor, ConfigSource, ConfigStore, EditError, Edited, ReloadOutcome, QUICKSTART_YAML};
 pub use table::{
-    AuthFailure, Client, Explain, Group, Member, Provider, ProviderFactory, ProviderSpec, RoutingTable, StickySource, Timeouts,
+    AuthFailure, Client, Explain, Group, Member, Provider, ProviderFactory, ProviderSpec, RoutingTable, StickySource,
+    Timeouts,
 };

@@ -46,10 +46,7 @@ fn a_valid_explainer_compiles_with_its_defaults() {
 #[test]
 fn every_explain_problem_names_its_path() {
     let at = "groups.tabular.members[0].explain";
-    assert_eq!(
-        problems(&config("{ provider: nowhere }")),
-        vec![format!("{at}.provider: unknown provider `nowhere`")]
-    );
+    assert_eq!(problems(&config("{ provider: nowhere }")), vec![format!("{at}.provider: unknown provider `nowhere`")]);
     assert_eq!(
         problems(&config("{ provider: llm }")),
         vec![format!("{at}.provider: provider `llm` is of kind openai; protocol kserve_v1 needs kind http or oip")]

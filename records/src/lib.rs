@@ -68,7 +68,8 @@ pub use metrics::{Outcome, OUTCOMES};
 pub use options::{BatchOptions, ClickHouseOptions, RecordsOptions, RetryOptions, SpoolOptions, WhenFull};
 pub use queue::{RecordQueue, RecordQueueHandle, RecordQueueMetrics};
 pub use record::{
-    AssignmentReason, Attributions, ErrorClass, ExplanationRecord, FeedbackRecord, InferenceRecord, LogprobSummary, Role,
+    AssignmentReason, Attributions, ErrorClass, ExplanationRecord, FeedbackRecord, InferenceRecord, LogprobSummary,
+    Role,
 };
 pub use schema::{group_table, migrate, MigrationReport};
 pub use spool::Recovery;

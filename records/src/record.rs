@@ -199,10 +199,9 @@ mod tests {
         let r: InferenceRecord = serde_json::from_str(one).unwrap();
         assert_eq!(r.attributions.len(), 1);
         assert_eq!((r.attributions[0].instance, r.attributions[0].names[0].as_str()), (0, "a"));
-        let none: InferenceRecord = serde_json::from_str(&one.replace(
-            r#"{"names":["a"],"values":[0.5],"base_value":0.1,"method":"shap"}"#,
-            "null",
-        ))
+        let none: InferenceRecord = serde_json::from_str(
+            &one.replace(r#"{"names":["a"],"values":[0.5],"base_value":0.1,"method":"shap"}"#, "null"),
+        )
         .unwrap();
         assert!(none.attributions.is_empty());
         let round: InferenceRecord = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();

@@ -49,7 +49,7 @@ pub struct InferenceRow {
     pub perplexity: Option<f64>,
 }
 
-/// One row of `explanations`: one feature of one (request, source, instance, output).
+/// One row of `explanations`: one feature of one (request, source, method, instance, output).
 #[derive(Debug, Clone, clickhouse::Row, Serialize)]
 pub struct ExplanationRow {
     pub request_id: String,
@@ -183,7 +183,13 @@ impl ExplanationRow {
 }
 
 /// Appends one row per feature of `set`.
-fn explanation_rows(head: &Head<'_>, config_version: u64, source: Source, set: &Attributions, out: &mut Vec<ExplanationRow>) {
+fn explanation_rows(
+    head: &Head<'_>,
+    config_version: u64,
+    source: Source,
+    set: &Attributions,
+    out: &mut Vec<ExplanationRow>,
+) {
     let (source, latency) = match source {
         Source::Inline => ("inline", None),
         Source::Explainer(us) => ("explainer", Some(us)),

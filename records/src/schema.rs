@@ -72,7 +72,8 @@ const ADDED_INFERENCE_COLUMNS: &[(&str, &str)] = &[
     ("perplexity", "Nullable(Float64)"),
 ];
 
-/// `explanations`: one row per (request, source, instance, output, feature) — SPEC §9.
+/// `explanations`: one row per (request, source, method, instance, output, feature) —
+/// SPEC §9; two methods (TrustyAI LIME and SHAP) of one output are two rows.
 /// Partitioned by day and group so retention drops a group's days whole.
 const CREATE_EXPLANATIONS: &str = "CREATE TABLE IF NOT EXISTS {db}.explanations (
             request_id String, ts DateTime, timestamp_ms Int64, group_name String, member String,
@@ -82,7 +83,7 @@ const CREATE_EXPLANATIONS: &str = "CREATE TABLE IF NOT EXISTS {db}.explanations 
             confidence Nullable(Float64), coverage Nullable(Float64),
             explainer_latency_us Nullable(UInt64)
         ) ENGINE = ReplacingMergeTree() PARTITION BY (toYYYYMMDD(ts), group_name)
-          ORDER BY (request_id, source, instance, output, ordinal)";
+          ORDER BY (request_id, source, method, instance, output, ordinal)";
 
 /// Copies the rows of the first `explanations` layout (one set per request, renamed to
 /// `explanations_v1`) into the long layout: instance 0, output 0, source `inline`.
@@ -280,7 +281,8 @@ async fn upgrade_explanations(root: &Client, db: &str) -> Result<(), RecordsErro
         .await
         .map_err(|e| RecordsError::clickhouse("read explanations columns", e))?;
     let has_table = |t: &str| columns.iter().any(|c| c.table == t);
-    let old_layout = has_table("explanations") && !columns.iter().any(|c| c.table == "explanations" && c.name == "instance");
+    let old_layout =
+        has_table("explanations") && !columns.iter().any(|c| c.table == "explanations" && c.name == "instance");
     if old_layout && !has_table("explanations_v1") {
         exec(root, &format!("RENAME TABLE `{db}`.explanations TO `{db}`.explanations_v1"), "rename explanations v1")
             .await?;

@@ -10,9 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use prometheus::Registry;
-use switchyard_records::{
-    schema, Attributions, ExplanationRecord, GroupSpec, LogprobSummary, Outcome,
-};
+use switchyard_records::{schema, Attributions, ExplanationRecord, GroupSpec, LogprobSummary, Outcome};
 
 fn set(instance: u32, output: u32, names: &[&str], values: &[f64]) -> Attributions {
     Attributions {
@@ -44,12 +42,14 @@ struct Row {
 async fn inline_and_explainer_sets_become_long_rows() {
     let (url, db) = (ch_url(), unique_db("xrows"));
     let dir = tempfile::tempdir().unwrap();
-    let (queue, handle) = switchyard_records::start(options(dir.path(), Some(ch_opts(&url, &db))), &Registry::new()).unwrap();
+    let (queue, handle) =
+        switchyard_records::start(options(dir.path(), Some(ch_opts(&url, &db))), &Registry::new()).unwrap();
     queue.provision_groups(&[GroupSpec { name: "tab".into(), retention_days: Some(30) }]);
     let now = now_ms();
     // Inline: 3 instances x 2 outputs x 2 features; an LLM record with a logprob summary.
     let mut r = record("tab", 1, now);
-    r.attributions = (0..3).flat_map(|i| (0..2).map(move |o| set(i, o, &["a", "b"], &[f64::from(i), f64::from(o)]))).collect();
+    r.attributions =
+        (0..3).flat_map(|i| (0..2).map(move |o| set(i, o, &["a", "b"], &[f64::from(i), f64::from(o)]))).collect();
     let mut llm = record("tab", 2, now);
     llm.attributions.clear();
     llm.logprobs = Some(LogprobSummary { tokens: 4, mean: -0.5, min: -1.25, perplexity: 0.5f64.exp() });
@@ -84,7 +84,8 @@ async fn inline_and_explainer_sets_become_long_rows() {
     assert_eq!(explainer.iter().map(|r| r.feature.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
     assert_eq!((explainer[2].explainer_latency_us, explainer[2].config_version), (Some(1234), 8));
     let inline: Vec<&Row> = rows.iter().filter(|r| r.source == "inline").collect();
-    let cells: Vec<(u32, u32, &str, f64)> = inline.iter().map(|r| (r.instance, r.output, r.feature.as_str(), r.value)).collect();
+    let cells: Vec<(u32, u32, &str, f64)> =
+        inline.iter().map(|r| (r.instance, r.output, r.feature.as_str(), r.value)).collect();
     assert_eq!(&cells[..4], [(0, 0, "a", 0.0), (0, 0, "b", 0.0), (0, 1, "a", 0.0), (0, 1, "b", 1.0)]);
     assert_eq!(cells[11], (2, 1, "b", 1.0));
     assert!(inline.iter().all(|r| r.explainer_latency_us.is_none() && r.config_version == 7));
@@ -136,7 +137,14 @@ async fn a_first_layout_explanations_table_is_upgraded_without_loss() {
         .await
         .unwrap();
     assert_eq!(moved, [("inline".into(), 0, "age".into(), 0.25), ("inline".into(), 0, "income".into(), -0.5)]);
-    assert_eq!(scalar(&client, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'explanations_v1'").await, 0);
+    assert_eq!(
+        scalar(
+            &client,
+            "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'explanations_v1'"
+        )
+        .await,
+        0
+    );
     // Idempotent.
     assert_eq!(schema::migrate(&ch_opts(&url, &db)).await.unwrap().applied, Vec::<u32>::new());
     assert_eq!(scalar(&client, "SELECT count() FROM explanations").await, 2);
@@ -166,4 +174,3 @@ async fn retention_drops_a_groups_old_explanations_only() {
     assert_eq!(left, ["r-a-2024-06-01", "r-b-2024-05-01"]);
     drop_db(&client, &db).await;
 }
-

@@ -212,7 +212,9 @@ async fn shap_values_are_stored_exactly_add_up_and_rank_each_arm() {
             checked += 1;
         }
     }
-    eprintln!("{checked} stored explanations: max |stored - shap| = {worst_shap:e}, max |base + Σ - output| = {worst_sum:e}");
+    eprintln!(
+        "{checked} stored explanations: max |stored - shap| = {worst_shap:e}, max |base + Σ - output| = {worst_sum:e}"
+    );
 
     // Per-arm ranking from the API against mean |SHAP| computed here on the same rows.
     let report: Value = api
@@ -269,7 +271,10 @@ async fn shap_values_are_stored_exactly_add_up_and_rank_each_arm() {
     eprintln!("champion vs challenger: ρ = {rho:.3}; most different: {}", cmp["most_different"][0]["feature"]);
     let m = gw.metrics().await;
     let explained = |member: &str| {
-        metric(&m, &format!("switchyard_explanations_total{{group=\"diabetes\",member=\"{member}\",outcome=\"explained\"}}"))
+        metric(
+            &m,
+            &format!("switchyard_explanations_total{{group=\"diabetes\",member=\"{member}\",outcome=\"explained\"}}"),
+        )
     };
     assert_eq!(explained("gbr"), Some(arms["gbr"] as f64));
     assert_eq!(explained("linear"), Some(arms["linear"] as f64));
@@ -313,7 +318,11 @@ async fn a_slow_or_dead_explainer_never_slows_a_client_and_loses_nothing() {
             && counted(&text, "down", "failed") + counted(&text, "down", "busy") == N
     })
     .await;
-    assert!(settled, "every skipped or failed call is counted:\n{}", text.lines().filter(|l| l.contains("explanations_total")).collect::<Vec<_>>().join("\n"));
+    assert!(
+        settled,
+        "every skipped or failed call is counted:\n{}",
+        text.lines().filter(|l| l.contains("explanations_total")).collect::<Vec<_>>().join("\n")
+    );
     for group in ["slow", "down"] {
         assert_eq!(counted(&text, group, "explained"), 0);
         eprintln!(
@@ -362,7 +371,8 @@ async fn inline_attributions_of_every_instance_and_output_are_stored() {
         assert_eq!(set["output_value"].as_f64(), clf["proba"][i][o].as_f64());
     }
     let ch = Ch::new(&ch_url());
-    let rows_stored = ch.scalar(&db, &format!("SELECT count() FROM explanations FINAL WHERE request_id = '{id}'")).await;
+    let rows_stored =
+        ch.scalar(&db, &format!("SELECT count() FROM explanations FINAL WHERE request_id = '{id}'")).await;
     assert_eq!(rows_stored, (3 * 2 * features) as u64, "3 instances × 2 outputs × {features} features");
     gw.stop().await;
     ch.drop_db(&db).await;

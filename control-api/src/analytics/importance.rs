@@ -249,10 +249,8 @@ fn comparisons(members: &[MemberView], ranked: &HashMap<&str, Vec<FeatureImporta
     let mut out = Vec::new();
     for ch in members.iter().filter(|m| m.role == "challenger") {
         let Some(theirs) = ranked.get(ch.name.as_str()) else { continue };
-        let mut pairs: Vec<(&FeatureImportance, &FeatureImportance)> = base
-            .iter()
-            .filter_map(|b| theirs.iter().find(|t| t.feature == b.feature).map(|t| (b, t)))
-            .collect();
+        let mut pairs: Vec<(&FeatureImportance, &FeatureImportance)> =
+            base.iter().filter_map(|b| theirs.iter().find(|t| t.feature == b.feature).map(|t| (b, t))).collect();
         let (a, b): (Vec<f64>, Vec<f64>) = pairs.iter().map(|(x, y)| (x.mean_abs, y.mean_abs)).unzip();
         let rank_correlation = spearman(&a, &b);
         pairs.sort_by(|x, y| {

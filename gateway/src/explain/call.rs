@@ -114,7 +114,12 @@ pub fn pending(group: &Arc<Group>, member: &Member, body: &Bytes) -> Option<Pend
 
 /// Called once the answer is complete and `record` offered: explains it if it is in
 /// the sample (see the module docs). Never waits.
-pub fn after_answer(explainers: &Explainers, queue: &switchyard_records::RecordQueue, p: Pending, record: &InferenceRecord) {
+pub fn after_answer(
+    explainers: &Explainers,
+    queue: &switchyard_records::RecordQueue,
+    p: Pending,
+    record: &InferenceRecord,
+) {
     let Some(member) = p.group.members.iter().find(|m| m.name == record.member) else { return };
     let Some(x) = &member.explain else { return };
     let count = |o| explainers.metrics.count(&record.group, &record.member, o);

@@ -126,7 +126,8 @@ mod tests {
         let s = of_answer(chat).expect("summary");
         assert_eq!((s.tokens, s.mean, s.min), (2, -1.0, -1.5));
         assert!((s.perplexity - 1f64.exp()).abs() < 1e-12);
-        let legacy = br#"{"choices":[{"text":"a b","logprobs":{"tokens":["a","b","c"],"token_logprobs":[null,-2.0,-1.0]}}]}"#;
+        let legacy =
+            br#"{"choices":[{"text":"a b","logprobs":{"tokens":["a","b","c"],"token_logprobs":[null,-2.0,-1.0]}}]}"#;
         assert_eq!(of_answer(legacy).map(|s| (s.tokens, s.mean)), Some((2, -1.5)));
         assert_eq!(of_answer(br#"{"choices":[{"logprobs":null}]}"#), None);
         assert_eq!(of_answer(br#"{"choices":[]}"#), None);

@@ -9,8 +9,8 @@ use switchyard_config::ProviderSpec;
 
 use super::base::{Auth, HttpBase};
 use super::{Adapter, CallFuture, Endpoint, UpstreamCall};
-use switchyard_config::schema::ExplainProtocol;
 use crate::upstream::UpstreamClient;
+use switchyard_config::schema::ExplainProtocol;
 
 /// Adapter for one `kind: http` provider.
 pub struct HttpAdapter {

@@ -12,8 +12,8 @@ use switchyard_config::ProviderSpec;
 
 use super::base::{Auth, HttpBase};
 use super::{Adapter, CallFuture, Endpoint, UpstreamCall};
-use switchyard_config::schema::ExplainProtocol;
 use crate::upstream::UpstreamClient;
+use switchyard_config::schema::ExplainProtocol;
 
 /// Characters escaped in a model name used as a path segment: all but RFC 3986's
 /// unreserved ones.

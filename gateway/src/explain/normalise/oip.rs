@@ -32,8 +32,7 @@ pub(super) fn outputs(v: &Value, at: At, out: &mut Normalised) -> bool {
         return found;
     }
     let Some(mut t) = Tensor::read(&expl["data"]) else { return false };
-    let shape: Vec<usize> =
-        numbers(expl.get("shape")).into_iter().filter(|x| *x >= 0.0).map(|x| x as usize).collect();
+    let shape: Vec<usize> = numbers(expl.get("shape")).into_iter().filter(|x| *x >= 0.0).map(|x| x as usize).collect();
     if !shape.is_empty() {
         match t.with_shape(&shape) {
             Some(reshaped) => t = reshaped,

@@ -30,7 +30,10 @@ fn alibi_multi_output_batch_keeps_every_instance_and_output() {
         "expected_value": [0.4, 0.6], "feature_names": ["a", "b"],
         "raw": {"raw_prediction": [[0.1, 0.9], [0.2, 0.8], [0.3, 0.7]]}}});
     let s = sets(v);
-    assert_eq!(s.iter().map(key).collect::<Vec<_>>(), [(0, 0, 2), (0, 1, 2), (1, 0, 2), (1, 1, 2), (2, 0, 2), (2, 1, 2)]);
+    assert_eq!(
+        s.iter().map(key).collect::<Vec<_>>(),
+        [(0, 0, 2), (0, 1, 2), (1, 0, 2), (1, 1, 2), (2, 0, 2), (2, 1, 2)]
+    );
     let i2o1 = &s[5];
     assert_eq!(i2o1.values, [-5.0, -6.0]);
     assert_eq!((i2o1.base_value, i2o1.output_value, i2o1.method.as_str()), (Some(0.6), Some(0.7), "shap"));
@@ -44,7 +47,8 @@ fn shap_library_layouts() {
     assert_eq!(s.iter().map(key).collect::<Vec<_>>(), [(0, 0, 3), (0, 1, 3)]);
     assert_eq!(s[1].values, [-1.0, -2.0, -3.0]);
     // Single-output batch [n][F]; flat with a scalar base.
-    let s = sets(json!({"shap_values": [[0.5, -0.25], [0.1, 0.2]], "feature_names": ["x", "y"], "expected_value": 0.1}));
+    let s =
+        sets(json!({"shap_values": [[0.5, -0.25], [0.1, 0.2]], "feature_names": ["x", "y"], "expected_value": 0.1}));
     assert_eq!(s.iter().map(key).collect::<Vec<_>>(), [(0, 0, 2), (1, 0, 2)]);
     assert_eq!((s[1].values.clone(), s[1].base_value), (vec![0.1, 0.2], Some(0.1)));
     // No names: generated, never dropped.
@@ -79,7 +83,8 @@ fn trustyai_forms() {
         "perFeatureImportance": [{"feature": {"name": "f"}, "score": 0.74}]}}, "sourceExplainer": "LIME"}));
     assert_eq!((old[0].names[0].as_str(), old[0].values[0], old[0].output_value), ("f", 0.74, Some(1.0)));
     assert_eq!(old[0].method, "lime");
-    let plain = sets(json!({"saliencies": {"predict": {"perFeatureImportance": [{"featureName": "a", "score": 0.3}]}}}));
+    let plain =
+        sets(json!({"saliencies": {"predict": {"perFeatureImportance": [{"featureName": "a", "score": 0.3}]}}}));
     assert_eq!((plain[0].names[0].as_str(), plain[0].method.as_str()), ("a", "saliency"));
     assert!(plain[0].confidences.is_empty());
     let kogito = sets(json!({"saliencies": {"status": "SUCCEEDED", "saliencies": [{"outcomeName": "sum",
@@ -104,7 +109,10 @@ fn oip_numeric_explanation_tensor() {
         {"name": "explanation", "shape": [3, 2, 2], "datatype": "FP64", "data": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
          "parameters": {"feature_names": ["a", "b"], "base_value": [0.5, 0.5], "method": "integrated_gradients"}}]});
     let s = sets(v);
-    assert_eq!(s.iter().map(key).collect::<Vec<_>>(), [(0, 0, 2), (0, 1, 2), (1, 0, 2), (1, 1, 2), (2, 0, 2), (2, 1, 2)]);
+    assert_eq!(
+        s.iter().map(key).collect::<Vec<_>>(),
+        [(0, 0, 2), (0, 1, 2), (1, 0, 2), (1, 1, 2), (2, 0, 2), (2, 1, 2)]
+    );
     assert_eq!((s[3].values.clone(), s[3].output_value), (vec![7.0, 8.0], Some(0.8)));
     assert_eq!(s[0].method, "integrated_gradients");
     // Names in an output of their own; a wrong shape gives nothing rather than a guess.
@@ -122,7 +130,9 @@ fn oip_bytes_one_string_per_instance() {
             "feature_names": ["a", "b"]}})
         .to_string()
     };
-    let s = sets(json!({"outputs": [{"name": "explanation", "datatype": "BYTES", "shape": [2], "data": [one(0.1), one(0.2)]}]}));
+    let s = sets(
+        json!({"outputs": [{"name": "explanation", "datatype": "BYTES", "shape": [2], "data": [one(0.1), one(0.2)]}]}),
+    );
     assert_eq!(s.iter().map(|a| (a.instance, a.values[0])).collect::<Vec<_>>(), [(0, 0.1), (1, 0.2)]);
 }
 
