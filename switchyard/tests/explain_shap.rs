@@ -87,6 +87,8 @@ groups:
     members: [ {{ name: gbr, role: champion, provider: mlserver, model: gbr, weight: 1, explain: {slow} }} ]
   down:
     members: [ {{ name: gbr, role: champion, provider: mlserver, model: gbr, weight: 1, explain: {down} }} ]
+  unsampled:
+    members: [ {{ name: gbr, role: champion, provider: mlserver, model: gbr, weight: 1, explain: {{ provider: shapsvc, sample_percent: 0 }} }} ]
   clf:
     members: [ {{ name: rf, role: champion, provider: inline, model: clf, weight: 1 }} ]
 records:
@@ -290,7 +292,7 @@ async fn a_slow_or_dead_explainer_never_slows_a_client_and_loses_nothing() {
     let mut latency: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
     for _ in 0..N {
         // Interleaved, so drift on a shared machine hits every group alike.
-        for group in ["plain", "slow", "down"] {
+        for group in ["plain", "slow", "down", "unsampled"] {
             let (r, took) = infer(&gw, group, row.clone()).await;
             assert_eq!(r.status(), 200, "{group}");
             r.bytes().await.expect("body");
@@ -333,9 +335,10 @@ async fn a_slow_or_dead_explainer_never_slows_a_client_and_loses_nothing() {
         );
     }
     assert_eq!(counted(&text, "plain", "not_sampled"), 0, "no explainer, no counts");
+    assert_eq!(counted(&text, "unsampled", "not_sampled"), N, "sample_percent 0: every answer counted, none sent");
     let ch = Ch::new(&ch_url());
     let stored = eventually(Duration::from_secs(30), async || {
-        ch.scalar(&db, "SELECT uniqExact(request_id) FROM inferences").await == (3 * N) as u64
+        ch.scalar(&db, "SELECT uniqExact(request_id) FROM inferences").await == (4 * N) as u64
     })
     .await;
     assert!(stored, "every record reaches ClickHouse");

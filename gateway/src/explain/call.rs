@@ -12,6 +12,8 @@
 //!
 //! Invariants: no await on the request's path; one call per sampled answer, never
 //! retried; every answer of a member with an explainer is counted in exactly one outcome.
+//! A running call holds a record-queue clone, so shutdown (which closes the queue once
+//! every clone is gone) waits for it — at most its `timeout_ms`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
