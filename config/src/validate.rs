@@ -8,10 +8,10 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
+mod explain;
+
 use crate::error::{ConfigError, Problem};
-use crate::schema::{
-    AdminRole, Config, ExplainConfig, ExplainProtocol, GroupConfig, MemberConfig, PromotionConfig, ProviderKind, Role,
-};
+use crate::schema::{AdminRole, Config, GroupConfig, MemberConfig, PromotionConfig, ProviderKind, Role};
 
 /// Longest group or member name.
 const MAX_NAME_LEN: usize = 128;
@@ -170,7 +170,7 @@ fn http_token(s: &str) -> Option<()> {
     ok.then_some(())
 }
 
-fn check_name(problems: &mut Vec<Problem>, path: &str, name: &str) {
+pub(crate) fn check_name(problems: &mut Vec<Problem>, path: &str, name: &str) {
     let ok = !name.is_empty()
         && name.len() <= MAX_NAME_LEN
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:/@".contains(&b));
@@ -238,7 +238,7 @@ fn check_members(cfg: &Config, name: &str, group: &GroupConfig, problems: &mut V
         }
         total += check_share(m, &mat, problems);
         if let Some(x) = &m.explain {
-            check_explain(cfg, m, x, &mat, problems);
+            explain::check_explain(cfg, m, x, &mat, problems);
         }
     }
     if champions == 1 && total <= 0.0 {
@@ -281,58 +281,6 @@ fn check_share(m: &MemberConfig, mat: &impl Fn(&str) -> String, problems: &mut V
                 w
             }
         }
-    }
-}
-
-/// A member's `explain:` block: the provider exists and its kind fits the protocol.
-fn check_explain(
-    cfg: &Config,
-    m: &MemberConfig,
-    x: &ExplainConfig,
-    mat: &impl Fn(&str) -> String,
-    problems: &mut Vec<Problem>,
-) {
-    let at = |key: &str| mat(&format!("explain.{key}"));
-    if m.role == Role::Shadow {
-        problems.push(Problem::new(mat("explain"), "a shadow's answers reach no client; explain its own member"));
-    }
-    match cfg.providers.get(&x.provider) {
-        None => problems.push(Problem::new(at("provider"), format!("unknown provider `{}`", x.provider))),
-        Some(p) => {
-            let fits = match x.protocol {
-                ExplainProtocol::KserveV1 => matches!(p.kind, ProviderKind::Http | ProviderKind::Oip),
-                ExplainProtocol::Oip => p.kind == ProviderKind::Oip,
-                ExplainProtocol::Http => p.kind == ProviderKind::Http,
-            };
-            if !fits {
-                let want = match x.protocol {
-                    ExplainProtocol::KserveV1 => "http or oip",
-                    ExplainProtocol::Oip => "oip",
-                    ExplainProtocol::Http => "http",
-                };
-                problems.push(Problem::new(
-                    at("provider"),
-                    format!(
-                        "provider `{}` is of kind {}; protocol {} needs kind {want}",
-                        x.provider,
-                        p.kind.as_str(),
-                        x.protocol.as_str()
-                    ),
-                ));
-            }
-        }
-    }
-    if !(x.sample_percent.is_finite() && (0.0..=100.0).contains(&x.sample_percent)) {
-        problems.push(Problem::new(at("sample_percent"), "must be between 0 and 100"));
-    }
-    if x.timeout_ms == 0 {
-        problems.push(Problem::new(at("timeout_ms"), "must be > 0"));
-    }
-    if x.max_in_flight == 0 {
-        problems.push(Problem::new(at("max_in_flight"), "must be >= 1"));
-    }
-    if let Some(model) = &x.model {
-        check_name(problems, &at("model"), model);
     }
 }
 

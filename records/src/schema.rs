@@ -19,6 +19,10 @@ use clickhouse::Client;
 
 use crate::{ClickHouseOptions, RecordsError};
 
+mod explanations;
+
+use explanations::{upgrade_explanations, CREATE_EXPLANATIONS};
+
 /// Columns of every `inferences_<group>` table and of the `inferences` Merge table.
 /// Order matches [`crate::rows::InferenceRow`]; columns added later go last (where
 /// `ALTER TABLE … ADD COLUMN` puts them).
@@ -71,29 +75,6 @@ const ADDED_INFERENCE_COLUMNS: &[(&str, &str)] = &[
     ("logprob_min", "Nullable(Float64)"),
     ("perplexity", "Nullable(Float64)"),
 ];
-
-/// `explanations`: one row per (request, source, method, instance, output, feature) —
-/// SPEC §9; two methods (TrustyAI LIME and SHAP) of one output are two rows.
-/// Partitioned by day and group so retention drops a group's days whole.
-const CREATE_EXPLANATIONS: &str = "CREATE TABLE IF NOT EXISTS {db}.explanations (
-            request_id String, ts DateTime, timestamp_ms Int64, group_name String, member String,
-            config_version UInt64, source String, method String, instance UInt32, output UInt32,
-            output_name String, ordinal UInt32, feature String, value Float64,
-            base_value Nullable(Float64), output_value Nullable(Float64),
-            confidence Nullable(Float64), coverage Nullable(Float64),
-            explainer_latency_us Nullable(UInt64)
-        ) ENGINE = ReplacingMergeTree() PARTITION BY (toYYYYMMDD(ts), group_name)
-          ORDER BY (request_id, source, method, instance, output, ordinal)";
-
-/// Copies the rows of the first `explanations` layout (one set per request, renamed to
-/// `explanations_v1`) into the long layout: instance 0, output 0, source `inline`.
-const COPY_EXPLANATIONS_V1: &str = "INSERT INTO {db}.explanations (request_id, ts, timestamp_ms, group_name,
-            member, config_version, source, method, instance, output, output_name, ordinal, feature, value,
-            base_value, output_value, confidence, coverage, explainer_latency_us)
-        SELECT request_id, ts, timestamp_ms, group_name, member, toUInt64(0), 'inline', method, toUInt32(0),
-            toUInt32(0), '', ordinal, feature, value, base_value, CAST(NULL AS Nullable(Float64)),
-            CAST(NULL AS Nullable(Float64)), CAST(NULL AS Nullable(Float64)), CAST(NULL AS Nullable(UInt64))
-        FROM {db}.explanations_v1";
 
 /// One schema migration.
 #[derive(Debug)]
@@ -264,56 +245,6 @@ async fn add_inference_columns(root: &Client, db: &str) -> Result<(), RecordsErr
     Ok(())
 }
 
-/// Moves a first-layout `explanations` table (one set per request: no `instance`
-/// column) to the long layout: rename it to `explanations_v1`, create the new table, copy
-/// the rows, drop the old one. Idempotent at every step: a run cut short is completed by
-/// the next (a repeated copy collapses in the ReplacingMergeTree).
-async fn upgrade_explanations(root: &Client, db: &str) -> Result<(), RecordsError> {
-    #[derive(clickhouse::Row, serde::Deserialize)]
-    struct Column {
-        table: String,
-        name: String,
-    }
-    let columns: Vec<Column> = root
-        .query("SELECT table, name FROM system.columns WHERE database = ? AND table IN ('explanations', 'explanations_v1')")
-        .bind(db)
-        .fetch_all()
-        .await
-        .map_err(|e| RecordsError::clickhouse("read explanations columns", e))?;
-    let has_table = |t: &str| columns.iter().any(|c| c.table == t);
-    let old_layout =
-        has_table("explanations") && !columns.iter().any(|c| c.table == "explanations" && c.name == "instance");
-    if old_layout && !has_table("explanations_v1") {
-        exec(root, &format!("RENAME TABLE `{db}`.explanations TO `{db}`.explanations_v1"), "rename explanations v1")
-            .await?;
-    } else if old_layout {
-        // Both exist and `explanations` is old: an earlier run failed after its rename
-        // and before the create; cannot happen with the order below, refuse to guess.
-        return Err(RecordsError::InvalidOption {
-            field: "records.clickhouse.database",
-            message: "explanations and explanations_v1 both have the first layout; drop one by hand".into(),
-        });
-    }
-    if old_layout || has_table("explanations_v1") {
-        exec(root, &expand(CREATE_EXPLANATIONS, db), "create explanations").await?;
-        exec(root, &expand(COPY_EXPLANATIONS_V1, db), "copy explanations v1").await?;
-        exec(root, &format!("DROP TABLE IF EXISTS `{db}`.explanations_v1"), "drop explanations v1").await?;
-        tracing::info!(database = %db, "explanations table moved to the long layout");
-    }
-    Ok(())
-}
-
-/// Every statement of [`upgrade_explanations`] on a first-layout database, in order
-/// (for the compatibility test).
-pub fn explanations_upgrade_statements(database: &str) -> Vec<String> {
-    vec![
-        format!("RENAME TABLE `{database}`.explanations TO `{database}`.explanations_v1"),
-        expand(CREATE_EXPLANATIONS, database),
-        expand(COPY_EXPLANATIONS_V1, database),
-        format!("DROP TABLE IF EXISTS `{database}`.explanations_v1"),
-    ]
-}
-
 /// Creates `inferences_<group>` if missing, or adds columns it lacks (a table created
 /// by an older version when `migrate` was not run since); returns the table name.
 pub async fn ensure_group_table(client: &Client, group: &str) -> Result<String, RecordsError> {
@@ -367,7 +298,7 @@ fn create_schema_migrations(db: &str) -> String {
 }
 
 /// A migration statement for database `db`.
-fn expand(statement: &str, db: &str) -> String {
+pub(crate) fn expand(statement: &str, db: &str) -> String {
     statement
         .replace("{db_literal}", &format!("'{db}'"))
         .replace("{db}", &format!("`{db}`"))
@@ -382,7 +313,7 @@ fn create_group_table(table: &str) -> String {
     )
 }
 
-async fn exec(client: &Client, sql: &str, op: &'static str) -> Result<(), RecordsError> {
+pub(crate) async fn exec(client: &Client, sql: &str, op: &'static str) -> Result<(), RecordsError> {
     client.query(sql).execute().await.map_err(|e| RecordsError::clickhouse(op, e))
 }
 
