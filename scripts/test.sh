@@ -45,5 +45,7 @@ eval "$(bash scripts/redis.sh env)"
 # chdb-core (current ClickHouse embedded in Python) for the SQL-compatibility test, the
 # provider SDKs, and kubernetes-validate + hadolint for the deploy/ checks.
 bash scripts/python-test-deps.sh
+# MLServer, scikit-learn and shap in their own venv for switchyard/tests/explain_shap.rs.
+bash scripts/python-ml-deps.sh
 
 cargo nextest run --workspace --profile ci "$@"

@@ -25,5 +25,6 @@ pub use store::{
     check, Change, ConfigEditor, ConfigSource, ConfigStore, Describe, EditError, Edited, ReloadOutcome, QUICKSTART_YAML,
 };
 pub use table::{
-    AuthFailure, Client, Group, Member, Provider, ProviderFactory, ProviderSpec, RoutingTable, StickySource, Timeouts,
+    AuthFailure, Client, Explain, Group, Member, Provider, ProviderFactory, ProviderSpec, RoutingTable, StickySource,
+    Timeouts,
 };

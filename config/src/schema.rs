@@ -12,10 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::secret::SecretRef;
 
+mod explain;
 mod policies;
 mod records;
 mod state;
 
+pub use explain::{ExplainConfig, ExplainProtocol};
 pub use policies::{BreakerConfig, PromotionConfig, RetriesConfig};
 pub use records::{BatchConfig, ClickHouseConfig, RecordsConfig, SpoolConfig, WhenFull};
 pub use state::{StateConfig, DEFAULT_STATE_URL};
@@ -252,6 +254,9 @@ pub struct MemberConfig {
     /// Shadows only: percent of requests mirrored, 0..=100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mirror_percent: Option<f64>,
+    /// The member's explainer, called after the answer (SPEC §9). Absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explain: Option<ExplainConfig>,
 }
 
 /// A member's role (the one type config, records and headers share).

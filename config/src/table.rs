@@ -16,8 +16,8 @@ use subtle::ConstantTimeEq;
 use crate::assign::Sampler;
 use crate::error::{ConfigError, Problem};
 use crate::schema::{
-    BreakerConfig, ClientConfig, Config, Fallback, GroupConfig, GroupRecordsConfig, LimitsConfig, MemberConfig,
-    ProviderConfig, ProviderKind, RetriesConfig, Role,
+    BreakerConfig, ClientConfig, Config, ExplainProtocol, Fallback, GroupConfig, GroupRecordsConfig, LimitsConfig,
+    MemberConfig, ProviderConfig, ProviderKind, RetriesConfig, Role,
 };
 use crate::secret::Secret;
 use crate::validate::validate;
@@ -100,6 +100,24 @@ pub struct Member<P> {
     pub share: f64,
     /// Shadows: fraction of requests mirrored in [0,1].
     pub mirror: f64,
+    /// The member's explainer, if it has one.
+    pub explain: Option<Explain<P>>,
+}
+
+/// A member's compiled `explain:` block.
+pub struct Explain<P> {
+    /// The explainer's provider.
+    pub provider: Arc<Provider<P>>,
+    /// How it is asked.
+    pub protocol: ExplainProtocol,
+    /// Model name the explainer serves.
+    pub model: String,
+    /// Percent of successful answers explained, in [0,100].
+    pub sample_percent: f64,
+    /// The whole call's deadline.
+    pub timeout: Duration,
+    /// Calls in flight at most (>= 1).
+    pub max_in_flight: usize,
 }
 
 /// Where a group's sticky key comes from.
@@ -254,6 +272,14 @@ fn build_group<P>(name: &str, gc: &GroupConfig, providers: &HashMap<String, Arc<
         model: m.model.clone().unwrap_or_else(|| m.name.clone()),
         share,
         mirror: m.mirror_percent.unwrap_or(0.0) / 100.0,
+        explain: m.explain.as_ref().map(|x| Explain {
+            provider: providers[&x.provider].clone(),
+            protocol: x.protocol,
+            model: x.model.clone().unwrap_or_else(|| m.model.clone().unwrap_or_else(|| m.name.clone())),
+            sample_percent: x.sample_percent,
+            timeout: Duration::from_millis(x.timeout_ms),
+            max_in_flight: usize::try_from(x.max_in_flight).unwrap_or(usize::MAX).max(1),
+        }),
     };
     let sticky = match gc.assignment.sticky_key.as_deref().and_then(|s| s.split_once(':')) {
         Some(("header", h)) => StickySource::Header(h.to_ascii_lowercase()),

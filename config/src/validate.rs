@@ -8,6 +8,8 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
+mod explain;
+
 use crate::error::{ConfigError, Problem};
 use crate::schema::{AdminRole, Config, GroupConfig, MemberConfig, PromotionConfig, ProviderKind, Role};
 
@@ -197,7 +199,7 @@ fn http_token(s: &str) -> Option<()> {
     ok.then_some(())
 }
 
-fn check_name(problems: &mut Vec<Problem>, path: &str, name: &str) {
+pub(crate) fn check_name(problems: &mut Vec<Problem>, path: &str, name: &str) {
     let ok = !name.is_empty()
         && name.len() <= MAX_NAME_LEN
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:/@".contains(&b));
@@ -264,6 +266,9 @@ fn check_members(cfg: &Config, name: &str, group: &GroupConfig, problems: &mut V
             problems.push(Problem::new(mat("model"), "must not be empty"));
         }
         total += check_share(m, &mat, problems);
+        if let Some(x) = &m.explain {
+            explain::check_explain(cfg, m, x, &mat, problems);
+        }
     }
     if champions == 1 && total <= 0.0 {
         problems.push(Problem::new(

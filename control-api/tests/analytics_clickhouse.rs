@@ -102,6 +102,10 @@ fn row(i: u64, member: &str, role: &str, assignment: &str, mix: &mut Mix) -> Inf
         attribution_names: Vec::new(),
         attribution_values: Vec::new(),
         client_request_id: if i % 50 == 0 { "client-batch-7".into() } else { String::new() },
+        logprob_tokens: None,
+        logprob_mean: None,
+        logprob_min: None,
+        perplexity: None,
     }
 }
 
@@ -344,11 +348,20 @@ async fn browser_pages_filters_and_detail() {
         timestamp_ms: target.timestamp_ms,
         group_name: GROUP.into(),
         member: target.member.clone(),
+        config_version: 3,
+        source: "explainer".into(),
         method: "shap".into(),
+        instance: 0,
+        output: 0,
+        output_name: String::new(),
         ordinal,
         feature: feature.into(),
         value,
         base_value: Some(0.5),
+        output_value: Some(0.625),
+        confidence: None,
+        coverage: None,
+        explainer_latency_us: Some(900),
     };
     let explanations = [expl(0, "age", 0.25), expl(1, "income", -0.125)];
     insert(&client, "explanations", &explanations).await;
@@ -362,10 +375,10 @@ async fn browser_pages_filters_and_detail() {
         detail.feedback.iter().map(|f| (f.feedback_id.as_str(), f.value)).collect::<Vec<_>>(),
         [("f1", 1.0), ("f2", 0.0)]
     );
-    assert_eq!(
-        detail.attributions.iter().map(|a| (a.feature.as_str(), a.value)).collect::<Vec<_>>(),
-        [("age", 0.25), ("income", -0.125)]
-    );
+    assert_eq!(detail.attributions.len(), 1, "one set: instance 0, output 0");
+    let a = &detail.attributions[0];
+    assert_eq!((a.names.clone(), a.values.clone()), (vec!["age".to_owned(), "income".to_owned()], vec![0.25, -0.125]));
+    assert_eq!((a.base_value, a.output_value, a.explainer_latency_us), (Some(0.5), Some(0.625), Some(900)));
     assert!(get_inference(&client, &db, "no-such-request").await.unwrap().is_none());
 
     // Bad input and an unreachable server are told apart.

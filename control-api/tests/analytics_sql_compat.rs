@@ -11,7 +11,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
-use switchyard_control_api::analytics::experiment_sql;
+use switchyard_control_api::analytics::browser::attributions_sql;
+use switchyard_control_api::analytics::{experiment_sql, importance_sql};
 use switchyard_records::{group_table, schema, ClickHouseOptions};
 
 const GROUP: &str = "support-bot";
@@ -34,7 +35,7 @@ fn inference_values(range: std::ops::Range<u32>) -> String {
             format!(
                 "('r-{i:04}', toDateTime({s}), {ms}, 't', 'c', '{GROUP}', '{member}', '{role}', 'p', 'mock', 'm', \
                  '{assignment}', 0, {weight}, 3, 'chat.completions', {stream}, {status}, '{class}', {total}, 900, 100, \
-                 {ttft}, {input}, NULL, NULL, NULL, '', NULL, [], [], '')",
+                 {ttft}, {input}, NULL, NULL, NULL, '', NULL, [], [], '', NULL, NULL, NULL, NULL)",
                 s = ms / 1000,
                 stream = i % 2,
                 total = 1_000 + (i * 7919) % 5_000,
@@ -54,6 +55,51 @@ fn feedback_values(range: std::ops::Range<u32>) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `explanations` rows (long layout): two members, two days, multi-output, an anchor (left
+/// out of importance) and an explainer answer; `i` varies the values.
+fn explanation_values(range: std::ops::Range<u32>) -> String {
+    const FEATURES: [&str; 3] = ["age", "bmi", "bp"];
+    range
+        .flat_map(|i| {
+            let member = if i % 4 == 0 { "llama" } else { "gpt" };
+            let ms = BASE_MS + i64::from(i) * 1_500 + if i % 2 == 0 { 86_400_000 } else { 0 };
+            let source = if i % 3 == 0 { "inline" } else { "explainer" };
+            let latency = if source == "explainer" { (1_000 + i).to_string() } else { "NULL".into() };
+            (0..2u32).flat_map(move |output| {
+                let latency = latency.clone();
+                FEATURES.iter().enumerate().map(move |(j, f)| {
+                    let value = (f64::from(i % 7) - 3.0) * 0.125 * (j as f64 + 1.0) + f64::from(output) * 0.5;
+                    format!(
+                        "('r-{i:04}', toDateTime({s}), {ms}, '{GROUP}', '{member}', 3, '{source}', 'shap', 0, {output}, \
+                         '', {j}, '{f}', {value}, 0.5, 1.25, NULL, NULL, {latency})",
+                        s = ms / 1000,
+                    )
+                })
+            })
+        })
+        .chain(std::iter::once(format!(
+            "('r-0001', toDateTime({s}), {BASE_MS}, '{GROUP}', 'gpt', 3, 'explainer', 'anchor', 0, 0, '', 0, \
+             'bmi > 0.1', 0.97, NULL, 1, NULL, 0.12, 900)",
+            s = BASE_MS / 1000
+        )))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `sql` with its `?` placeholders replaced, in order, by `values` (the crate binds them
+/// client-side the same way).
+fn inline_binds(sql: &str, values: &[String]) -> String {
+    let mut out = String::new();
+    let mut values = values.iter();
+    for (k, part) in sql.split('?').enumerate() {
+        if k > 0 {
+            out.push_str(values.next().expect("a value per placeholder"));
+        }
+        out.push_str(part);
+    }
+    out
 }
 
 fn numbers_equal(a: &str, b: &str) -> bool {
@@ -88,6 +134,21 @@ async fn experiment_sql_runs_on_clickhouse_18_and_current() {
     for (name, sql) in experiment_sql(&db, GROUP, since, until, 4_000).unwrap() {
         steps.push((name.to_owned(), sql, true));
     }
+    let explanations = format!("INSERT INTO `{db}`.explanations VALUES {}", explanation_values(0..40));
+    steps.push(("explanations".into(), explanations, false));
+    let replay = format!("INSERT INTO `{db}`.explanations VALUES {}", explanation_values(30..40));
+    steps.push(("explanations replay".into(), replay, false));
+    let window = [
+        format!("'{GROUP}'"),
+        (BASE_MS / 1000).to_string(),
+        ((BASE_MS + 2 * 86_400_000) / 1000).to_string(),
+        BASE_MS.to_string(),
+        (BASE_MS + 2 * 86_400_000).to_string(),
+    ];
+    let (cells, samples) = importance_sql(&db);
+    steps.push(("importance".into(), inline_binds(&cells, &window), true));
+    steps.push(("explained requests".into(), inline_binds(&samples, &window), true));
+    steps.push(("attributions".into(), inline_binds(&attributions_sql(&db), &["'r-0001'".to_owned()]), true));
 
     // ClickHouse 18.16.
     let opts = ClickHouseOptions { url, database: "default".into(), user: "default".into(), password: None };
@@ -121,10 +182,24 @@ async fn experiment_sql_runs_on_clickhouse_18_and_current() {
     let new: Value = serde_json::from_slice(&out.stdout).unwrap();
     println!("current engine: ClickHouse {}", new["__version__"]);
 
-    for name in ["aggregates", "slow", "feedback"] {
+    // Importance: 3 (day, member) pairs (llama's requests are all on the second day) × 3
+    // features, each replayed row once, the anchor left out; the request's detail: 2
+    // outputs of 3 features plus the anchor.
+    assert_eq!(old["importance"].as_str().unwrap().lines().count(), 9, "{}", old["importance"]);
+    let counted: u64 = old["importance"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .map(|l| l.split('\t').nth(3).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(counted, 40 * 2 * 3);
+    assert_eq!(old["attributions"].as_str().unwrap().lines().count(), 7);
+    for name in ["aggregates", "slow", "feedback", "importance", "explained requests", "attributions"] {
         let (a, b) = (old[name].as_str().unwrap(), new[name].as_str().unwrap());
         let (la, lb): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
-        assert_eq!(la.len(), 2, "{name}: one line per member on 18.16:\n{a}");
+        if matches!(name, "aggregates" | "slow" | "feedback") {
+            assert_eq!(la.len(), 2, "{name}: one line per member on 18.16:\n{a}");
+        }
         assert_eq!(la.len(), lb.len(), "{name}:\n18.16:\n{a}\ncurrent:\n{b}");
         for (x, y) in la.iter().zip(&lb) {
             let (fx, fy): (Vec<&str>, Vec<&str>) = (x.split('\t').collect(), y.split('\t').collect());

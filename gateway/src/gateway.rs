@@ -24,7 +24,7 @@ use crate::proxy::dispatch::Dispatcher;
 use crate::proxy::{Shared, Store};
 use crate::resilience::Resilience;
 use crate::upstream::UpstreamClient;
-use crate::{admin, listen, metrics, providers, proxy, recording};
+use crate::{admin, explain, listen, metrics, providers, proxy, recording};
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -124,8 +124,10 @@ impl Gateway {
             metrics: metrics::Metrics::new(&registry)?,
             resilience: Resilience::new(&registry)?,
             records: queue,
+            explainers: explain::Explainers::new(explain::ExplainMetrics::new(&registry)?),
             ready: false.into(),
         });
+        explain::metrics::keep_exported(&store, shared.explainers.metrics.clone());
         let mounted = mount(&MountContext {
             store: store.clone(),
             records: records_options,

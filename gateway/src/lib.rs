@@ -5,10 +5,12 @@
 //! [`Gateway::shutdown`]. A request's way through the data plane is in [`proxy`], phase by
 //! phase; phase 1 (accept) is [`listen`]; provider adapters are in [`providers`];
 //! breakers, retry budgets and mirror slots in [`resilience`]; errors and the one mapping
-//! to HTTP in [`error`].
+//! to HTTP in [`error`]; explanations (inline, explainer calls after the answer, logprob
+//! summaries) in [`explain`].
 
 pub mod admin;
 pub mod error;
+pub mod explain;
 pub mod gateway;
 pub mod listen;
 pub mod metrics;

@@ -1,4 +1,5 @@
-//! What one spool frame holds: an inference or a feedback event, as JSON.
+//! What one spool frame holds: an inference, a feedback event or an explainer's answer,
+//! as JSON.
 //!
 //! JSON keeps the spool readable with standard tools and tolerant of added fields (a
 //! newer binary can replay an older spool). Invariant: [`Entry::decode`] of
@@ -7,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{FeedbackRecord, InferenceRecord};
+use crate::{ExplanationRecord, FeedbackRecord, InferenceRecord};
 
 /// One spooled item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18,6 +19,9 @@ pub enum Entry {
     /// A feedback event (`feedback`).
     #[serde(rename = "f")]
     Feedback(FeedbackRecord),
+    /// An explainer's attributions for an inference (`explanations` rows).
+    #[serde(rename = "x")]
+    Explanation(Box<ExplanationRecord>),
 }
 
 // === impl Entry ===

@@ -2,7 +2,9 @@
 //!
 //! Partitions of `inferences_<group>` are `toYYYYMMDD(ts)` (UTC server time zone assumed
 //! for the cut-off day); a partition is dropped when its day is strictly before
-//! `today - retention_days`. Idempotent; a missing table is not an error.
+//! `today - retention_days`. The group's `explanations` rows go with them: that table is
+//! partitioned by `(toYYYYMMDD(ts), group_name)`. Idempotent; a missing table is not an
+//! error.
 
 use clickhouse::Client;
 
@@ -42,8 +44,57 @@ pub async fn drop_expired_partitions(
         tracing::info!(table = %table, partition = day, retention_days, "dropped expired partition");
         dropped.push(day);
     }
+    drop_expired_explanations(client, database, group, cutoff).await?;
     dropped.sort_unstable();
     Ok(dropped)
+}
+
+/// Drops the `explanations` partitions `(day, group)` with `day < cutoff`.
+async fn drop_expired_explanations(
+    client: &Client,
+    database: &str,
+    group: &str,
+    cutoff: u32,
+) -> Result<(), RecordsError> {
+    #[derive(clickhouse::Row, serde::Deserialize)]
+    struct Part {
+        day: u32,
+    }
+    // The partition value is `(20240501,'group')`; the day is read from `min_date`-free
+    // rows: the table's `ts` of the partition, so no tuple parsing is needed.
+    let days: Vec<Part> = client
+        .query(&format!(
+            "SELECT DISTINCT toYYYYMMDD(ts) AS day FROM `{database}`.explanations \
+             WHERE group_name = ? AND ts < toDateTime(?)"
+        ))
+        .bind(group)
+        .bind(cutoff_seconds(cutoff))
+        .fetch_all()
+        .await
+        .map_err(|e| RecordsError::clickhouse("list explanation partitions", e))?;
+    for Part { day } in days {
+        client
+            .query(&format!("ALTER TABLE `{database}`.explanations DROP PARTITION ({day}, ?)"))
+            .bind(group)
+            .execute()
+            .await
+            .map_err(|e| RecordsError::clickhouse("drop explanation partition", e))?;
+        tracing::info!(group, partition = day, "dropped expired explanations");
+    }
+    Ok(())
+}
+
+/// Unix seconds of 00:00 UTC of the `YYYYMMDD` day `day`.
+fn cutoff_seconds(day: u32) -> u32 {
+    let (y, m, d) = (i64::from(day / 10_000), i64::from(day / 100 % 100), i64::from(day % 100));
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u32::try_from(days * 86_400).unwrap_or(0)
 }
 
 /// `YYYYMMDD` of a day number since 1970-01-01 (proleptic Gregorian, UTC).
@@ -72,5 +123,8 @@ mod tests {
         assert_eq!(yyyymmdd(11_015), 20_000_228);
         assert_eq!(yyyymmdd(11_016), 20_000_229);
         assert_eq!(yyyymmdd(19_723), 20_240_101);
+        for days in [0, 59, 11_015, 11_016, 19_723, 20_000] {
+            assert_eq!(i64::from(cutoff_seconds(yyyymmdd(days))), days * 86_400);
+        }
     }
 }

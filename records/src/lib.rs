@@ -22,6 +22,7 @@
 //! if !queue.accepting() { /* 503 + Retry-After (when_full: reject, spool full) */ }
 //! queue.offer(record);                    // InferenceRecord
 //! queue.offer_feedback(feedback);         // POST /v1/feedback
+//! queue.offer_explanation(explanation);   // an explainer's answer, after the response
 //! // Shutdown: drop every RecordQueue clone first, then
 //! handle.close(Duration::from_secs(5));   // flush + fsync, ship what it can, stop
 //! ```
@@ -68,7 +69,10 @@ pub use options::{
     BatchOptions, ClickHouseOptions, RecordsOptions, RetentionGate, RetryOptions, SpoolOptions, WhenFull,
 };
 pub use queue::{RecordQueue, RecordQueueHandle, RecordQueueMetrics};
-pub use record::{AssignmentReason, Attributions, ErrorClass, FeedbackRecord, InferenceRecord, Role};
+pub use record::{
+    AssignmentReason, Attributions, ErrorClass, ExplanationRecord, FeedbackRecord, InferenceRecord, LogprobSummary,
+    Role,
+};
 pub use schema::{group_table, migrate, MigrationReport};
 pub use spool::Recovery;
 pub use switchyard_core::Blame;

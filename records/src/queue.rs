@@ -21,7 +21,7 @@ use crate::metrics::Outcome;
 use crate::entry::Entry;
 use crate::inbox::{self, Taken};
 use crate::spool;
-use crate::{FeedbackRecord, GroupSpec, InferenceRecord, WhenFull};
+use crate::{ExplanationRecord, FeedbackRecord, GroupSpec, InferenceRecord, WhenFull};
 
 /// Most records handed to a sink at once.
 const MAX_BATCH: usize = 1024;
@@ -92,6 +92,12 @@ impl RecordQueue {
             feedback.feedback_id = format!("{}-{:016x}-{seq}", feedback.timestamp_ms, rand::random::<u64>());
         }
         self.send(Entry::Feedback(feedback))
+    }
+
+    /// Offers an explainer's answer without waiting. Returns `false` (and counts
+    /// `dropped`) when the queue is full or closed.
+    pub fn offer_explanation(&self, explanation: ExplanationRecord) -> bool {
+        self.send(Entry::Explanation(Box::new(explanation)))
     }
 
     /// Whether the data plane should accept requests that will produce records: `false`

@@ -9,17 +9,72 @@
 use serde::{Deserialize, Serialize};
 pub use switchyard_core::{AssignmentReason, ErrorClass, Role};
 
-/// One feature attribution returned by a backend or explainer.
+/// The attributions of one (instance, output) of an answer: the long-format rows of
+/// `explanations` before they are split per feature (SPEC §9).
+///
+/// Fields added after the first version carry `serde(default)`, so spool frames written
+/// by an older binary (one set, no instance/output) replay unchanged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Attributions {
-    /// Feature names, aligned with `values`.
+    /// Row of the request's batch this explains (0-based).
+    #[serde(default)]
+    pub instance: u32,
+    /// Output (class, target, tensor) this explains (0-based).
+    #[serde(default)]
+    pub output: u32,
+    /// The output's name where the source names it (TrustyAI, OIP); "" otherwise.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub output_name: String,
+    /// Feature names, aligned with `values`. Anchors: the rules.
     pub names: Vec<String>,
-    /// Attribution values, aligned with `names`.
+    /// Attribution values, aligned with `names`. Anchors: the anchor's precision.
     pub values: Vec<f64>,
+    /// Per-feature confidence (TrustyAI), aligned with `names`; empty when not given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub confidences: Vec<f64>,
     /// The explainer's base (expected) value, when it reports one.
     pub base_value: Option<f64>,
-    /// The method, e.g. `shap`, `lime`, `saliency`.
+    /// The model output being explained, when the source reports it.
+    #[serde(default)]
+    pub output_value: Option<f64>,
+    /// Anchors: the share of the data the rule applies to.
+    #[serde(default)]
+    pub coverage: Option<f64>,
+    /// `shap`, `lime`, `saliency`, `integrated_gradients`, `anchor` or `other`.
     pub method: String,
+}
+
+/// Summary of the token log-probabilities an LLM answer carried (OpenAI `logprobs`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct LogprobSummary {
+    /// Tokens with a log-probability.
+    pub tokens: u32,
+    /// Mean log-probability (natural log).
+    pub mean: f64,
+    /// Lowest log-probability.
+    pub min: f64,
+    /// `exp(-mean)`.
+    pub perplexity: f64,
+}
+
+/// Attributions an explainer returned for one inference, spooled on their own (the
+/// inference's record was offered before the explainer was called).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ExplanationRecord {
+    /// The inference explained.
+    pub request_id: String,
+    /// The inference's timestamp, Unix ms (its rows land in the inference's partition).
+    pub timestamp_ms: i64,
+    /// Group.
+    pub group: String,
+    /// Member that served the inference.
+    pub member: String,
+    /// Config version that routed it.
+    pub config_version: u64,
+    /// Explainer call, request sent to answer parsed, microseconds.
+    pub latency_us: u64,
+    /// One entry per (instance, output).
+    pub attributions: Vec<Attributions>,
 }
 
 /// One inference as the client saw it, with full attribution.
@@ -83,8 +138,14 @@ pub struct InferenceRecord {
     pub request_body: Option<String>,
     /// The response body, when the group logs bodies (size-capped).
     pub response_body: Option<String>,
-    /// Feature attributions, when the backend or an explainer returned them.
-    pub attributions: Option<Attributions>,
+    /// Feature attributions the backend returned inline, one entry per (instance,
+    /// output); empty when none. (Explainer answers are [`ExplanationRecord`]s.) Older
+    /// spool frames hold one object or `null` here; both still decode.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub attributions: Vec<Attributions>,
+    /// Token log-probability summary, when an LLM answer carried `logprobs`.
+    #[serde(default)]
+    pub logprobs: Option<LogprobSummary>,
 }
 
 /// An outcome attached to an inference (`POST /v1/feedback {request_id, metric, value}`).
@@ -105,4 +166,45 @@ pub struct FeedbackRecord {
     pub tenant: String,
     /// Name of the client that sent it ("" without auth).
     pub client: String,
+}
+
+/// `null`, one object (older spool frames) or a list.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Vec<Attributions>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Many(Vec<Attributions>),
+        One(Attributions),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(de)? {
+        None => Vec::new(),
+        Some(OneOrMany::One(a)) => vec![a],
+        Some(OneOrMany::Many(v)) => v,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn older_spool_frames_still_decode() {
+        let one = r#"{"request_id":"a","timestamp_ms":1,"tenant":"","client":"","group":"g","member":"m",
+            "role":"champion","provider":"p","provider_kind":"oip","upstream_model":"x","assignment":"random",
+            "sticky_key_hash":0,"weight":1.0,"config_version":1,"endpoint":"oip.infer","stream":false,
+            "status":200,"error_class":"","total_us":1,"upstream_us":1,"overhead_us":0,"ttft_us":null,
+            "input_tokens":null,"output_tokens":null,"request_body":null,"response_body":null,
+            "attributions":{"names":["a"],"values":[0.5],"base_value":0.1,"method":"shap"}}"#;
+        let r: InferenceRecord = serde_json::from_str(one).unwrap();
+        assert_eq!(r.attributions.len(), 1);
+        assert_eq!((r.attributions[0].instance, r.attributions[0].names[0].as_str()), (0, "a"));
+        let none: InferenceRecord = serde_json::from_str(
+            &one.replace(r#"{"names":["a"],"values":[0.5],"base_value":0.1,"method":"shap"}"#, "null"),
+        )
+        .unwrap();
+        assert!(none.attributions.is_empty());
+        let round: InferenceRecord = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(round, r);
+    }
 }

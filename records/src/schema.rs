@@ -19,6 +19,10 @@ use clickhouse::Client;
 
 use crate::{ClickHouseOptions, RecordsError};
 
+mod explanations;
+
+use explanations::{upgrade_explanations, CREATE_EXPLANATIONS};
+
 /// Columns of every `inferences_<group>` table and of the `inferences` Merge table.
 /// Order matches [`crate::rows::InferenceRow`]; columns added later go last (where
 /// `ALTER TABLE … ADD COLUMN` puts them).
@@ -54,13 +58,23 @@ const INFERENCE_COLUMNS: &str = "
     attribution_base_value Nullable(Float64),
     attribution_names Array(String),
     attribution_values Array(Float64),
-    client_request_id String";
+    client_request_id String,
+    logprob_tokens Nullable(UInt32),
+    logprob_mean Nullable(Float64),
+    logprob_min Nullable(Float64),
+    perplexity Nullable(Float64)";
 
 /// Columns added to the inference tables after they were first created:
 /// `(name, type)`. [`migrate`] adds a missing one to every existing
 /// `inferences_<group>` table (ClickHouse 18.16 has no `ADD COLUMN IF NOT EXISTS`) and
 /// rebuilds the `inferences` Merge table over them.
-const ADDED_INFERENCE_COLUMNS: &[(&str, &str)] = &[("client_request_id", "String")];
+const ADDED_INFERENCE_COLUMNS: &[(&str, &str)] = &[
+    ("client_request_id", "String"),
+    ("logprob_tokens", "Nullable(UInt32)"),
+    ("logprob_mean", "Nullable(Float64)"),
+    ("logprob_min", "Nullable(Float64)"),
+    ("perplexity", "Nullable(Float64)"),
+];
 
 /// One schema migration.
 #[derive(Debug)]
@@ -84,12 +98,9 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 2,
         name: "explanations",
-        statements: &["CREATE TABLE IF NOT EXISTS {db}.explanations (
-            request_id String, ts DateTime, timestamp_ms Int64, group_name String,
-            member String, method String, ordinal UInt32, feature String, value Float64,
-            base_value Nullable(Float64)
-        ) ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMMDD(ts)
-          ORDER BY (request_id, ordinal)"],
+        // The long layout since issue 14; a database that has the first layout is
+        // upgraded by `upgrade_explanations`.
+        statements: &[CREATE_EXPLANATIONS],
     },
     Migration {
         version: 3,
@@ -192,6 +203,7 @@ pub async fn migrate(opts: &ClickHouseOptions) -> Result<MigrationReport, Record
         applied.push(m.version);
     }
     add_inference_columns(&root, db).await?;
+    upgrade_explanations(&root, db).await?;
     Ok(MigrationReport { server_version, applied })
 }
 
@@ -286,7 +298,7 @@ fn create_schema_migrations(db: &str) -> String {
 }
 
 /// A migration statement for database `db`.
-fn expand(statement: &str, db: &str) -> String {
+pub(crate) fn expand(statement: &str, db: &str) -> String {
     statement
         .replace("{db_literal}", &format!("'{db}'"))
         .replace("{db}", &format!("`{db}`"))
@@ -301,7 +313,7 @@ fn create_group_table(table: &str) -> String {
     )
 }
 
-async fn exec(client: &Client, sql: &str, op: &'static str) -> Result<(), RecordsError> {
+pub(crate) async fn exec(client: &Client, sql: &str, op: &'static str) -> Result<(), RecordsError> {
     client.query(sql).execute().await.map_err(|e| RecordsError::clickhouse(op, e))
 }
 

@@ -74,6 +74,8 @@ struct Split<'a> {
     groups: BTreeMap<String, (Vec<InferenceRow>, Vec<&'a Entry>)>,
     explanations: (Vec<ExplanationRow>, Vec<&'a Entry>),
     feedback: (Vec<FeedbackRow>, Vec<&'a Entry>),
+    /// Explainer answers in the batch.
+    explainer_entries: u64,
 }
 
 // === impl Shipper ===
@@ -258,6 +260,13 @@ impl Shipper {
                     split.feedback.0.push(FeedbackRow::from(f));
                     split.feedback.1.push(entry);
                 }
+                Entry::Explanation(x) => {
+                    for row in ExplanationRow::from_explanation(x) {
+                        split.explanations.0.push(row);
+                        split.explanations.1.push(entry);
+                    }
+                    split.explainer_entries += 1;
+                }
             }
         }
         let mut shipped = 0;
@@ -271,7 +280,11 @@ impl Shipper {
             shipped += self.insert(&group_table(group), Some(group), rows, sources).await?;
         }
         let (rows, sources) = &split.explanations;
-        self.insert("explanations", None, rows, sources).await?;
+        // Explainer answers are entries of their own: each counts once when its rows
+        // were accepted (a dead-lettered batch is counted by `insert`).
+        if self.insert("explanations", None, rows, sources).await? > 0 || rows.is_empty() {
+            shipped += split.explainer_entries;
+        }
         let (rows, sources) = &split.feedback;
         shipped += self.insert("feedback", None, rows, sources).await?;
         Ok(shipped)

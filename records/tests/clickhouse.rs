@@ -172,7 +172,7 @@ async fn row_parity_feedback_and_explanations() {
         assert_eq!(row.output_tokens, r.output_tokens);
         assert_eq!(row.request_body, r.request_body);
         assert_eq!(row.sticky_key_hash, r.sticky_key_hash);
-        let attr = r.attributions.clone().unwrap_or_default();
+        let attr = r.attributions.first().cloned().unwrap_or_default();
         assert_eq!(row.attribution_names, attr.names);
         assert_eq!(row.attribution_values, attr.values);
         assert_eq!(row.client_request_id, r.client_request_id);

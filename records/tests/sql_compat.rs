@@ -47,7 +47,7 @@ fn inference_values(group: &str, range: std::ops::Range<u32>) -> String {
             format!(
                 "('{group}-{i:04}', toDateTime('{day} 10:{:02}:00'), {ms}, 'acme', 'web', '{group}', '{member}', \
                  '{role}', 'demo', 'mock', 'm', 'random', 0, 0.9, 3, 'chat.completions', {}, {status}, '{}', \
-                 {}, {}, {}, NULL, {}, {output}, NULL, NULL, '', NULL, {names}, {values}, 'client-{i}')",
+                 {}, {}, {}, NULL, {}, {output}, NULL, NULL, '', NULL, {names}, {values}, 'client-{i}', {lp})",
                 i % 60,
                 i % 2,
                 if status == 200 { "" } else { "upstream_status" },
@@ -56,6 +56,7 @@ fn inference_values(group: &str, range: std::ops::Range<u32>) -> String {
                 100,
                 10 + i,
                 ms = 1_714_557_600_000_i64 + i64::from(i),
+                lp = if i % 6 == 0 { "4, -0.5, -1.25, 1.6487212707001282" } else { "NULL, NULL, NULL, NULL" },
             )
         })
         .collect::<Vec<_>>()
@@ -93,14 +94,17 @@ fn plan(db: &str) -> Plan {
     };
     exec("insert feedback", format!("INSERT INTO `{db}`.feedback VALUES {}", feedback(0..12)));
     exec("replay feedback", format!("INSERT INTO `{db}`.feedback VALUES {}", feedback(8..12)));
+    // The long layout (SPEC §9): one row per (request, source, method, instance, output,
+    // feature); the upgrade of a first-layout table is in records/tests/explanations.rs.
     exec(
         "insert explanations",
         format!(
             "INSERT INTO `{db}`.explanations VALUES ('support-bot-0000', toDateTime('{DAY1} 10:00:00'), 0, \
-             'support-bot', 'llama-ft', 'shap', 0, 'age', 0.25, 0.1), ('support-bot-0000', \
-             toDateTime('{DAY1} 10:00:00'), 0, 'support-bot', 'llama-ft', 'shap', 1, 'income', -0.5, 0.1), \
-             ('support-bot-0020', toDateTime('{DAY2} 10:20:00'), 0, 'support-bot', 'llama-ft', 'shap', 0, 'age', \
-             0.75, NULL)"
+             'support-bot', 'llama-ft', 3, 'explainer', 'shap', 0, 0, '', 0, 'age', 0.25, 0.1, 0.35, NULL, NULL, 900), \
+             ('support-bot-0000', toDateTime('{DAY1} 10:00:00'), 0, 'support-bot', 'llama-ft', 3, 'explainer', 'shap', \
+             0, 0, '', 1, 'income', -0.5, 0.1, 0.35, NULL, NULL, 900), ('support-bot-0020', \
+             toDateTime('{DAY2} 10:20:00'), 0, 'support-bot', 'llama-ft', 3, 'inline', 'lime', 0, 1, 'outputs-1', 0, \
+             'age', 0.75, NULL, NULL, 0.5, NULL, NULL)"
         ),
     );
     let mut query = |name: &str, sql: String| steps.push(Step { name: name.into(), sql, query: true });

@@ -8,7 +8,7 @@
 //!   never shift later pages. A record replayed *late* with an older timestamp than the cursor
 //!   appears only when browsing again from the start;
 //! - every request id appears once (rows collapsed by `request_id`), feedback once per
-//!   `feedback_id`, attributions once per ordinal;
+//!   `feedback_id`, attributions once per (source, method, instance, output, ordinal);
 //! - with a group the group's table is read, otherwise the `inferences` Merge table.
 
 use base64::Engine as _;
@@ -129,19 +129,46 @@ pub struct FeedbackItem {
     pub timestamp_ms: i64,
 }
 
-/// One feature attribution.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, clickhouse::Row)]
+/// The attributions of one (instance, output) of an inference (SPEC §9).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Attribution {
-    /// Position in the explainer's output.
-    pub ordinal: u32,
-    /// Feature name.
-    pub feature: String,
-    /// Attribution value.
-    pub value: f64,
-    /// Method, e.g. `shap`.
+    /// `inline` (in the backend's answer) or `explainer`.
+    pub source: String,
+    /// Row of the request's batch (0-based).
+    pub instance: u32,
+    /// Output (class, target) explained (0-based).
+    pub output: u32,
+    /// The output's name where the source gave one ("" otherwise).
+    pub output_name: String,
+    /// `shap`, `lime`, `saliency`, `integrated_gradients`, `anchor` or `other`.
     pub method: String,
-    /// The explainer's base value.
+    /// The explainer's base (expected) value.
     pub base_value: Option<f64>,
+    /// The model output explained, when reported.
+    pub output_value: Option<f64>,
+    /// Explainer call latency, µs (null for inline attributions).
+    pub explainer_latency_us: Option<u64>,
+    /// Feature names (anchors: rules), aligned with `values`.
+    pub names: Vec<String>,
+    /// Attribution values (anchors: the precision).
+    pub values: Vec<f64>,
+}
+
+/// One stored explanation row, collapsed over replays.
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct ExplanationCell {
+    source: String,
+    method: String,
+    instance: u32,
+    output: u32,
+    /// Read for its position in the row (RowBinary is positional); the order is the query's.
+    _ordinal: u32,
+    feature: String,
+    value: f64,
+    base_value: Option<f64>,
+    output_value: Option<f64>,
+    output_name: String,
+    explainer_latency_us: Option<u64>,
 }
 
 /// `GET /api/v1/inferences/{id}`.
@@ -155,7 +182,7 @@ pub struct InferenceDetail {
     pub response_body: Option<String>,
     /// Feedback events, oldest first.
     pub feedback: Vec<FeedbackItem>,
-    /// Feature attributions by ordinal.
+    /// Attributions, one entry per (source, method, instance, output).
     pub attributions: Vec<Attribution>,
 }
 
@@ -312,15 +339,13 @@ pub async fn get_inference(
         .fetch_all()
         .await
         .map_err(|e| AnalyticsError::clickhouse("get inference feedback", e))?;
-    let attributions: Vec<Attribution> = client
-        .query(&format!(
-            "SELECT ordinal, any(feature), any(value), any(method), any(base_value) FROM `{db}`.explanations \
-             WHERE request_id = ? GROUP BY ordinal ORDER BY ordinal"
-        ))
+    let cells: Vec<ExplanationCell> = client
+        .query(&attributions_sql(db))
         .bind(request_id)
         .fetch_all()
         .await
         .map_err(|e| AnalyticsError::clickhouse("get inference attributions", e))?;
+    let attributions = group_cells(cells);
     Ok(Some(InferenceDetail {
         record,
         request_body: bodies.request_body,
@@ -328,4 +353,43 @@ pub async fn get_inference(
         feedback,
         attributions,
     }))
+}
+
+/// The explanation rows of one request (bound: request id), collapsed over replays.
+pub fn attributions_sql(db: &str) -> String {
+    format!(
+        "SELECT source, method, instance, output, ordinal, any(feature), any(value), any(base_value), \
+         any(output_value), any(output_name), any(explainer_latency_us) FROM `{db}`.explanations \
+         WHERE request_id = ? GROUP BY source, method, instance, output, ordinal \
+         ORDER BY source, method, instance, output, ordinal"
+    )
+}
+
+/// Rows ordered by (source, method, instance, output, ordinal) into one set each.
+fn group_cells(cells: Vec<ExplanationCell>) -> Vec<Attribution> {
+    let mut out: Vec<Attribution> = Vec::new();
+    for c in cells {
+        let same = out.last().is_some_and(|a| {
+            a.source == c.source && a.method == c.method && a.instance == c.instance && a.output == c.output
+        });
+        if !same {
+            out.push(Attribution {
+                source: c.source,
+                instance: c.instance,
+                output: c.output,
+                output_name: c.output_name,
+                method: c.method,
+                base_value: c.base_value,
+                output_value: c.output_value,
+                explainer_latency_us: c.explainer_latency_us,
+                names: Vec::new(),
+                values: Vec::new(),
+            });
+        }
+        if let Some(a) = out.last_mut() {
+            a.names.push(c.feature);
+            a.values.push(c.value);
+        }
+    }
+    out
 }

@@ -1,5 +1,5 @@
-//! ClickHouse analytics behind the control API: the experiment report and the inference
-//! browser. Async, read-only; the statistics themselves are in [`crate::stats`].
+//! ClickHouse analytics behind the control API: the experiment report, the inference
+//! browser and per-arm feature importance. Async, read-only; the statistics themselves are in [`crate::stats`].
 //!
 //! SQL subset: every query runs on ClickHouse 18.16 and current releases — string values are
 //! bound client-side (`Query::bind`), integers inlined, identifiers are validated before interpolation (database:
@@ -22,6 +22,7 @@
 pub mod browser;
 mod error;
 pub mod experiment;
+pub mod importance;
 
 pub use browser::{
     get_inference, list_inferences, Attribution, FeedbackItem, InferenceDetail, InferenceFilter, InferenceItem, Page,
@@ -29,6 +30,7 @@ pub use browser::{
 };
 pub use error::AnalyticsError;
 pub use experiment::{experiment, experiment_sql, MemberView};
+pub use importance::{importance, importance_sql, ExplanationReport};
 
 /// Error classes that never count against a member: client-caused or gateway-side.
 pub const NOT_MEMBER_ERRORS: &[&str] = &[

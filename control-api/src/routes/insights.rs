@@ -1,11 +1,12 @@
-//! `/api/v1/groups/{g}/experiment` and the inference browser (`/api/v1/inferences…`):
-//! read-only views over ClickHouse, computed by [`crate::analytics`] and [`crate::stats`].
+//! `/api/v1/groups/{g}/experiment`, `/api/v1/groups/{g}/explanations` and the inference
+//! browser (`/api/v1/inferences…`): read-only views over ClickHouse, computed by
+//! [`crate::analytics`] and [`crate::stats`].
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
 
-use crate::analytics::{self, AnalyticsError, InferenceDetail, InferenceFilter, Page, StatusFilter};
+use crate::analytics::{self, AnalyticsError, ExplanationReport, InferenceDetail, InferenceFilter, Page, StatusFilter};
 use crate::auth::Operator;
 use crate::error::ApiError;
 use crate::stats::{EvalConfig, ExperimentReport};
@@ -23,6 +24,17 @@ pub struct ExperimentQuery {
     alpha: Option<f64>,
     /// Metric to win on: `error_rate` (default), `slow_rate`, or a feedback metric.
     metric: Option<String>,
+}
+
+/// `?since=&until=&top=` of the importance view.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ImportanceQuery {
+    /// Window start, Unix ms (default: 7 days before `until`).
+    since: Option<i64>,
+    /// Window end, Unix ms, exclusive (default: now).
+    until: Option<i64>,
+    /// Features per member (default 20, at most 1000).
+    top: Option<u32>,
 }
 
 /// `?group=&member=&status=&since=&until=&cursor=&limit=` of the browser.
@@ -101,6 +113,34 @@ pub async fn experiment(
         eval.primary_metric = metric;
     }
     let report = analytics::experiment(&ch.client, &ch.database, &group, &members, since, until, &eval).await?;
+    Ok(Json(report))
+}
+
+/// `GET /api/v1/groups/{group}/explanations`: feature importance per arm (mean
+/// |attribution| with a 95 % interval), champion vs challenger rank correlation, the
+/// features whose importance differs most, and daily buckets.
+#[utoipa::path(get, path = "/api/v1/groups/{group}/explanations", tag = "experiments", params(ImportanceQuery),
+    responses((status = 200, body = ExplanationReport), (status = 400), (status = 404), (status = 503)))]
+pub async fn explanations(
+    State(state): State<ControlState>,
+    _: Operator,
+    Path(group): Path<String>,
+    Query(q): Query<ImportanceQuery>,
+) -> Result<Json<ExplanationReport>, ApiError> {
+    let (cfg, _) = state.editor.snapshot();
+    let members = crate::groups::member_views(&cfg, &group)
+        .ok_or_else(|| ApiError::NotFound(format!("group `{group}` does not exist")))?;
+    let ch = store(&state)?;
+    let until = q.until.unwrap_or_else(switchyard_core::unix_ms);
+    let since = q.since.unwrap_or(until - 7 * 86_400_000);
+    if since >= until {
+        return Err(ApiError::BadRequest("`since` must be before `until`".into()));
+    }
+    let top = q.top.unwrap_or(analytics::importance::DEFAULT_TOP);
+    if top == 0 || top > analytics::importance::MAX_TOP {
+        return Err(ApiError::BadRequest(format!("`top` must be in 1..={}", analytics::importance::MAX_TOP)));
+    }
+    let report = analytics::importance(&ch.client, &ch.database, &group, &members, (since, until), top).await?;
     Ok(Json(report))
 }
 

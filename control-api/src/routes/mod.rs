@@ -33,6 +33,7 @@ pub fn router(state: ControlState) -> Router {
         .route("/groups/{group}/members", post(groups::add_member))
         .route("/groups/{group}/members/{member}", delete(groups::remove_member))
         .route("/groups/{group}/experiment", get(insights::experiment))
+        .route("/groups/{group}/explanations", get(insights::explanations))
         .route("/inferences", get(insights::list_inferences))
         .route("/inferences/{id}", get(insights::get_inference))
         .route("/config/versions", get(config::versions))

@@ -12,6 +12,7 @@
 
 pub mod compare;
 pub mod gamma;
+pub mod importance;
 pub mod report;
 pub mod sequence;
 pub mod srm;

@@ -21,7 +21,6 @@
 pub mod anthropic;
 mod base;
 pub mod complexity;
-pub mod explain;
 mod gemini;
 mod http;
 mod huggingface;
@@ -40,6 +39,7 @@ use std::time::Duration;
 use ::http::{HeaderValue, StatusCode};
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
+use switchyard_config::schema::ExplainProtocol;
 use switchyard_config::{ProviderKind, ProviderSpec, Timeouts};
 
 use crate::upstream::UpstreamClient;
@@ -75,6 +75,13 @@ pub trait Adapter: Send + Sync + 'static {
     /// Whether responses may carry feature attributions worth extracting.
     fn explains(&self) -> bool {
         false
+    }
+
+    /// Sends an explainer request (SPEC §9): `call.body` is already in `protocol`'s shape
+    /// and `call.model` names the explainer's model. `None` when this adapter cannot be
+    /// asked that way (validation keeps such configs out).
+    fn explain(&self, _call: UpstreamCall, _protocol: ExplainProtocol) -> Option<CallFuture> {
+        None
     }
 }
 

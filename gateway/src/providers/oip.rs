@@ -3,7 +3,9 @@
 //! Serves `POST /v2/models/{group}/infer` requests by forwarding the body unchanged to
 //! `{base_url}/v2/models/{model}/infer`, where `model` is the member's upstream model
 //! name; the answer comes back untouched. Responses may carry explanations, which the
-//! proxy normalises into the record's attributions ([`super::explain`]).
+//! proxy normalises into the record's attributions ([`crate::explain`]). As an explainer
+//! it is asked at `{base_url}/v1/models/{model}:explain` (KServe v1) or
+//! `{base_url}/v2/models/{model}/infer` (OIP).
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use switchyard_config::ProviderSpec;
@@ -11,6 +13,7 @@ use switchyard_config::ProviderSpec;
 use super::base::{Auth, HttpBase};
 use super::{Adapter, CallFuture, Endpoint, UpstreamCall};
 use crate::upstream::UpstreamClient;
+use switchyard_config::schema::ExplainProtocol;
 
 /// Characters escaped in a model name used as a path segment: all but RFC 3986's
 /// unreserved ones.
@@ -28,6 +31,11 @@ impl OipAdapter {
     pub fn new(client: UpstreamClient, spec: &ProviderSpec) -> Result<Self, String> {
         Ok(Self { base: HttpBase::new(client, spec, Auth::Bearer)? })
     }
+
+    /// The base URL without a trailing `/v2`.
+    fn root(&self) -> &str {
+        self.base.base_url.strip_suffix("/v2").unwrap_or(&self.base.base_url)
+    }
 }
 
 impl Adapter for OipAdapter {
@@ -40,9 +48,17 @@ impl Adapter for OipAdapter {
     }
 
     fn call(&self, call: UpstreamCall) -> CallFuture {
-        let root = self.base.base_url.strip_suffix("/v2").unwrap_or(&self.base.base_url);
-        let model = utf8_percent_encode(&call.model, PATH_SEGMENT);
-        let uri = format!("{root}/v2/models/{model}/infer");
+        let uri = format!("{}/v2/models/{}/infer", self.root(), utf8_percent_encode(&call.model, PATH_SEGMENT));
         self.base.send(&uri, &call, call.body.clone(), |resp| resp)
+    }
+
+    fn explain(&self, call: UpstreamCall, protocol: ExplainProtocol) -> Option<CallFuture> {
+        let (root, model) = (self.root(), utf8_percent_encode(&call.model, PATH_SEGMENT));
+        let uri = match protocol {
+            ExplainProtocol::KserveV1 => format!("{root}/v1/models/{model}:explain"),
+            ExplainProtocol::Oip => format!("{root}/v2/models/{model}/infer"),
+            ExplainProtocol::Http => return None,
+        };
+        Some(self.base.send(&uri, &call, call.body.clone(), |resp| resp))
     }
 }

@@ -82,6 +82,8 @@ pub struct Shared {
     pub resilience: Resilience,
     /// Where records go.
     pub records: RecordQueue,
+    /// Explainer slots and metrics (SPEC §9).
+    pub explainers: crate::explain::Explainers,
     /// False while starting and once draining.
     pub ready: AtomicBool,
 }

@@ -9,18 +9,21 @@
 //! to the queue with `try_send`; it never waits.
 //!
 //! What comes after the answer hangs off [`Recorder::finish`]: it is the one point where
-//! the client has everything (the place for the explainer call of SPEC §9, off the
-//! request's path).
+//! the client has everything. The explainer call of SPEC §9 starts there
+//! ([`crate::explain::after_answer`]), after the record was offered, off the request's
+//! path; the recorder keeps its [`crate::explain::Pending`] (the request body only for
+//! sampled requests) until then.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use switchyard_records::{AssignmentReason, Attributions, ErrorClass, InferenceRecord};
+use switchyard_records::{AssignmentReason, Attributions, ErrorClass, InferenceRecord, LogprobSummary};
 
 use super::assign::Decision;
 use super::resolve::Resolved;
 use super::{Member, RequestCtx, Shared};
 use crate::error::{GatewayError, UpstreamKind};
+use crate::explain::{self, Cut, Pending};
 use crate::metrics::code_class;
 
 /// Status recorded for a non-streamed request whose client disconnected (nginx's 499).
@@ -41,8 +44,12 @@ pub struct Ending {
     pub output_tokens: Option<u32>,
     /// Response body to store (already capped), when the group logs bodies.
     pub response_body: Option<String>,
-    /// Feature attributions the backend returned.
-    pub attributions: Option<Attributions>,
+    /// Feature attributions the backend returned, one set per (instance, output).
+    pub attributions: Vec<Attributions>,
+    /// Attribution values the normaliser's limits cut (counted in metrics).
+    pub attributions_cut: Cut,
+    /// Token log-probability summary of an LLM answer.
+    pub logprobs: Option<LogprobSummary>,
 }
 
 /// The record and clocks of one request that has a member.
@@ -55,6 +62,7 @@ pub struct Recorder {
     first_byte: Option<Duration>,
     streaming: bool,
     finished: bool,
+    explain: Option<Pending>,
 }
 
 /// Starts recording `request`, assigned by `decision`; from here on every outcome is
@@ -77,9 +85,12 @@ pub fn record(shared: &Arc<Shared>, ctx: &mut RequestCtx, request: &Resolved, de
         request_body: (log_cap > 0).then(|| capped(&request.body, log_cap)),
         ..InferenceRecord::default()
     };
-    attribute(&mut record, &group.members[decision.index], decision.reason);
+    let member = &group.members[decision.index];
+    attribute(&mut record, member, decision.reason);
     ctx.recorded = true;
-    Recorder::start(shared.clone(), record, ctx.accepted)
+    let mut recorder = Recorder::start(shared.clone(), record, ctx.accepted);
+    recorder.explain = explain::pending(group, member, &request.body);
+    recorder
 }
 
 /// Fills the member-dependent fields of `record`.
@@ -123,6 +134,7 @@ impl Recorder {
             first_byte: None,
             streaming: false,
             finished: false,
+            explain: None,
         }
     }
 
@@ -195,7 +207,15 @@ impl Recorder {
         r.output_tokens = ending.output_tokens;
         r.response_body = ending.response_body;
         r.attributions = ending.attributions;
+        r.logprobs = ending.logprobs;
+        self.shared.explainers.metrics.count_cut(&r.group, &r.member, ending.attributions_cut);
+        let pending = self.explain.take();
+        // The explainer needs the record's identity and outcome, not its attributions.
+        let answered = pending.as_ref().map(|_| InferenceRecord { attributions: Vec::new(), ..r.clone() });
         self.shared.records.offer(std::mem::take(&mut self.record));
+        if let (Some(pending), Some(answered)) = (pending, answered) {
+            explain::after_answer(&self.shared.explainers, &self.shared.records, pending, &answered);
+        }
     }
 
     /// The metric updates of one finished request.

@@ -14,7 +14,7 @@ use super::stream::ObservedBody;
 use super::usage::usage_of_json;
 use super::{GatewayBody, Group, RequestCtx};
 use crate::error::GatewayError;
-use crate::providers::explain;
+use crate::explain::{logprobs, normalise};
 
 /// Builds the response for `served` and finishes (or hands on) the recorder.
 pub fn respond(
@@ -52,12 +52,15 @@ pub fn respond(
             server_timing(&mut headers, &recorder);
             let usage = usage_of_json(&bytes).unwrap_or_default();
             let explains = served.member.provider.runtime.explains();
+            let inline = if explains { normalise::from_answer(&bytes) } else { normalise::Normalised::default() };
             recorder.finish(Ending {
                 status: 200,
                 input_tokens: usage.prompt_tokens,
                 output_tokens: usage.completion_tokens,
                 response_body: (log_cap > 0).then(|| capped(&bytes, log_cap)),
-                attributions: if explains { explain::attributions(&bytes) } else { None },
+                attributions: inline.sets,
+                attributions_cut: inline.cut,
+                logprobs: if explains { None } else { logprobs::of_answer(&bytes) },
                 ..Ending::default()
             });
             let mut resp = GatewayBody::json(StatusCode::OK, bytes);

@@ -21,6 +21,7 @@ use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
 use crate::error::{GatewayError, TimeoutPhase};
+use crate::explain::logprobs::SseLogprobs;
 use crate::providers::{UpstreamBody, WireFormat};
 use crate::proxy::forward::Budget;
 use crate::proxy::record::{Ending, Recorder};
@@ -43,6 +44,7 @@ pin_project! {
         state: State,
         recorder: Option<Recorder>,
         usage: SseUsage,
+        logprobs: SseLogprobs,
         logged: Option<Vec<u8>>,
         log_cap: usize,
         format: WireFormat,
@@ -72,6 +74,7 @@ impl ObservedBody {
             state: State::Open,
             recorder: Some(recorder),
             usage: SseUsage::default(),
+            logprobs: SseLogprobs::default(),
             logged: (log_cap > 0).then(Vec::new),
             log_cap,
             format,
@@ -92,6 +95,7 @@ impl Body for ObservedBody {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     this.usage.feed(data);
+                    this.logprobs.feed(data);
                     if let Some(log) = this.logged.as_mut() {
                         let room = this.log_cap.saturating_sub(log.len());
                         log.extend_from_slice(&data[..data.len().min(room)]);
@@ -105,7 +109,7 @@ impl Body for ObservedBody {
             }
             Poll::Ready(None) => {
                 *this.state = State::Done;
-                finish(this.recorder, this.usage, this.logged, None);
+                finish(this.recorder, (this.usage, this.logprobs), this.logged, None);
                 return Poll::Ready(None);
             }
             Poll::Ready(Some(Err(_))) => GatewayError::UpstreamReset { member: this.member.to_string() },
@@ -120,7 +124,7 @@ impl Body for ObservedBody {
             }
         };
         let event = failure.sse_event_for(*this.format);
-        finish(this.recorder, this.usage, this.logged, Some(&failure));
+        finish(this.recorder, (this.usage, this.logprobs), this.logged, Some(&failure));
         *this.state = State::Done;
         Poll::Ready(Some(Ok(Frame::data(event))))
     }
@@ -149,7 +153,7 @@ fn idle_expired(mut idle: Pin<&mut Sleep>, deadline: Instant, cx: &mut Context<'
 
 fn finish(
     recorder: &mut Option<Recorder>,
-    usage: &SseUsage,
+    (usage, logprobs): (&SseUsage, &SseLogprobs),
     logged: &mut Option<Vec<u8>>,
     failure: Option<&GatewayError>,
 ) {
@@ -163,6 +167,7 @@ fn finish(
         input_tokens: u.prompt_tokens,
         output_tokens: u.completion_tokens,
         response_body: logged.take().map(|b| String::from_utf8_lossy(&b).into_owned()),
-        attributions: None,
+        logprobs: logprobs.summary(),
+        ..Ending::default()
     });
 }

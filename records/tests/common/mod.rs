@@ -64,12 +64,17 @@ pub fn record(group: &str, i: u64, ts_ms: i64) -> InferenceRecord {
         output_tokens: (i % 3 != 0).then_some(20 + i as u32),
         request_body: (i % 5 == 0).then(|| format!("{{\"n\":{i},\"q\":\"it's \\\"quoted\\\"\"}}")),
         response_body: None,
-        attributions: (i % 4 == 0).then(|| Attributions {
-            names: vec!["age".into(), "income".into()],
-            values: vec![0.25, -0.5],
-            base_value: Some(0.1),
-            method: "shap".into(),
-        }),
+        attributions: (i % 4 == 0)
+            .then(|| Attributions {
+                names: vec!["age".into(), "income".into()],
+                values: vec![0.25, -0.5],
+                base_value: Some(0.1),
+                method: "shap".into(),
+                ..Attributions::default()
+            })
+            .into_iter()
+            .collect(),
+        ..InferenceRecord::default()
     }
 }
 
