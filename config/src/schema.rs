@@ -17,6 +17,11 @@ mod records;
 
 pub use policies::{BreakerConfig, PromotionConfig, RetriesConfig};
 pub use records::{BatchConfig, ClickHouseConfig, RecordsConfig, SpoolConfig, WhenFull};
+/// The `rate_limits:` section (SPEC §11); its schema and range checks live with the
+/// limiter in `switchyard-ratelimit`, cross-references in [`crate::rate_limits`].
+pub use switchyard_ratelimit::config::{
+    BackendKind, OnError, Per, RateLimitsConfig, RedisConfig, RuleConfig, Scope as RateLimitScope,
+};
 
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +54,9 @@ pub struct Config {
     /// Admin (control API) settings.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// Rate limits and quotas (SPEC §11). Default: none.
+    #[serde(default, skip_serializing_if = "no_rate_limits")]
+    pub rate_limits: RateLimitsConfig,
 }
 
 /// `tls:` — PEM files for the data plane.
@@ -310,6 +318,9 @@ fn default_admin_listen() -> String {
 }
 fn default_mirror_concurrency() -> u32 {
     32
+}
+fn no_rate_limits(r: &RateLimitsConfig) -> bool {
+    *r == RateLimitsConfig::default()
 }
 
 // === impl defaults ===

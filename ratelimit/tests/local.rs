@@ -288,3 +288,18 @@ async fn a_burst_above_the_rate_is_the_limit_the_headers_show() {
     advance(Duration::from_secs(1)).await;
     assert_eq!(admitted(&limiter, &who, Charge::Request, 300).await, 100);
 }
+
+#[tokio::test]
+async fn counts_tokens_says_whether_a_tokens_rule_applies_to_a_subject() {
+    let (limiter, _) = limiter(
+        "rules:\n  - { name: rpm, scope: client, requests: 60, per: minute }\n  - { name: acme-tpd, scope: tenant, match: acme, tokens: 1000, per: day }\n  - { name: m-tpm, scope: member, match: support-bot/gpt4o, tokens: 1000, per: minute }\n",
+    );
+    let acme = everyone("web-app");
+    let other = Subject { tenant: Some("globex"), ..acme };
+    assert!(limiter.counts_tokens(&acme, Charge::Request));
+    assert!(!limiter.counts_tokens(&other, Charge::Request), "the tenant rule matches acme only");
+    assert!(limiter.counts_tokens(&other, Charge::Attempt), "the member rule matches gpt4o");
+    assert!(limiter.counts_tokens(&other, Charge::RequestAndAttempt));
+    let elsewhere = Subject { member: Some("llama"), ..other };
+    assert!(!limiter.counts_tokens(&elsewhere, Charge::RequestAndAttempt));
+}
