@@ -7,7 +7,8 @@
 //! 2. **authenticate** — [`authenticate::authenticate`]: client key → client and tenant.
 //! 3. **resolve** — [`resolve::resolve`]: `model` (or the OIP path) → group.
 //! 4. **assign** — [`assign::assign`]: pinned, sticky or random member; an open breaker
-//!    sends a challenger's share to the champion.
+//!    sends a challenger's share to the champion. Then [`limit::limit`] charges the
+//!    request's rate limits and its first attempt's in one atomic call (429 when over).
 //! 5. **translate & forward** — [`forward::forward`]: the member's adapter
 //!    ([`crate::providers`]), cross-format translation, retries and breakers
 //!    ([`forward::attempt`]), champion fallback; shadow copies ([`shadow`]).
@@ -17,9 +18,7 @@
 //!
 //! Every response, early or not, leaves through [`exit`], which stamps the request-id
 //! headers and counts `switchyard_requests_total` for responses no recorder counted.
-//! Where the next features plug in: rate limits for client, tenant and group rules after
-//! [`authenticate::authenticate`] and [`resolve::resolve`] in [`infer`], provider and
-//! member rules per attempt in [`forward::attempt::once`]; the explainer call after
+//! Where the next features plug in: the explainer call after
 //! [`record::Recorder::finish`]; tracing spans around [`handle`] and each attempt.
 //! Requests the gateway makes for itself enter through [`dispatch`].
 
@@ -30,6 +29,7 @@ mod context;
 pub mod dispatch;
 mod feedback;
 pub mod forward;
+pub mod limit;
 mod models;
 mod oip;
 pub mod record;
@@ -77,6 +77,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Breakers, retry budgets and mirror slots (they outlive table swaps).
     pub resilience: Resilience,
+    /// Rate limits (their usage outlives table swaps).
+    pub limits: Arc<limit::Limits>,
     /// Where records go.
     pub records: RecordQueue,
     /// False while starting and once draining.
@@ -130,14 +132,23 @@ async fn infer<B: RequestBody>(
     if !shared.records.accepting() {
         return Err(GatewayError::SpoolFull);
     }
-    let decision = assign::assign(shared, &request, &parts.headers)?;
-    let call = upstream_call(ctx, &request, &parts.headers);
+    let mut decision = assign::assign(shared, &request, &parts.headers)?;
+    let mut call = upstream_call(ctx, &request, &parts.headers);
+    let ticket = limit::limit(shared, ctx, &request, &mut decision, &mut call).await;
     let mut recorder = record::record(shared, ctx, &request, &decision);
+    let mut ticket = match ticket {
+        Ok(ticket) => ticket,
+        Err(e) => return Err(limit::refused(recorder, e)),
+    };
     let max_bytes = ctx.table.limits.max_response_bytes;
     shadow::mirror(shared, &request.group, &call, recorder.record(), max_bytes);
     let budget = Budget::for_group(&request.group, max_bytes);
-    let served = forward::forward(shared, &request.group, &decision, &call, budget, &mut recorder).await;
-    Ok(respond::respond(ctx, &request.group, served, recorder, budget))
+    let served = forward::forward(shared, &request.group, &decision, &call, budget, &mut recorder, &mut ticket).await;
+    let quotas = std::mem::take(&mut ticket.quotas);
+    recorder.hold(ticket.into_held());
+    let mut resp = respond::respond(ctx, &request.group, served, recorder, budget);
+    limit::stamp(resp.headers_mut(), &quotas);
+    Ok(resp)
 }
 
 /// The call phase 5 sends (the member's model is filled in per attempt).

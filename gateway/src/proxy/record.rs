@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use switchyard_records::{AssignmentReason, Attributions, ErrorClass, InferenceRecord};
 
 use super::assign::Decision;
+use super::limit::Held;
 use super::resolve::Resolved;
 use super::{Member, RequestCtx, Shared};
 use crate::error::{GatewayError, UpstreamKind};
@@ -55,6 +56,8 @@ pub struct Recorder {
     first_byte: Option<Duration>,
     streaming: bool,
     finished: bool,
+    /// Token reservations settled when the request ends.
+    held: Held,
 }
 
 /// Starts recording `request`, assigned by `decision`; from here on every outcome is
@@ -123,6 +126,7 @@ impl Recorder {
             first_byte: None,
             streaming: false,
             finished: false,
+            held: Held::default(),
         }
     }
 
@@ -170,6 +174,11 @@ impl Recorder {
         attribute(&mut self.record, member, reason);
     }
 
+    /// Keeps the request's token reservations until it ends (then settled with its usage).
+    pub fn hold(&mut self, held: Held) {
+        self.held = held;
+    }
+
     /// Finishes the request with `ending`.
     pub fn finish(mut self, ending: Ending) {
         self.complete(ending);
@@ -180,6 +189,7 @@ impl Recorder {
             return;
         }
         self.finished = true;
+        self.held.settle(&ending);
         self.upstream_finished();
         let total = self.accepted.elapsed();
         let upstream = self.upstream_done.unwrap_or_default();
