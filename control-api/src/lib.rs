@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use switchyard_config::ConfigEditor;
+use switchyard_core::DataPlane;
 
 pub use audit::{AuditEntry, AuditLog};
 pub use error::ApiError;
@@ -50,6 +51,8 @@ pub struct ControlState {
     pub audit: AuditLog,
     /// ClickHouse, when records are shipped there.
     pub analytics: Option<Analytics>,
+    /// The running data plane (live state such as the rate limiter's busiest keys).
+    pub dataplane: Arc<dyn DataPlane>,
 }
 
 /// The control API's router (routes under `/api/v1`, and `/openapi.json`).
@@ -58,16 +61,18 @@ pub fn router(state: ControlState) -> Router {
 }
 
 /// The router for a running gateway: edits go to `editor`, the audit trail lives beside
-/// the config history, and analytics read `clickhouse` when records are shipped there.
+/// the config history, analytics read `clickhouse` when records are shipped there, and
+/// live data-plane state comes through `dataplane`.
 pub fn mount(
     editor: Arc<dyn ConfigEditor>,
     clickhouse: Option<&switchyard_records::ClickHouseOptions>,
     registry: &prometheus::Registry,
+    dataplane: Arc<dyn DataPlane>,
 ) -> Router {
     let analytics =
         clickhouse.map(|o| Analytics { client: switchyard_records::schema::client(o), database: o.database.clone() });
     let audit = AuditLog::new(editor.history_dir(), analytics.as_ref().map(|a| (a.client.clone(), a.database.clone())));
-    let state = ControlState { editor, audit, analytics };
+    let state = ControlState { editor, audit, analytics, dataplane };
     if let Err(error) = autopilot::spawn(state.clone(), registry) {
         tracing::error!(%error, "auto-promotion metrics could not be registered; auto-promotion is off");
     }

@@ -117,7 +117,12 @@ fn serve(config: Option<PathBuf>) -> ExitCode {
 
 /// Mounts the control API on the admin listener.
 fn control_api(ctx: &switchyard_gateway::MountContext) -> Option<switchyard_gateway::admin::AdminService> {
-    let router = switchyard_control_api::mount(ctx.store.clone(), ctx.records.clickhouse.as_ref(), &ctx.registry);
+    let router = switchyard_control_api::mount(
+        ctx.store.clone(),
+        ctx.records.clickhouse.as_ref(),
+        &ctx.registry,
+        ctx.dataplane.clone(),
+    );
     Some(switchyard_gateway::admin::mountable(router))
 }
 

@@ -59,8 +59,12 @@ impl TestGateway {
         std::fs::write(&config_path, complete_yaml(yaml, &dir)).expect("write config");
         let gateway = Gateway::start_with(ConfigSource::File(config_path.clone()), |ctx| {
             control.then(|| {
-                let router =
-                    switchyard_control_api::mount(ctx.store.clone(), ctx.records.clickhouse.as_ref(), &ctx.registry);
+                let router = switchyard_control_api::mount(
+                    ctx.store.clone(),
+                    ctx.records.clickhouse.as_ref(),
+                    &ctx.registry,
+                    ctx.dataplane.clone(),
+                );
                 switchyard_gateway::admin::mountable(router)
             })
         })
