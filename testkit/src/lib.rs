@@ -12,6 +12,7 @@ pub mod huggingface_fake;
 pub mod oip_fake;
 pub mod openai_fake;
 pub mod process;
+pub mod redis;
 pub mod upstream;
 
 use std::path::PathBuf;
