@@ -84,7 +84,8 @@ async fn an_edit_through_the_control_api_keeps_the_usage_and_get_shows_the_busie
     assert_eq!(admitted(&gw, 6).await, 4, "usage kept across the edit");
 
     // A viewer may not write; a stale version is 412.
-    let r = api.http.put(format!("{}/rate-limits", api.base)).bearer_auth(VIEWER).header("if-match", version.to_string());
+    let r =
+        api.http.put(format!("{}/rate-limits", api.base)).bearer_auth(VIEWER).header("if-match", version.to_string());
     assert_eq!(r.json(&rules(serde_json::json!([]))).send().await.expect("send").status(), StatusCode::FORBIDDEN);
     let r = api.write(Method::PUT, "/rate-limits", version - 1).json(&rules(serde_json::json!([]))).send();
     assert_eq!(r.await.expect("send").status(), StatusCode::PRECONDITION_FAILED);
@@ -102,8 +103,7 @@ async fn an_edit_through_the_control_api_keeps_the_usage_and_get_shows_the_busie
     assert_eq!(admitted(&gw, 4).await, 2);
 
     // The edits are audited and were written to the file.
-    let audit: serde_json::Value =
-        api.get("/audit", ADMIN).send().await.expect("send").json().await.expect("json");
+    let audit: serde_json::Value = api.get("/audit", ADMIN).send().await.expect("send").json().await.expect("json");
     let actions: Vec<&str> = audit.as_array().expect("list").iter().filter_map(|e| e["action"].as_str()).collect();
     assert_eq!(actions.iter().filter(|a| **a == "rate_limits.replace").count(), 2, "{audit}");
     let file = std::fs::read_to_string(&gw.config_path).expect("config");
@@ -139,7 +139,8 @@ async fn invalid_rules_are_refused_with_paths_and_the_last_good_rules_keep_worki
         .expect("send");
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = error_json(r).await;
-    let problems: Vec<&str> = body["error"]["problems"].as_array().expect("problems").iter().filter_map(|p| p.as_str()).collect();
+    let problems: Vec<&str> =
+        body["error"]["problems"].as_array().expect("problems").iter().filter_map(|p| p.as_str()).collect();
     for want in [
         "rate_limits.rules[0].requests: must be between 1 and",
         "rate_limits.rules[1].name: duplicate rule name `a`",
@@ -151,9 +152,18 @@ async fn invalid_rules_are_refused_with_paths_and_the_last_good_rules_keep_worki
     }
     // A shape error has its path too; so does an unknown key.
     for (bad, path) in [
-        (serde_json::json!([{ "name": "a", "scope": "client", "requests": 1, "per": "week" }]), "rate_limits.rules[0].per"),
-        (serde_json::json!([{ "name": "a", "scope": "everyone", "requests": 1, "per": "day" }]), "rate_limits.rules[0].scope"),
-        (serde_json::json!([{ "name": "a", "scope": "client", "requests": 1, "per": "day", "limit": 3 }]), "rate_limits.rules[0]"),
+        (
+            serde_json::json!([{ "name": "a", "scope": "client", "requests": 1, "per": "week" }]),
+            "rate_limits.rules[0].per",
+        ),
+        (
+            serde_json::json!([{ "name": "a", "scope": "everyone", "requests": 1, "per": "day" }]),
+            "rate_limits.rules[0].scope",
+        ),
+        (
+            serde_json::json!([{ "name": "a", "scope": "client", "requests": 1, "per": "day", "limit": 3 }]),
+            "rate_limits.rules[0]",
+        ),
     ] {
         let r = api.write(Method::PUT, "/rate-limits", version).json(&rules(bad)).send().await.expect("send");
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -162,7 +172,11 @@ async fn invalid_rules_are_refused_with_paths_and_the_last_good_rules_keep_worki
         assert!(problem.starts_with(&format!("{path}: ")) || problem.starts_with(&format!("{path}.")), "{problem}");
     }
     let r = api.write(Method::PUT, "/rate-limits", version).json(&serde_json::json!({"backend": "redis"})).send();
-    assert_eq!(r.await.expect("send").status(), StatusCode::UNPROCESSABLE_ENTITY, "backend is changed in the file only");
+    assert_eq!(
+        r.await.expect("send").status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "backend is changed in the file only"
+    );
     assert_eq!(api.version().await, version, "nothing was applied");
 
     // In the file: check-config lists every problem; a reload refuses it and keeps serving.
@@ -180,7 +194,11 @@ async fn invalid_rules_are_refused_with_paths_and_the_last_good_rules_keep_worki
     assert!(stderr.contains("rate_limits.rules[0].match: no member `g/nobody` in this config"), "{stderr}");
     gw.write_config(&bad);
     assert!(
-        eventually(Duration::from_secs(5), async || gw.metrics().await.contains("switchyard_config_reloads_total{result=\"rejected\"} 1")).await,
+        eventually(Duration::from_secs(5), async || gw
+            .metrics()
+            .await
+            .contains("switchyard_config_reloads_total{result=\"rejected\"} 1"))
+        .await,
         "the bad file is refused"
     );
     assert_eq!(admitted(&gw, 7).await, 5, "the last good rule (5 a minute) is still in force");
