@@ -108,6 +108,16 @@ async fn an_edit_through_the_control_api_keeps_the_usage_and_get_shows_the_busie
     assert_eq!(actions.iter().filter(|a| **a == "rate_limits.replace").count(), 2, "{audit}");
     let file = std::fs::read_to_string(&gw.config_path).expect("config");
     assert!(file.contains("web-rpm-2"), "{file}");
+
+    // Both routes and the rule's shape are in the OpenAPI document.
+    let doc: serde_json::Value =
+        client().get(format!("{}/openapi.json", gw.admin)).send().await.expect("send").json().await.expect("json");
+    let route = &doc["paths"]["/api/v1/rate-limits"];
+    assert!(route["get"].is_object() && route["put"].is_object(), "{route}");
+    let rule = &doc["components"]["schemas"]["RuleDoc"]["properties"];
+    for field in ["name", "scope", "match", "each", "requests", "tokens", "per", "burst"] {
+        assert!(rule[field].is_object(), "RuleDoc.{field} in {rule}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use http::HeaderMap;
 use prometheus::Registry;
 use switchyard_config::schema::Fallback;
-use switchyard_ratelimit::{Charge, Limited, Limiter, RateLimitError, Scope};
+use switchyard_ratelimit::{Charge, Limiter, RateLimitError, Scope};
 use switchyard_records::{AssignmentReason, Role};
 use tokio::sync::watch;
 
@@ -175,12 +175,4 @@ pub fn refused(recorder: Recorder, error: GatewayError) -> GatewayError {
 /// Writes the ticket's quotas as `x-ratelimit-*` headers (nothing when no rule applied).
 pub fn stamp(headers: &mut HeaderMap, ticket_quotas: &switchyard_ratelimit::Quotas) {
     ticket_quotas.write_headers(headers);
-}
-
-/// The refusal behind a rate-limited error, if it is one.
-pub fn limited_of(error: &GatewayError) -> Option<&Limited> {
-    match error {
-        GatewayError::RateLimited(limited) => Some(limited),
-        _ => None,
-    }
 }

@@ -66,7 +66,9 @@ impl Ticket {
         mut reservation: Reservation,
     ) -> Self {
         let attempt = reservation.split_attempt();
-        Self { limiter, client, estimate, prepaid: Some((index, attempt)), quotas, held: vec![reservation] }
+        // Without a tokens rule nothing is held (and nothing allocated).
+        let held = if reservation.is_empty() { Vec::new() } else { vec![reservation] };
+        Self { limiter, client, estimate, prepaid: Some((index, attempt)), quotas, held }
     }
 
     /// Charges one attempt of `member` (free for the prepaid first attempt). A refusal's
@@ -94,7 +96,9 @@ impl Ticket {
     /// successful one's kept until the request ends.
     pub fn attempted(&mut self, charge: AttemptCharge, succeeded: bool) {
         if succeeded {
-            self.held.push(charge.0);
+            if !charge.0.is_empty() {
+                self.held.push(charge.0);
+            }
         } else {
             charge.0.refund_detached();
         }
