@@ -113,7 +113,7 @@ rate_limits:
     let due = first + 3_000;
     eprintln!(
         "the SDK retried {waited} ms after its refused attempt; the retry arrived {} ms after the next request was due",
-        retried as i64 - due as i64
+        retried - due
     );
     assert!(retried + 2 >= due, "retried {} ms early", due - retried);
     assert!(retried <= due + 500, "retried {} ms late", retried - due);
