@@ -3,12 +3,17 @@
 #
 #   benches/load/run.sh [--full]            # the real run (default; ~15 min on 2 cores)
 #   benches/load/run.sh --smoke             # a few seconds per target, for CI
-#   options: --out DIR   --targets direct,switchyard,nginx,litellm
+#   options: --out DIR   --targets direct,switchyard,switchyard-rl-local,switchyard-rl-redis,nginx,litellm
 #
 # Targets, each answering POST /v1/chat/completions on loopback:
 #   direct      the load generator straight to the fast upstream (the floor)
 #   switchyard  group `bench`: champion 90 % / challenger 10 % on two upstream ports,
 #               records spooled and shipped to the private ClickHouse (scripts/clickhouse.sh)
+#   switchyard-rl-local, switchyard-rl-redis
+#               the same gateway with 3 rate-limit rules on (group and provider requests,
+#               member tokens; never reached), backend local or redis (scripts/redis.sh's
+#               private Redis, pinned to the load core); only the 2,000 req/s scenario
+#               (smoke: 100 req/s), to show what the limits add over `switchyard`
 #   nginx       Debian's nginx, split_clients 90/10 across the two ports, access log on
 #   litellm     LiteLLM proxy (PyPI, pinned below), two deployments with weights 9:1
 # Scenarios: fixed open-loop rates (500, 2,000, 5,000 req/s), streaming (20 chunks),
@@ -33,14 +38,14 @@ ARGS="$*"
 
 MODE=full
 OUT=
-TARGETS=direct,switchyard,nginx,litellm
+TARGETS=direct,switchyard,switchyard-rl-local,switchyard-rl-redis,nginx,litellm
 while [ $# -gt 0 ]; do
     case "$1" in
         --smoke) MODE=smoke ;;
         --full) MODE=full ;;
         --out) OUT=$2; shift ;;
         --targets) TARGETS=$2; shift ;;
-        -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,31p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 64 ;;
     esac
     shift
@@ -56,6 +61,7 @@ CLIENT_CPU=${SWITCHYARD_BENCH_CLIENT_CPU:-1}
 UP_A=19500 UP_B=19501 SY_PORT=19580 SY_ADMIN=19590 NGINX_PORT=19600 LITELLM_PORT=19700
 CH_URL=http://127.0.0.1:${SWITCHYARD_CH_HTTP_PORT:-18123}
 CH_DB=switchyard_bench
+REDIS_PORT=${SWITCHYARD_REDIS_PORT:-16379}
 CHUNK_DELAY_US=1000
 T0=$(date +%s)
 
@@ -100,6 +106,7 @@ install_deps() {
 WORK=$(mktemp -d /tmp/switchyard-bench.XXXXXX)
 STARTED=()      # pids this script started, stopped on exit
 CH_STARTED=0
+REDIS_STARTED=0
 FAILED=1
 
 pin() { # pin CPU COMMAND...: taskset when the machine has the core
@@ -120,6 +127,11 @@ stop_pid() {
 cleanup() {
     local pid
     for pid in "${STARTED[@]}"; do stop_pid "$pid"; done
+    if [ "$REDIS_STARTED" = 1 ]; then
+        bash scripts/redis.sh stop >/dev/null 2>&1 || true
+    elif [ -n "${REDIS_AFFINITY:-}" ]; then
+        taskset -a -p -c "$REDIS_AFFINITY" "$REDIS_PID" >/dev/null 2>&1 || true
+    fi
     if [ "$CH_STARTED" = 1 ]; then
         bash scripts/clickhouse.sh stop >/dev/null 2>&1 || true
     elif [ -n "${CH_AFFINITY:-}" ]; then
@@ -196,7 +208,25 @@ start_upstream() {
     wait_ready upstream "http://127.0.0.1:$UP_A/v1/chat/completions" "$UP_PID" "$WORK/upstream.log" 10
 }
 
-start_switchyard() {
+# The `rate_limits:` section of the switchyard-rl-* targets: three rules every request
+# is checked against (group and provider requests, member tokens), set far above the
+# offered load so nothing is refused; the key prefix is fresh per run.
+rl_yaml() {
+    local backend=$1
+    echo "rate_limits:"
+    echo "  backend: $backend"
+    if [ "$backend" = redis ]; then
+        echo "  redis: { url: \"redis://127.0.0.1:$REDIS_PORT\", key_prefix: \"switchyard-bench:$(date +%s%N)\" }"
+    fi
+    cat <<YAML
+  rules:
+    - { name: bench-group-rps, scope: group, match: bench, requests: 1000000, per: second }
+    - { name: provider-rps, scope: provider, each: true, requests: 1000000, per: second }
+    - { name: member-tpm, scope: member, each: true, tokens: 100000000000, per: minute }
+YAML
+}
+
+start_switchyard() { # [extra YAML]
     await_port_free $SY_PORT || die "port $SY_PORT is in use"
     if [ "${SY_FRESH_DB:-1}" = 1 ]; then
         curl -sf -m 5 --data-binary "DROP DATABASE IF EXISTS $CH_DB" "$CH_URL/" >/dev/null \
@@ -217,6 +247,7 @@ groups:
 records:
   spool: { dir: "$WORK/spool" }
   clickhouse: { url: "$CH_URL", database: $CH_DB }
+${1:-}
 YAML
     SWITCHYARD_WORKER_THREADS=1 RUST_LOG=warn pin "$TARGET_CPU" "$SY" serve --config "$WORK/switchyard.yaml" \
         >"$WORK/switchyard.log" 2>&1 &
@@ -295,6 +326,8 @@ YAML
 # --- scenarios ------------------------------------------------------------------------
 # name | loadgen arguments | description
 
+# The one scenario of the switchyard-rl-* targets (compared with `switchyard`'s run of it).
+RL_SCENARIO=rate-2000
 if [ "$MODE" = full ]; then
     FIXED="--duration 10 --warmup 2 --timeout 10"
     # Saturation first: a target that cannot keep up with the fixed rates (LiteLLM) keeps
@@ -310,6 +343,7 @@ if [ "$MODE" = full ]; then
     )
 else
     # Low rates: every target, LiteLLM included, must answer all of them on a busy CI box.
+    RL_SCENARIO=rate-100
     FIXED="--duration 1 --warmup 0.5 --timeout 5 --max-error-rate 0.01"
     SCENARIOS=(
         "saturation|--saturate --rate 50 --duration 0.5 --warmup 0.2 --timeout 5 --slo-p99-ms 50 --max-probes 2 --pause 0.2 --settle-max 10|saturation search, 2 probes of 0.5 s (smoke)"
@@ -335,10 +369,12 @@ run_target() {
     log "$TARGET ready (pid $PID) at $URL"
     warm_up
     local aux=(--aux-pid "upstream=$UP_PID")
-    if [ "$TARGET" = switchyard ] && [ -n "${CH_PID:-}" ]; then aux+=(--aux-pid "clickhouse=$CH_PID"); fi
+    if [[ "$TARGET" == switchyard* ]] && [ -n "${CH_PID:-}" ]; then aux+=(--aux-pid "clickhouse=$CH_PID"); fi
+    if [ "$TARGET" = switchyard-rl-redis ] && [ -n "${REDIS_PID:-}" ]; then aux+=(--aux-pid "redis=$REDIS_PID"); fi
     local entry name args label
     for entry in "${SCENARIOS[@]}"; do
         IFS='|' read -r name args label <<<"$entry"
+        if [[ "$TARGET" == switchyard-rl-* ]] && [ "$name" != "$RL_SCENARIO" ]; then continue; fi
         # shellcheck disable=SC2086 # $args is a list of loadgen flags
         pin "$CLIENT_CPU" "$BIN/loadgen" --url "$URL" --target "$TARGET" --scenario "$name" --label "$label" \
             --watch-pid "$PID" "${aux[@]}" --out "$OUT/runs/$TARGET.$name.json" $args >/dev/null \
@@ -358,7 +394,7 @@ run_target() {
         settle
     done
     egress_check "$PID"
-    if [ "$TARGET" = switchyard ]; then check_records; fi
+    if [[ "$TARGET" == switchyard* ]]; then check_records; fi
     if [ "$started" = 1 ]; then stop_pid "$PID"; fi
     log "$TARGET done in $(($(date +%s) - t0)) s"
 }
@@ -382,9 +418,11 @@ wait_shipped() {
 start_target() { # sets PID, URL, LOGFILE
     case "$TARGET" in
         switchyard) start_switchyard ;;
+        switchyard-rl-local) start_switchyard "$(rl_yaml local)" ;;
+        switchyard-rl-redis) start_switchyard "$(rl_yaml redis)" ;;
         nginx) start_nginx ;;
         litellm) start_litellm ;;
-        *) die "unknown target $TARGET (direct, switchyard, nginx, litellm)" ;;
+        *) die "unknown target $TARGET (direct, switchyard, switchyard-rl-local, switchyard-rl-redis, nginx, litellm)" ;;
     esac
 }
 
@@ -439,7 +477,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [ "$(nproc)" -ge 2 ] || log "warning: fewer than 2 cores: no pinning, numbers mix target and load"
 
 NOTES=()
-if has switchyard; then
+if has switchyard || has switchyard-rl-local || has switchyard-rl-redis; then
     if bash scripts/clickhouse.sh status >/dev/null 2>&1; then
         log "ClickHouse already running at $CH_URL"
     else
@@ -455,6 +493,21 @@ if has switchyard; then
     fi
 fi
 
+if has switchyard-rl-redis; then
+    if bash scripts/redis.sh status >/dev/null 2>&1; then
+        log "Redis already running on port $REDIS_PORT"
+    else
+        bash scripts/redis.sh start >&2
+        REDIS_STARTED=1
+    fi
+    REDIS_PID=$(cat "${SWITCHYARD_REDIS_DIR:-/tmp/switchyard-redis}/redis.pid" 2>/dev/null || true)
+    # Like ClickHouse, Redis stands in for its own host: on the load core.
+    if [ -n "$REDIS_PID" ] && [ "$(nproc)" -gt "$CLIENT_CPU" ]; then
+        REDIS_AFFINITY=$(taskset -p -c "$REDIS_PID" 2>/dev/null | awk '{print $NF}')
+        taskset -a -p -c "$CLIENT_CPU" "$REDIS_PID" >/dev/null
+    fi
+fi
+
 start_upstream
 IFS=',' read -r -a TARGET_LIST <<<"$TARGETS"
 for t in "${TARGET_LIST[@]}"; do run_target "$t"; done
@@ -463,6 +516,7 @@ VERSIONS=(--version "switchyard=$(git rev-parse --short HEAD 2>/dev/null || echo
 VERSIONS+=(--version "rustc=$(rustc -V 2>/dev/null | cut -d' ' -f2)")
 has nginx && VERSIONS+=(--version "nginx=$(nginx -v 2>&1 | sed 's/.*nginx\///')")
 has litellm && VERSIONS+=(--version "litellm=$LITELLM_VERSION (PyPI, Python $("$LITELLM_VENV/bin/python" -c 'import platform; print(platform.python_version())'))")
+has switchyard-rl-redis && VERSIONS+=(--version "redis=$(redis-server --version | awk '{print $3}' | sed 's/v=//')")
 has switchyard && VERSIONS+=(--version "clickhouse=$(curl -sf -m 5 --data-binary 'SELECT version()' "$CH_URL/" || echo unknown)")
 NOTES+=("--note" "pinning: target on core $TARGET_CPU; fast upstream + load generator on core $CLIENT_CPU (taskset); switchyard runs 1 tokio worker, nginx 1 worker process, LiteLLM 1 uvicorn worker; ClickHouse (switchyard's record store) is pinned to core $CLIENT_CPU, standing in for its own host, and its CPU is not in switchyard's column")
 

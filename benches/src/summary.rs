@@ -48,7 +48,8 @@ pub struct Goal {
 
 const SCENARIOS: &[&str] =
     &["rate-100", "rate-500", "rate-2000", "rate-5000", "stream-20", "body-64k", "conn-1000", "saturation"];
-const TARGETS: &[&str] = &["direct", "switchyard", "nginx", "litellm", "tensorzero"];
+const TARGETS: &[&str] =
+    &["direct", "switchyard", "switchyard-rl-local", "switchyard-rl-redis", "nginx", "litellm", "tensorzero"];
 
 fn rank(list: &[&str], name: &str) -> usize {
     list.iter().position(|s| *s == name).unwrap_or(list.len())
@@ -178,6 +179,19 @@ pub fn goals(rows: &[Row]) -> Vec<Goal> {
         measured: ttft.map_or("n/a".into(), |o| format!("{:.3} ms", o as f64 / 1000.0)),
         met: ttft.map(|o| o <= 500),
     });
+    // Issue 16: what three rate-limit rules add over the same gateway without them.
+    let plain = find(rows, "switchyard", "rate-2000").and_then(|r| r.overhead_p99_us);
+    for (target, backend, bound) in [("switchyard-rl-local", "local", 100i64), ("switchyard-rl-redis", "redis", 300)] {
+        let added = find(rows, target, "rate-2000").and_then(|r| r.overhead_p99_us).zip(plain).map(|(rl, p)| rl - p);
+        out.push(Goal {
+            goal: format!(
+                "3 rate-limit rules ({backend}) add ≤ {:.1} ms p99 over no limits at rate-2000",
+                bound as f64 / 1000.0
+            ),
+            measured: added.map_or("n/a".into(), |a| format!("{:+.3} ms", a as f64 / 1000.0)),
+            met: added.map(|a| a <= bound),
+        });
+    }
     out
 }
 
@@ -324,5 +338,22 @@ mod tests {
         assert_eq!(by("litellm").overhead_p99_us, None, "an overloaded run has no overhead");
         assert_eq!(by("nginx").overhead_p99_us, None, "1.2 % errors is not keeping up");
         assert!(by("litellm").flags.iter().any(|f| f == "below offered rate"));
+    }
+
+    #[test]
+    fn rate_limit_targets_are_judged_against_switchyard_without_limits() {
+        let at_2000 =
+            |target: &str, p99| RunReport { scenario: "rate-2000".into(), ..run(target, 2000.0, 20_000, 0, p99) };
+        let runs = vec![
+            at_2000("direct", 300),
+            at_2000("switchyard", 700),
+            at_2000("switchyard-rl-local", 760),
+            at_2000("switchyard-rl-redis", 1_100),
+        ];
+        let goals = goals(&rows(&runs));
+        let find = |backend: &str| goals.iter().find(|g| g.goal.contains(backend)).expect("goal");
+        assert_eq!((find("(local)").measured.as_str(), find("(local)").met), ("+0.060 ms", Some(true)));
+        assert_eq!((find("(redis)").measured.as_str(), find("(redis)").met), ("+0.400 ms", Some(false)));
+        assert_eq!(targets(&runs), ["direct", "switchyard", "switchyard-rl-local", "switchyard-rl-redis"]);
     }
 }

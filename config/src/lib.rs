@@ -4,12 +4,14 @@
 //! its key path ([`validate`]), compilation into an immutable [`RoutingTable`] with
 //! precomputed sampling ([`table`], [`assign`]), and the [`ConfigStore`] that hot-swaps
 //! tables on file change, `SIGHUP` or an API edit ([`store`]). Secrets appear in the file
-//! only as `env:`/`file:` references ([`secret`]).
+//! only as `env:`/`file:` references ([`secret`]). The `rate_limits:` section is checked
+//! and its Redis password resolved in [`rate_limits`].
 
 pub mod assign;
 pub mod atomic;
 pub mod error;
 pub mod log;
+pub mod rate_limits;
 pub mod schema;
 pub mod secret;
 pub mod split;

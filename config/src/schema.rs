@@ -21,6 +21,11 @@ pub use explain::{ExplainConfig, ExplainProtocol};
 pub use policies::{BreakerConfig, PromotionConfig, RetriesConfig};
 pub use records::{BatchConfig, ClickHouseConfig, RecordsConfig, SpoolConfig, WhenFull};
 pub use state::{StateConfig, DEFAULT_STATE_URL};
+/// The `rate_limits:` section (SPEC §11); its schema and range checks live with the
+/// limiter in `switchyard-ratelimit`, cross-references in [`crate::rate_limits`].
+pub use switchyard_ratelimit::config::{
+    BackendKind, OnError, Per, RateLimitsConfig, RedisConfig, RuleConfig, Scope as RateLimitScope,
+};
 
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +64,9 @@ pub struct Config {
     /// The control-plane store (per process).
     #[serde(default, skip_serializing_if = "is_default_state")]
     pub state: StateConfig,
+    /// Rate limits and quotas (SPEC §11). Default: none.
+    #[serde(default, skip_serializing_if = "no_rate_limits")]
+    pub rate_limits: RateLimitsConfig,
 }
 
 fn is_default_state(s: &StateConfig) -> bool {
@@ -352,6 +360,9 @@ fn default_admin_listen() -> String {
 }
 fn default_mirror_concurrency() -> u32 {
     32
+}
+fn no_rate_limits(r: &RateLimitsConfig) -> bool {
+    *r == RateLimitsConfig::default()
 }
 
 // === impl defaults ===

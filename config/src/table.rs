@@ -36,6 +36,8 @@ pub struct RoutingTable<P> {
     pub config: Arc<Config>,
     /// Limits for the data plane.
     pub limits: LimitsConfig,
+    /// The resolved `rate_limits.redis.password` (the rules are in `config.rate_limits`).
+    pub rate_limits_password: Option<Secret>,
     groups: HashMap<String, Arc<Group<P>>>,
     providers: HashMap<String, Arc<Provider<P>>>,
     clients: Option<Vec<Arc<Client>>>,
@@ -171,6 +173,8 @@ impl<P> RoutingTable<P> {
     pub fn build(config: Config, version: u64, factory: &ProviderFactory<P>) -> Result<Self, ConfigError> {
         validate(&config)?;
         let providers = build_providers(&config, factory)?;
+        let rate_limits_password =
+            crate::rate_limits::resolve_password(&config.rate_limits).map_err(|p| ConfigError::from(vec![p]))?;
         let groups = config
             .groups
             .iter()
@@ -182,6 +186,7 @@ impl<P> RoutingTable<P> {
             version,
             digest,
             limits: config.limits.clone(),
+            rate_limits_password,
             config: Arc::new(config),
             groups,
             providers,

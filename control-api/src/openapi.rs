@@ -18,6 +18,7 @@ use crate::routes;
         routes::config::versions, routes::config::version_text, routes::config::rollback, routes::config::audit, routes::cluster::cluster,
         routes::providers::list, routes::providers::get_one, routes::providers::put, routes::providers::remove,
         routes::clients::list, routes::clients::create, routes::clients::revoke,
+        routes::rate_limits::get, routes::rate_limits::put,
         routes::insights::experiment, routes::insights::explanations, routes::insights::list_inferences,
         routes::insights::get_inference,
     ),

@@ -49,6 +49,9 @@ pub enum StartError {
     /// The record spool could not be opened.
     #[error("records: {0}")]
     Records(#[from] switchyard_records::RecordsError),
+    /// The rate limiter could not be set up from `rate_limits`.
+    #[error("rate limits: {0}")]
+    RateLimits(#[from] switchyard_ratelimit::RateLimitError),
 }
 
 /// What a mounted admin service is built from.
@@ -123,6 +126,7 @@ impl Gateway {
             store: store.clone(),
             metrics: metrics::Metrics::new(&registry)?,
             resilience: Resilience::new(&registry)?,
+            limits: Arc::new(proxy::limit::Limits::new(&table, &registry)?),
             records: queue,
             explainers: explain::Explainers::new(explain::ExplainMetrics::new(&registry)?),
             ready: false.into(),
@@ -143,6 +147,7 @@ impl Gateway {
         let admin_tls = tls_reload::start(Listener::Admin, &table, store.subscribe(), &tls_metrics, stop.clone())?;
         let options = ListenOptions::new(&cfg.limits, data_tls);
         recording::keep_groups_provisioned(&store, shared.records.clone(), stop.clone());
+        proxy::limit::keep_current(&store, shared.limits.clone(), stop.clone());
         let (drained_tx, drained) = mpsc::channel(1);
         let data_shared = shared.clone();
         let data_task = tokio::spawn(listen::serve(

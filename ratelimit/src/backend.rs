@@ -38,6 +38,8 @@ pub(crate) struct Op<'a> {
 #[derive(Clone)]
 pub(crate) struct OwnedOp {
     pub slot: Arc<Slot>,
+    /// Whether the op's rule is charged per attempt (provider, member scopes).
+    pub per_attempt: bool,
     pub key: Box<str>,
     pub cost: f64,
     pub gcra: Gcra,

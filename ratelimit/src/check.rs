@@ -148,7 +148,13 @@ fn reservation(
         .iter()
         .zip(ops)
         .filter(|(p, _)| p.rule.unit == Unit::Tokens)
-        .map(|(p, op)| OwnedOp { slot: p.rule.slot.clone(), key: op.key.into(), cost: op.cost, gcra: op.gcra })
+        .map(|(p, op)| OwnedOp {
+            slot: p.rule.slot.clone(),
+            per_attempt: p.rule.scope.per_attempt(),
+            key: op.key.into(),
+            cost: op.cost,
+            gcra: op.gcra,
+        })
         .collect();
     Reservation::new(owned, charged, token_estimate, state.backend.clone(), metrics.settle_lost.clone())
 }

@@ -119,6 +119,12 @@ impl Limiter {
         crate::check::run(&state, &self.inner.metrics, subject, charge, token_estimate).await
     }
 
+    /// Whether any tokens rule applies to `subject` under `charge`: only then is a token
+    /// estimate worth computing (and a stream's usage worth asking for).
+    pub fn counts_tokens(&self, subject: &Subject<'_>, charge: Charge) -> bool {
+        self.inner.state.load().rules.any_tokens(subject, charge)
+    }
+
     /// The `top` busiest keys, busiest (largest share of its limit in use) first. For
     /// `redis` these are the levels this replica last saw.
     pub fn busiest_keys(&self, top: usize) -> Vec<KeyUsage> {

@@ -77,6 +77,27 @@ impl Reservation {
         self.charged
     }
 
+    /// Splits off the per-attempt part (provider and member rules) of a reservation made
+    /// with [`crate::Charge::RequestAndAttempt`], leaving the per-request part here, so a
+    /// failed first attempt can be refunded while its request goes on to another attempt.
+    pub fn split_attempt(&mut self) -> Reservation {
+        let (attempt, request): (Vec<OwnedOp>, Vec<OwnedOp>) =
+            std::mem::take(&mut self.ops).into_iter().partition(|op| op.per_attempt);
+        self.ops = request;
+        let split = Self {
+            ops: attempt,
+            charged: self.charged,
+            tokens: self.tokens,
+            backend: self.backend.clone(),
+            settle_lost: self.settle_lost.clone(),
+        };
+        if split.ops.is_empty() {
+            Self::empty()
+        } else {
+            split
+        }
+    }
+
     /// Settles with `actual` tokens used, and waits until it is written.
     pub async fn settle(self, actual: u64) {
         let delta = self.delta(Some(actual));

@@ -144,6 +144,16 @@ impl RuleSet {
         }
     }
 
+    /// Whether a tokens rule applies to `subject` under `charge` (so a caller knows to
+    /// estimate tokens and to ask the upstream for its usage).
+    pub fn any_tokens(&self, subject: &Subject<'_>, charge: Charge) -> bool {
+        self.rules.iter().any(|rule| {
+            rule.unit == Unit::Tokens
+                && charge.covers(rule.scope)
+                && subject.key(rule.scope).is_some_and(|key| rule.match_key.as_deref().is_none_or(|m| m == key))
+        })
+    }
+
     /// The buckets `subject` is charged to under `charge`, in config order.
     pub fn plan<'r, 's>(&'r self, subject: &Subject<'s>, charge: Charge) -> Vec<Planned<'r, 's>> {
         if !self.any_for(charge) {

@@ -288,3 +288,42 @@ async fn a_burst_above_the_rate_is_the_limit_the_headers_show() {
     advance(Duration::from_secs(1)).await;
     assert_eq!(admitted(&limiter, &who, Charge::Request, 300).await, 100);
 }
+
+#[tokio::test]
+async fn counts_tokens_says_whether_a_tokens_rule_applies_to_a_subject() {
+    let (limiter, _) = limiter(
+        "rules:\n  - { name: rpm, scope: client, requests: 60, per: minute }\n  - { name: acme-tpd, scope: tenant, match: acme, tokens: 1000, per: day }\n  - { name: m-tpm, scope: member, match: support-bot/gpt4o, tokens: 1000, per: minute }\n",
+    );
+    let acme = everyone("web-app");
+    let other = Subject { tenant: Some("globex"), ..acme };
+    assert!(limiter.counts_tokens(&acme, Charge::Request));
+    assert!(!limiter.counts_tokens(&other, Charge::Request), "the tenant rule matches acme only");
+    assert!(limiter.counts_tokens(&other, Charge::Attempt), "the member rule matches gpt4o");
+    assert!(limiter.counts_tokens(&other, Charge::RequestAndAttempt));
+    let elsewhere = Subject { member: Some("llama"), ..other };
+    assert!(!limiter.counts_tokens(&elsewhere, Charge::RequestAndAttempt));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_combined_reservation_splits_so_a_failed_attempt_is_refunded_alone() {
+    let (limiter, _) = limiter(
+        "rules:\n  - { name: tenant-tpd, scope: tenant, tokens: 1000, per: day }\n  - { name: openai-tpd, scope: provider, tokens: 1000, per: day }\n",
+    );
+    let who = everyone("web-app");
+    let mut grant = granted(limiter.acquire(&who, Charge::RequestAndAttempt, 300).await);
+    let attempt = grant.reservation.split_attempt();
+    assert_eq!((attempt.tokens(), grant.reservation.tokens()), (300, 300));
+    attempt.refund().await;
+    let remaining = |charge| {
+        let limiter = limiter.clone();
+        async move { granted(limiter.acquire(&who, charge, 0).await).quotas.tokens.map(|q| q.remaining) }
+    };
+    assert_eq!(remaining(Charge::Attempt).await, Some(1_000), "the failed attempt's provider is refunded");
+    assert_eq!(remaining(Charge::Request).await, Some(700), "the request keeps its reservation");
+    grant.reservation.settle(120).await;
+    assert_eq!(remaining(Charge::Request).await, Some(880));
+    // Nothing per attempt in a request-only reservation: the split is empty.
+    let mut grant = granted(limiter.acquire(&who, Charge::Request, 10).await);
+    assert!(grant.reservation.split_attempt().is_empty());
+    grant.reservation.refund().await;
+}

@@ -14,6 +14,7 @@ pub mod oip_fake;
 pub mod openai_fake;
 pub mod process;
 pub mod proxy;
+pub mod redis;
 pub mod upstream;
 
 use std::path::PathBuf;

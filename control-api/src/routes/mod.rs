@@ -6,6 +6,7 @@ pub mod config;
 pub mod groups;
 pub mod insights;
 pub mod providers;
+pub mod rate_limits;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
@@ -45,6 +46,7 @@ pub fn router(state: ControlState) -> Router {
         .route("/clients/{client}", delete(clients::revoke))
         .route("/audit", get(config::audit))
         .route("/cluster", get(cluster::cluster))
+        .route("/rate-limits", get(rate_limits::get).put(rate_limits::put))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .nest("/api/v1", api)

@@ -19,6 +19,7 @@ pub mod render;
 use bytes::Bytes;
 use http::StatusCode;
 pub use switchyard_core::Blame;
+use switchyard_ratelimit::Limited;
 use switchyard_records::ErrorClass;
 
 /// Which upstream wait ran out.
@@ -158,6 +159,10 @@ pub enum GatewayError {
     /// The record spool is full and `when_full: reject` is set.
     #[error("the inference record spool is full; retry later")]
     SpoolFull,
+    /// Refused by a rate-limit rule (429), or rate limits could not be checked under
+    /// `on_error: deny` (503). Carries `retry-after` and the `x-ratelimit-*` quotas.
+    #[error("{0}")]
+    RateLimited(Box<Limited>),
     /// A fault of the gateway itself (e.g. an upstream request it could not build). The
     /// message is fixed text; details go to the log.
     #[error("internal error: {0}")]
@@ -220,6 +225,8 @@ impl GatewayError {
             | UpstreamInvalid { .. }
             | UpstreamReset { .. } => Blame::Upstream,
             NotReady | SpoolFull | Internal(_) => Blame::Internal,
+            // The client sent more than its limits allow; or the limit store is down.
+            RateLimited(limited) => limited.blame(),
         }
     }
 
@@ -239,17 +246,19 @@ impl GatewayError {
     pub fn member_failed(&self) -> bool {
         match self {
             GatewayError::UpstreamStatus { status, .. } => *status >= 500,
-            GatewayError::UpstreamRejected { .. } => false,
+            GatewayError::UpstreamRejected { .. } | GatewayError::RateLimited(_) => false,
             e => e.blame() == Blame::Upstream,
         }
     }
 
     /// Whether a challenger's failure may be served by the champion instead: any upstream
-    /// failure or rate limit, and a member that cannot serve the endpoint — not errors in
-    /// the client's own request.
+    /// failure or rate limit, a member that cannot serve the endpoint, and the gateway's
+    /// own provider or member limit — not errors in the client's own request, nor its
+    /// client, tenant or group limits (the champion would be refused the same).
     pub fn may_fall_back(&self) -> bool {
         match self {
             GatewayError::Unsupported { .. } => true,
+            GatewayError::RateLimited(limited) => limited.scope.is_some_and(switchyard_ratelimit::Scope::per_attempt),
             e => e.blame() == Blame::Upstream,
         }
     }
@@ -289,6 +298,7 @@ impl GatewayError {
             Unsupported { .. } => ErrorClass::UnsupportedEndpoint,
             NotReady => ErrorClass::NotReady,
             SpoolFull => ErrorClass::SpoolFull,
+            RateLimited(_) => ErrorClass::RateLimited,
             Internal(_) => ErrorClass::Internal,
         }
     }
@@ -311,6 +321,9 @@ impl GatewayError {
             // credentials are wrong, which is not the client's fault.
             UpstreamStatus { .. } => StatusCode::BAD_GATEWAY,
             NotReady | SpoolFull => StatusCode::SERVICE_UNAVAILABLE,
+            // A rule said no: 429. No rule could be asked (`on_error: deny`): 503.
+            RateLimited(limited) if limited.rule.is_some() => StatusCode::TOO_MANY_REQUESTS,
+            RateLimited(_) => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -318,6 +331,8 @@ impl GatewayError {
 
 #[cfg(test)]
 mod tests {
+    use switchyard_ratelimit::Scope;
+
     use super::*;
 
     fn status(status: u16) -> GatewayError {
@@ -326,6 +341,13 @@ mod tests {
 
     fn rejected(status: u16) -> GatewayError {
         GatewayError::UpstreamRejected { member: "m".into(), status, body: Bytes::new() }
+    }
+
+    fn limited(scope: Option<Scope>) -> GatewayError {
+        let rule = scope.map(|_| std::sync::Arc::<str>::from("r"));
+        let mut l = Limited::backend_unavailable();
+        (l.rule, l.scope) = (rule, scope);
+        GatewayError::RateLimited(Box::new(l))
     }
 
     #[test]
@@ -345,6 +367,10 @@ mod tests {
             (rejected(422), false, false, false),
             (GatewayError::Unsupported { member: "m".into(), endpoint: "x" }, false, false, true),
             (GatewayError::BadJson("x".into()), false, false, false),
+            (limited(Some(Scope::Provider)), false, false, true),
+            (limited(Some(Scope::Member)), false, false, true),
+            (limited(Some(Scope::Client)), false, false, false),
+            (limited(None), false, false, false),
             (GatewayError::Internal("x"), false, false, false),
         ];
         for (e, retry, breaker, fallback) in cases {
@@ -360,6 +386,13 @@ mod tests {
         assert_eq!(rejected(400).class(), ErrorClass::UpstreamStatus);
         assert_eq!(rejected(400).upstream_kind(), Some(UpstreamKind::Status));
         assert_eq!(GatewayError::Internal("x").status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let over = limited(Some(Scope::Client));
+        assert_eq!(
+            (over.status(), over.class(), over.blame()),
+            (StatusCode::TOO_MANY_REQUESTS, ErrorClass::RateLimited, Blame::Client)
+        );
+        let down = limited(None);
+        assert_eq!((down.status(), down.blame()), (StatusCode::SERVICE_UNAVAILABLE, Blame::Upstream));
         let t = GatewayError::UpstreamTimeout { member: "m".into(), phase: TimeoutPhase::Idle };
         assert_eq!(t.to_string(), "upstream `m` timed out (idle)");
     }

@@ -32,6 +32,9 @@ impl GatewayError {
         if let Some((name, value)) = self.extra_header() {
             resp.headers_mut().insert(name, value);
         }
+        if let GatewayError::RateLimited(limited) = self {
+            limited.write_headers(resp.headers_mut());
+        }
         resp
     }
 
@@ -72,6 +75,7 @@ impl GatewayError {
             (_, GatewayError::MissingKey | GatewayError::InvalidKey) => "authentication_error",
             (_, GatewayError::GroupForbidden(_)) => "permission_error",
             (_, GatewayError::UnknownGroup(_) | GatewayError::NotFound(_)) => "not_found_error",
+            (_, GatewayError::RateLimited(_)) => "rate_limit_error",
             (Blame::Client, _) => "invalid_request_error",
             (Blame::Upstream, _) => "upstream_error",
             (Blame::Internal, _) => "server_error",

@@ -1,6 +1,7 @@
 //! Requests the gateway makes for itself: the [`DataPlane`] seam through which the control
 //! plane sends a request through a group (SPEC §8, the catalog's LLM-assisted import)
-//! without a network hop and without importing this crate.
+//! without a network hop and without importing this crate — and reads the rate limiter's
+//! busiest keys (`GET /api/v1/rate-limits`).
 //!
 //! A dispatched request runs through the same phases as a client's — resolved, assigned,
 //! forwarded, recorded and counted — with its client preset to the caller's name and
@@ -17,7 +18,7 @@ use bytes::Bytes;
 use http::{Method, Request};
 use http_body_util::{BodyExt, Full};
 use switchyard_config::Client;
-use switchyard_core::dataplane::{BoxFuture, DataPlane, Dispatch, DispatchError, Dispatched};
+use switchyard_core::dataplane::{BoxFuture, DataPlane, Dispatch, DispatchError, Dispatched, KeyUsage};
 use switchyard_core::Blame;
 
 use super::{handle_in, RequestCtx, Shared};
@@ -59,5 +60,9 @@ impl Dispatcher {
 impl DataPlane for Dispatcher {
     fn dispatch(&self, request: Dispatch) -> BoxFuture<'_, Result<Dispatched, DispatchError>> {
         Box::pin(self.run(request))
+    }
+
+    fn busiest_keys(&self, top: usize) -> Vec<KeyUsage> {
+        self.shared.upgrade().map(|shared| shared.limits.limiter().busiest_keys(top)).unwrap_or_default()
     }
 }

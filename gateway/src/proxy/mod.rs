@@ -7,7 +7,8 @@
 //! 2. **authenticate** — [`authenticate::authenticate`]: client key → client and tenant.
 //! 3. **resolve** — [`resolve::resolve`]: `model` (or the OIP path) → group.
 //! 4. **assign** — [`assign::assign`]: pinned, sticky or random member; an open breaker
-//!    sends a challenger's share to the champion.
+//!    sends a challenger's share to the champion. Then [`limit::limit`] charges the
+//!    request's rate limits and its first attempt's in one atomic call (429 when over).
 //! 5. **translate & forward** — [`forward::forward`]: the member's adapter
 //!    ([`crate::providers`]), cross-format translation, retries and breakers
 //!    ([`forward::attempt`]), champion fallback; shadow copies ([`shadow`]).
@@ -20,9 +21,7 @@
 //! While the gateway is not ready (starting, draining) every route but OIP's health
 //! probes answers 503 `not_ready` with `Retry-After` (see [`crate::listen`] for which
 //! requests still reach the handler while draining).
-//! Where the next features plug in: rate limits for client, tenant and group rules after
-//! [`authenticate::authenticate`] and [`resolve::resolve`] in [`infer`], provider and
-//! member rules per attempt in [`forward::attempt::once`]; the explainer call after
+//! Where the next features plug in: the explainer call after
 //! [`record::Recorder::finish`]; tracing spans around [`handle`] and each attempt.
 //! Requests the gateway makes for itself enter through [`dispatch`].
 
@@ -33,6 +32,7 @@ mod context;
 pub mod dispatch;
 mod feedback;
 pub mod forward;
+pub mod limit;
 mod models;
 mod oip;
 pub mod record;
@@ -80,6 +80,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Breakers, retry budgets and mirror slots (they outlive table swaps).
     pub resilience: Resilience,
+    /// Rate limits (their usage outlives table swaps).
+    pub limits: Arc<limit::Limits>,
     /// Where records go.
     pub records: RecordQueue,
     /// Explainer slots and metrics (SPEC §9).
@@ -138,13 +140,22 @@ async fn infer<B: RequestBody>(
     if !shared.records.accepting() {
         return Err(GatewayError::SpoolFull);
     }
-    let decision = assign::assign(shared, &request, &parts.headers)?;
-    let call = upstream_call(ctx, &request, &parts.headers);
+    let mut decision = assign::assign(shared, &request, &parts.headers)?;
+    let mut call = upstream_call(ctx, &request, &parts.headers);
+    let ticket = limit::limit(shared, ctx, &request, &mut decision, &mut call).await;
     let mut recorder = record::record(shared, ctx, &request, &decision);
+    let mut ticket = match ticket {
+        Ok(ticket) => ticket,
+        Err(e) => return Err(limit::refused(recorder, e)),
+    };
     let budget = Budget::for_group(&request.group, &ctx.table.limits);
     shadow::mirror(shared, &request.group, &call, recorder.record(), budget);
-    let served = forward::forward(shared, &request.group, &decision, &call, budget, &mut recorder).await;
-    Ok(respond::respond(ctx, &request.group, served, recorder, budget))
+    let served = forward::forward(shared, &request.group, &decision, &call, budget, &mut recorder, &mut ticket).await;
+    let quotas = std::mem::take(&mut ticket.quotas);
+    recorder.hold(ticket.into_held());
+    let mut resp = respond::respond(ctx, &request.group, served, recorder, budget);
+    limit::stamp(resp.headers_mut(), &quotas);
+    Ok(resp)
 }
 
 /// The call phase 5 sends (the member's model is filled in per attempt).

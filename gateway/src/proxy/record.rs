@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use switchyard_records::{AssignmentReason, Attributions, ErrorClass, InferenceRecord, LogprobSummary};
 
 use super::assign::Decision;
+use super::limit::Held;
 use super::resolve::Resolved;
 use super::{Member, RequestCtx, Shared};
 use crate::error::{GatewayError, UpstreamKind};
@@ -63,6 +64,8 @@ pub struct Recorder {
     streaming: bool,
     finished: bool,
     explain: Option<Pending>,
+    /// Token reservations settled when the request ends.
+    held: Held,
 }
 
 /// Starts recording `request`, assigned by `decision`; from here on every outcome is
@@ -135,6 +138,7 @@ impl Recorder {
             streaming: false,
             finished: false,
             explain: None,
+            held: Held::default(),
         }
     }
 
@@ -182,6 +186,11 @@ impl Recorder {
         attribute(&mut self.record, member, reason);
     }
 
+    /// Keeps the request's token reservations until it ends (then settled with its usage).
+    pub fn hold(&mut self, held: Held) {
+        self.held = held;
+    }
+
     /// Finishes the request with `ending`.
     pub fn finish(mut self, ending: Ending) {
         self.complete(ending);
@@ -192,6 +201,7 @@ impl Recorder {
             return;
         }
         self.finished = true;
+        self.held.settle(&ending);
         self.upstream_finished();
         let total = self.accepted.elapsed();
         let upstream = self.upstream_done.unwrap_or_default();

@@ -8,9 +8,12 @@
 //! `retries.max_retries` times with capped, jittered backoff (at least the upstream's
 //! `Retry-After`, not at all if that is longer than `max_backoff_ms`), while the group's
 //! retry budget allows and the total deadline leaves room. Every attempt's outcome is
-//! reported to the member's breaker ([`GatewayError::member_failed`]). Per-attempt work
-//! that later features add (provider and member rate limits, an attempt's trace span)
-//! belongs in [`once`].
+//! reported to the member's breaker ([`GatewayError::member_failed`]). Every attempt is
+//! charged to its provider and member rate limits first ([`Ticket::attempt`]; the first
+//! was paid by the limit phase): a first attempt over its limit fails as
+//! [`GatewayError::RateLimited`], a retry over it is not made. A failed attempt's tokens
+//! are refunded at once. Per-attempt work that later features add (an attempt's trace
+//! span) belongs in [`once`].
 
 use std::time::Duration;
 
@@ -23,6 +26,7 @@ use crate::error::{GatewayError, TimeoutPhase};
 use crate::providers::complexity::json_elements;
 use crate::providers::{SharedAdapter, UpstreamCall, UpstreamFailure, UpstreamResponse};
 use crate::proxy::body::{collect_upstream, CollectError};
+use crate::proxy::limit::Ticket;
 use crate::proxy::usage::usage_of_json;
 use crate::proxy::{Group, Member, Shared};
 use crate::resilience::retry_wait;
@@ -42,6 +46,7 @@ pub async fn serve(
     member: &Member,
     call: &UpstreamCall,
     budget: Budget,
+    ticket: &mut Ticket,
 ) -> Result<Answer, GatewayError> {
     let adapter = &member.provider.runtime;
     let endpoint = call.endpoint;
@@ -58,8 +63,10 @@ pub async fn serve(
     let breaker = group.breaker.enabled.then(|| shared.resilience.breaker(&group.name, &member.name));
     let policy = &group.retries;
     let mut retries = 0;
+    let mut charge = ticket.attempt(group, member).await.map_err(GatewayError::RateLimited)?;
     loop {
         let Attempt { result, retry_after } = once(adapter, route, call.clone(), budget, &member.name).await;
+        ticket.attempted(charge, result.is_ok());
         if let Some(b) = &breaker {
             b.record(!result.as_ref().is_err_and(GatewayError::member_failed), &group.breaker);
         }
@@ -71,10 +78,15 @@ pub async fn serve(
         if Instant::now() + wait >= budget.deadline || !shared.resilience.budget(&group.name, policy).withdraw() {
             return result;
         }
+        tokio::time::sleep(wait).await;
+        charge = match ticket.attempt(group, member).await {
+            Ok(charge) => charge,
+            // The retry would go over the member's or provider's limit: not made.
+            Err(_) => return result,
+        };
         retries += 1;
         shared.metrics.retries.with_label_values(&[&group.name, &member.name]).inc();
         tracing::debug!(group = %group.name, member = %member.name, retry = retries, wait_ms = wait.as_millis() as u64, "retrying upstream");
-        tokio::time::sleep(wait).await;
     }
 }
 

@@ -19,6 +19,7 @@ use switchyard_records::{AssignmentReason, Role};
 use tokio::time::Instant;
 
 use super::assign::Decision;
+use super::limit::Ticket;
 use super::record::Recorder;
 use super::{Group, Member, Shared};
 use crate::error::GatewayError;
@@ -70,7 +71,7 @@ impl Budget {
 }
 
 /// Forwards `call` to the decided member of `group`, falling back to the champion when
-/// allowed.
+/// allowed; every attempt is charged to its rate limits through `ticket`.
 pub async fn forward<'g>(
     shared: &Shared,
     group: &'g Group,
@@ -78,10 +79,11 @@ pub async fn forward<'g>(
     call: &UpstreamCall,
     budget: Budget,
     recorder: &mut Recorder,
+    ticket: &mut Ticket,
 ) -> Served<'g> {
     let member = &group.members[decision.index];
     recorder.upstream_started();
-    let answer = attempt::serve(shared, group, member, call, budget).await;
+    let answer = attempt::serve(shared, group, member, call, budget, ticket).await;
     let failed = match &answer {
         Err(e) if may_fall_back(group, member, decision.reason, e) => e,
         _ => return Served { member, reason: decision.reason, answer },
@@ -92,7 +94,7 @@ pub async fn forward<'g>(
     }
     let champion = group.champion();
     recorder.attribute(champion, AssignmentReason::Fallback);
-    let answer = attempt::serve(shared, group, champion, call, budget).await;
+    let answer = attempt::serve(shared, group, champion, call, budget, ticket).await;
     Served { member: champion, reason: AssignmentReason::Fallback, answer }
 }
 
