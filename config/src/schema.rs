@@ -14,9 +14,11 @@ use crate::secret::SecretRef;
 
 mod policies;
 mod records;
+mod tracing;
 
 pub use policies::{BreakerConfig, PromotionConfig, RetriesConfig};
 pub use records::{BatchConfig, ClickHouseConfig, RecordsConfig, SpoolConfig, WhenFull};
+pub use tracing::{AccessLogConfig, TracingConfig};
 
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +51,9 @@ pub struct Config {
     /// Admin (control API) settings.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// Trace export and the access log (per process; read at start-up).
+    #[serde(default, skip_serializing_if = "TracingConfig::is_default")]
+    pub tracing: TracingConfig,
 }
 
 /// `tls:` — PEM files for the data plane.

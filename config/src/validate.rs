@@ -43,6 +43,7 @@ pub fn validate(cfg: &Config) -> Result<(), ConfigError> {
     }
     check_clients(cfg, &mut problems);
     check_records(cfg, &mut problems);
+    cfg.tracing.check(&mut problems);
     for (i, token) in cfg.admin.tokens.iter().enumerate() {
         check_sha256(&mut problems, &format!("admin.tokens[{i}].token_sha256"), &token.token_sha256);
         let _: AdminRole = token.role;
