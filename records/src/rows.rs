@@ -43,6 +43,7 @@ pub struct InferenceRow {
     pub attribution_names: Vec<String>,
     pub attribution_values: Vec<f64>,
     pub client_request_id: String,
+    pub trace_id: String,
 }
 
 /// One row of `explanations` (one feature attribution).
@@ -138,6 +139,7 @@ impl InferenceRow {
             attribution_names: names,
             attribution_values: values,
             client_request_id: r.client_request_id.clone(),
+            trace_id: r.trace_id.clone(),
         };
         (row, explanations)
     }

@@ -54,13 +54,14 @@ const INFERENCE_COLUMNS: &str = "
     attribution_base_value Nullable(Float64),
     attribution_names Array(String),
     attribution_values Array(Float64),
-    client_request_id String";
+    client_request_id String,
+    trace_id String";
 
 /// Columns added to the inference tables after they were first created:
 /// `(name, type)`. [`migrate`] adds a missing one to every existing
 /// `inferences_<group>` table (ClickHouse 18.16 has no `ADD COLUMN IF NOT EXISTS`) and
 /// rebuilds the `inferences` Merge table over them.
-const ADDED_INFERENCE_COLUMNS: &[(&str, &str)] = &[("client_request_id", "String")];
+const ADDED_INFERENCE_COLUMNS: &[(&str, &str)] = &[("client_request_id", "String"), ("trace_id", "String")];
 
 /// One schema migration.
 #[derive(Debug)]
@@ -252,7 +253,7 @@ pub async fn ensure_group_table(client: &Client, group: &str) -> Result<String, 
 /// qualified) lacks.
 async fn add_missing_columns(client: &Client, table: &str, has: impl Fn(&str) -> bool) -> Result<(), RecordsError> {
     for (name, ty) in ADDED_INFERENCE_COLUMNS.iter().filter(|(name, _)| !has(name)) {
-        exec(client, &format!("ALTER TABLE {table} ADD COLUMN {name} {ty}"), "add inference column").await?;
+        exec(client, &add_column(table, name, ty), "add inference column").await?;
         tracing::info!(table, column = name, "column added");
     }
     Ok(())
@@ -271,6 +272,17 @@ pub fn ddl_statements(database: &str, groups: &[&str]) -> Vec<String> {
         out.push(create_group_table(&format!("`{database}`.`{}`", group_table(g))));
     }
     out
+}
+
+/// The statements that bring an inference table of the first released shape (`table`,
+/// quoted, maybe qualified) up to [`INFERENCE_COLUMNS`] — what [`migrate`] and the shipper
+/// run for each missing column; for compatibility tests.
+pub fn upgrade_statements(table: &str) -> Vec<String> {
+    ADDED_INFERENCE_COLUMNS.iter().map(|(name, ty)| add_column(table, name, ty)).collect()
+}
+
+fn add_column(table: &str, name: &str, ty: &str) -> String {
+    format!("ALTER TABLE {table} ADD COLUMN {name} {ty}")
 }
 
 fn create_database(db: &str) -> String {
