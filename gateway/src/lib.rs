@@ -5,7 +5,8 @@
 //! [`Gateway::shutdown`]. A request's way through the data plane is in [`proxy`], phase by
 //! phase; phase 1 (accept) is [`listen`]; provider adapters are in [`providers`];
 //! breakers, retry budgets and mirror slots in [`resilience`]; errors and the one mapping
-//! to HTTP in [`error`].
+//! to HTTP in [`error`]; trace context, spans, their export and the access log in
+//! [`trace`].
 
 pub mod admin;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod providers;
 pub mod proxy;
 pub mod recording;
 pub mod resilience;
+pub mod trace;
 pub mod upstream;
 
 pub use gateway::{Gateway, MountContext, StartError};

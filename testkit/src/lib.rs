@@ -11,6 +11,7 @@ pub mod gemini_fake;
 pub mod huggingface_fake;
 pub mod oip_fake;
 pub mod openai_fake;
+pub mod otel;
 pub mod process;
 pub mod upstream;
 

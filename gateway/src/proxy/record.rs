@@ -10,7 +10,8 @@
 //!
 //! What comes after the answer hangs off [`Recorder::finish`]: it is the one point where
 //! the client has everything (the place for the explainer call of SPEC §9, off the
-//! request's path).
+//! request's path). The request's trace ends there too: the server span gets the record's
+//! outcome and the access log its line (shadow copies have neither).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +23,7 @@ use super::resolve::Resolved;
 use super::{Member, RequestCtx, Shared};
 use crate::error::{GatewayError, UpstreamKind};
 use crate::metrics::code_class;
+use crate::trace::RequestTrace;
 
 /// Status recorded for a non-streamed request whose client disconnected (nginx's 499).
 pub const CLIENT_CLOSED: u16 = 499;
@@ -55,6 +57,8 @@ pub struct Recorder {
     first_byte: Option<Duration>,
     streaming: bool,
     finished: bool,
+    /// The client request's trace (`None` for a shadow copy).
+    trace: Option<RequestTrace>,
 }
 
 /// Starts recording `request`, assigned by `decision`; from here on every outcome is
@@ -65,6 +69,7 @@ pub fn record(shared: &Arc<Shared>, ctx: &mut RequestCtx, request: &Resolved, de
     let (tenant, client) = ctx.tenant_and_client();
     let mut record = InferenceRecord {
         request_id: ctx.id.clone(),
+        trace_id: ctx.trace.trace_id_hex(),
         client_request_id: ctx.client_request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
         timestamp_ms: switchyard_core::unix_ms(),
         tenant,
@@ -79,7 +84,9 @@ pub fn record(shared: &Arc<Shared>, ctx: &mut RequestCtx, request: &Resolved, de
     };
     attribute(&mut record, &group.members[decision.index], decision.reason);
     ctx.recorded = true;
-    Recorder::start(shared.clone(), record, ctx.accepted)
+    let mut recorder = Recorder::start(shared.clone(), record, ctx.accepted);
+    recorder.trace = Some(std::mem::take(&mut ctx.trace));
+    recorder
 }
 
 /// Fills the member-dependent fields of `record`.
@@ -123,12 +130,14 @@ impl Recorder {
             first_byte: None,
             streaming: false,
             finished: false,
+            trace: None,
         }
     }
 
     /// Marks the moment the upstream request is sent.
     pub fn upstream_started(&mut self) {
         self.upstream_started = Some(Instant::now());
+        self.event("forward");
     }
 
     /// Marks the end of the upstream exchange (body complete or failed).
@@ -157,6 +166,7 @@ impl Recorder {
     pub fn first_byte_sent(&mut self) {
         if self.first_byte.is_none() {
             self.first_byte = Some(self.accepted.elapsed());
+            self.event("first_byte");
         }
     }
 
@@ -168,6 +178,14 @@ impl Recorder {
     /// Re-attributes the record (the champion served a challenger's request).
     pub fn attribute(&mut self, member: &Member, reason: AssignmentReason) {
         attribute(&mut self.record, member, reason);
+        self.event(reason.as_str());
+    }
+
+    /// An event on the request's server span (when sampled).
+    fn event(&mut self, name: &'static str) {
+        if let Some(t) = self.trace.as_mut() {
+            t.event(name);
+        }
     }
 
     /// Finishes the request with `ending`.
@@ -195,6 +213,10 @@ impl Recorder {
         r.output_tokens = ending.output_tokens;
         r.response_body = ending.response_body;
         r.attributions = ending.attributions;
+        if let Some(trace) = self.trace.take() {
+            self.shared.tracing.access.recorded(&self.record);
+            trace.finish(&self.record);
+        }
         self.shared.records.offer(std::mem::take(&mut self.record));
     }
 

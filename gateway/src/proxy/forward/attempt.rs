@@ -8,9 +8,10 @@
 //! `retries.max_retries` times with capped, jittered backoff (at least the upstream's
 //! `Retry-After`, not at all if that is longer than `max_backoff_ms`), while the group's
 //! retry budget allows and the total deadline leaves room. Every attempt's outcome is
-//! reported to the member's breaker ([`GatewayError::member_failed`]). Per-attempt work
-//! that later features add (provider and member rate limits, an attempt's trace span)
-//! belongs in [`once`].
+//! reported to the member's breaker ([`GatewayError::member_failed`]). Every attempt has
+//! its own client span ([`AttemptSpan`], SPEC §13) named in the `traceparent` it sends;
+//! a stream's span stays open until the stream ends. Other per-attempt work (provider and
+//! member rate limits) belongs in [`once`].
 
 use std::time::Duration;
 
@@ -25,6 +26,8 @@ use crate::proxy::body::{collect_upstream, CollectError};
 use crate::proxy::usage::usage_of_json;
 use crate::proxy::{Group, Member, Shared};
 use crate::resilience::retry_wait;
+use crate::trace::AttemptSpan;
+use switchyard_records::AssignmentReason;
 
 /// One attempt's result and the upstream's `Retry-After`.
 pub struct Attempt {
@@ -34,11 +37,13 @@ pub struct Attempt {
     pub retry_after: Option<Duration>,
 }
 
-/// Serves `call` on `member` of `group`, retrying before the first byte.
+/// Serves `call` on `member` of `group` (chosen for `reason`), retrying before the first
+/// byte.
 pub async fn serve(
     shared: &Shared,
     group: &Group,
     member: &Member,
+    reason: AssignmentReason,
     call: &UpstreamCall,
     budget: Budget,
 ) -> Result<Answer, GatewayError> {
@@ -52,7 +57,10 @@ pub async fn serve(
     let policy = &group.retries;
     let mut retries = 0;
     loop {
-        let Attempt { result, retry_after } = once(adapter, route, call.clone(), budget, &member.name).await;
+        let mut attempt = call.clone();
+        let span = AttemptSpan::start(&mut attempt, &group.name, member, reason, retries);
+        let Attempt { result, retry_after } = once(adapter, route, attempt, budget, &member.name).await;
+        span.settle(&result).park();
         if let Some(b) = &breaker {
             b.record(!result.as_ref().is_err_and(GatewayError::member_failed), &group.breaker);
         }

@@ -78,7 +78,7 @@ pub async fn forward<'g>(
 ) -> Served<'g> {
     let member = &group.members[decision.index];
     recorder.upstream_started();
-    let answer = attempt::serve(shared, group, member, call, budget).await;
+    let answer = attempt::serve(shared, group, member, decision.reason, call, budget).await;
     let failed = match &answer {
         Err(e) if may_fall_back(group, member, decision.reason, e) => e,
         _ => return Served { member, reason: decision.reason, answer },
@@ -89,7 +89,7 @@ pub async fn forward<'g>(
     }
     let champion = group.champion();
     recorder.attribute(champion, AssignmentReason::Fallback);
-    let answer = attempt::serve(shared, group, champion, call, budget).await;
+    let answer = attempt::serve(shared, group, champion, AssignmentReason::Fallback, call, budget).await;
     Served { member: champion, reason: AssignmentReason::Fallback, answer }
 }
 
