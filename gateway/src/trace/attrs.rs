@@ -9,7 +9,6 @@ use std::borrow::Cow;
 
 use opentelemetry::{Key, KeyValue};
 use serde::Deserialize;
-use switchyard_config::ProviderKind;
 
 use crate::providers::Endpoint;
 
@@ -64,11 +63,6 @@ pub fn provider_name(kind: &str, azure: bool) -> &'static str {
         "mock" => "mock",
         _ => "unknown",
     }
-}
-
-/// The name for a provider kind as [`provider_name`] takes it.
-pub fn kind_name(kind: ProviderKind) -> &'static str {
-    kind.as_str()
 }
 
 /// `gen_ai.operation.name` of an endpoint (as recorded: `chat.completions`, …).

@@ -164,7 +164,6 @@ impl RequestTrace {
             KeyValue::new(attrs::REQUEST_ID, r.request_id.clone()),
             KeyValue::new(attrs::OPERATION, attrs::operation(&r.endpoint)),
             KeyValue::new(attrs::REQUEST_MODEL, r.group.clone()),
-            KeyValue::new(attrs::RESPONSE_MODEL, parent.response_model().unwrap_or(&r.upstream_model).to_owned()),
             KeyValue::new(attrs::GROUP, r.group.clone()),
             KeyValue::new(attrs::MEMBER, r.member.clone()),
             KeyValue::new(attrs::ROLE, r.role.as_str()),
@@ -172,6 +171,11 @@ impl RequestTrace {
             KeyValue::new(attrs::CONFIG_VERSION, i64::try_from(r.config_version).unwrap_or(i64::MAX)),
         ]);
         span.set_attributes(attrs::usage(r.input_tokens, r.output_tokens));
+        // The model that answered: as a complete answer named it, else the member's.
+        let answered = r.status < 400 && r.error_class.is_none();
+        if let Some(model) = parent.response_model().or(answered.then_some(r.upstream_model.as_str())) {
+            span.set_attribute(KeyValue::new(attrs::RESPONSE_MODEL, model.to_owned()));
+        }
         end(span, r.status, r.error_class);
     }
 

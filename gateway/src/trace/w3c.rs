@@ -33,19 +33,21 @@ impl TraceParent {
         if b.len() < LEN || b[2] != b'-' || b[35] != b'-' || b[52] != b'-' {
             return None;
         }
-        let version = hex_u8(&b[0..2])?;
+        let version = hex(&b[0..2])?;
         match version {
             0 if b.len() != LEN => return None,
             0xff => return None,
             _ if b.len() > LEN && b[LEN] != b'-' => return None,
             _ => {}
         }
-        let trace_id = u128::from_str_radix(lower_hex(&b[3..35])?, 16).ok()?;
-        let span_id = u64::from_str_radix(lower_hex(&b[36..52])?, 16).ok()?;
-        let flags = hex_u8(&b[53..55])?;
+        let trace_id = hex(&b[3..35])?;
+        let span_id = hex(&b[36..52])?;
+        let flags = hex(&b[53..55])?;
         if trace_id == 0 || span_id == 0 {
             return None;
         }
+        // Invariant: 16 and 2 hex digits fit their types (the slices above have that length).
+        let (span_id, flags) = (u64::try_from(span_id).ok()?, u8::try_from(flags).ok()?);
         Some(Self { trace_id: TraceId::from(trace_id), span_id: SpanId::from(span_id), flags: TraceFlags::new(flags) })
     }
 
@@ -64,13 +66,16 @@ pub fn format(span: &SpanContext) -> HeaderValue {
         .unwrap_or(HeaderValue::from_static("00-00000000000000000000000000000000-0000000000000000-00"))
 }
 
-/// `s` as text when it is lower-case hex only.
-fn lower_hex(s: &[u8]) -> Option<&str> {
-    s.iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b)).then(|| std::str::from_utf8(s).ok()).flatten()
-}
-
-fn hex_u8(s: &[u8]) -> Option<u8> {
-    u8::from_str_radix(lower_hex(s)?, 16).ok()
+/// The value of at most 32 lower-case hex digits; `None` for any other byte.
+fn hex(s: &[u8]) -> Option<u128> {
+    s.iter().try_fold(0u128, |acc, &b| {
+        let digit = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => return None,
+        };
+        Some(acc << 4 | u128::from(digit))
+    })
 }
 
 #[cfg(test)]
