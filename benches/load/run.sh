@@ -241,8 +241,12 @@ trace_note() {
     exported=$(awk '/^switchyard_trace_spans_exported_total / {print $2}' <<<"$m")
     full=$(awk '/^switchyard_trace_spans_dropped_total\{reason="queue_full"\}/ {print $2}' <<<"$m")
     failed=$(awk '/^switchyard_trace_spans_dropped_total\{reason="export_failed"\}/ {print $2}' <<<"$m")
-    sink=$(curl -sf -m 2 "http://127.0.0.1:$SINK_PORT/stats" || echo '?')
-    log "$TARGET: spans exported ${exported:-?}, dropped queue_full ${full:-?}, export_failed ${failed:-?}; sink $sink"
+    case "$TARGET" in
+        switchyard-collector-down) sink="collector down" ;;
+        switchyard-collector-slow) sink="slow sink (cumulative) $(curl -sf -m 2 "http://127.0.0.1:$SLOW_SINK_PORT/stats" || echo '?')" ;;
+        *) sink="sink (cumulative) $(curl -sf -m 2 "http://127.0.0.1:$SINK_PORT/stats" || echo '?')" ;;
+    esac
+    log "$TARGET: spans exported ${exported:-?}, dropped queue_full ${full:-?}, export_failed ${failed:-?}; $sink"
     NOTES+=("--note" "$TARGET: spans exported ${exported:-?}, dropped (queue full) ${full:-?}, dropped (export failed) ${failed:-?}")
 }
 
