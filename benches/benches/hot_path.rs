@@ -1,14 +1,18 @@
 //! Micro-benchmarks of the per-request hot path: routing-table lookup, assignment
-//! (random and sticky), request scanning, record encoding, and spool append (with a group
-//! commit — write + fdatasync — every 1,024 records, as the writer thread does under load).
+//! (random and sticky), request scanning, a request's trace (off, sampled out, sampled),
+//! record encoding, and spool append (with a group commit — write + fdatasync — every
+//! 1,024 records, as the writer thread does under load).
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::HeaderMap;
+use prometheus::Registry;
+use switchyard_config::schema::TracingConfig;
 use switchyard_config::ProviderSpec;
 use switchyard_gateway::proxy::assign::decide;
 use switchyard_gateway::proxy::resolve::RequestProbe;
+use switchyard_gateway::trace::{RequestTrace, Tracing};
 use switchyard_records::spool::{self, SpoolConfig};
 use switchyard_records::{Entry, InferenceRecord};
 
@@ -46,6 +50,8 @@ fn benches(c: &mut Criterion) {
     big.extend(std::iter::repeat_n(b'x', 64 * 1024));
     big.extend_from_slice(br#""}"#);
     c.bench_function("scan_request_body_64k", |b| b.iter(|| RequestProbe::scan(black_box(&big)).map(|p| p.stream)));
+
+    trace_benches(c);
 
     let record = InferenceRecord {
         request_id: "01a2178eb83f2b2de392b89283aa26e1".into(),
@@ -98,6 +104,38 @@ fn benches(c: &mut Criterion) {
             r
         })
     });
+}
+
+/// A request's trace from accept to finish (no upstream): tracing off; on but sampled out
+/// (ratio 0, and a client `traceparent` that says not sampled); and sampled (the spans
+/// are built and queued; the collector address is closed, so the queue's drop path runs).
+fn trace_benches(c: &mut Criterion) {
+    let on = |ratio: f64| TracingConfig {
+        otlp_endpoint: Some("http://127.0.0.1:9".into()),
+        sample_ratio: ratio,
+        queue_size: 1024,
+        ..TracingConfig::default()
+    };
+    let off = Tracing::new(&TracingConfig::default(), &Registry::new()).expect("tracing off");
+    let sampled_out = Tracing::new(&on(0.0), &Registry::new()).expect("tracing at ratio 0");
+    let sampled = Tracing::new(&on(1.0), &Registry::new()).expect("tracing at ratio 1");
+    let none = HeaderMap::new();
+    let mut unsampled_parent = HeaderMap::new();
+    unsampled_parent
+        .insert("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00".parse().expect("header"));
+    let record = InferenceRecord::default();
+    let run = |tracing: &Tracing, headers: &HeaderMap| {
+        let mut trace = RequestTrace::accept(tracing, black_box(headers), 1);
+        trace.event("authenticated");
+        trace.event("resolved");
+        let id = trace.trace_id();
+        trace.finish(&record);
+        id
+    };
+    c.bench_function("trace_off", |b| b.iter(|| run(&off, &none)));
+    c.bench_function("trace_sampled_out", |b| b.iter(|| run(&sampled_out, &none)));
+    c.bench_function("trace_sampled_out_parent", |b| b.iter(|| run(&sampled_out, &unsampled_parent)));
+    c.bench_function("trace_sampled", |b| b.iter(|| run(&sampled, &none)));
 }
 
 criterion_group!(hot_path, benches);

@@ -3,7 +3,7 @@
 #
 #   benches/load/run.sh [--full]            # the real run (default; ~15 min on 2 cores)
 #   benches/load/run.sh --smoke             # a few seconds per target, for CI
-#   options: --out DIR   --targets direct,switchyard,switchyard-rl-local,switchyard-rl-redis,nginx,litellm
+#   options: --out DIR   --targets direct,switchyard,switchyard-rl-local,switchyard-rl-redis,switchyard-trace-100,...,nginx,litellm
 #
 # Targets, each answering POST /v1/chat/completions on loopback:
 #   direct      the load generator straight to the fast upstream (the floor)
@@ -16,8 +16,16 @@
 #               (smoke: 100 req/s), to show what the limits add over `switchyard`
 #   nginx       Debian's nginx, split_clients 90/10 across the two ports, access log on
 #   litellm     LiteLLM proxy (PyPI, pinned below), two deployments with weights 9:1
+#   switchyard-trace-100, switchyard-trace-1
+#               switchyard as above with tracing on (SPEC §13), 100 % / 1 % of requests
+#               sampled, spans exported over OTLP/HTTP to otlp-sink (accepts and discards)
+#   switchyard-collector-down, switchyard-collector-slow
+#               100 % sampled, the collector a closed port / a sink that answers after 2 s
+#               (spans dropped and counted; the data plane must not notice)
 # Scenarios: fixed open-loop rates (500, 2,000, 5,000 req/s), streaming (20 chunks),
-# 64 KiB request bodies, 1,000 open connections, and a saturation search.
+# 64 KiB request bodies, 1,000 open connections, and a saturation search. The tracing
+# targets run only rate-500, rate-2000 and stream-20 (smoke: rate-100, stream-20), to be
+# compared with switchyard's rows.
 #
 # Cores: the target on core 0, the fast upstream and the load generator on core 1
 # (taskset), so a target never competes with its own load. ClickHouse, which would be
@@ -38,14 +46,14 @@ ARGS="$*"
 
 MODE=full
 OUT=
-TARGETS=direct,switchyard,switchyard-rl-local,switchyard-rl-redis,nginx,litellm
+TARGETS=direct,switchyard,switchyard-rl-local,switchyard-rl-redis,switchyard-trace-100,switchyard-trace-1,switchyard-collector-down,switchyard-collector-slow,nginx,litellm
 while [ $# -gt 0 ]; do
     case "$1" in
         --smoke) MODE=smoke ;;
         --full) MODE=full ;;
         --out) OUT=$2; shift ;;
         --targets) TARGETS=$2; shift ;;
-        -h | --help) sed -n '2,31p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,39p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 64 ;;
     esac
     shift
@@ -59,6 +67,7 @@ FONT=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 TARGET_CPU=${SWITCHYARD_BENCH_TARGET_CPU:-0}
 CLIENT_CPU=${SWITCHYARD_BENCH_CLIENT_CPU:-1}
 UP_A=19500 UP_B=19501 SY_PORT=19580 SY_ADMIN=19590 NGINX_PORT=19600 LITELLM_PORT=19700
+SINK_PORT=19650 SLOW_SINK_PORT=19651 DOWN_PORT=19652
 CH_URL=http://127.0.0.1:${SWITCHYARD_CH_HTTP_PORT:-18123}
 CH_DB=switchyard_bench
 REDIS_PORT=${SWITCHYARD_REDIS_PORT:-16379}
@@ -68,6 +77,8 @@ T0=$(date +%s)
 log() { printf '%s run.sh: %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
 has() { [[ ",$TARGETS," == *",$1,"* ]]; }
+has_switchyard() { [[ ",$TARGETS," == *",switchyard"* ]]; }
+has_tracing() { [[ ",$TARGETS," == *",switchyard-trace"* || ",$TARGETS," == *",switchyard-collector"* ]]; }
 
 # --- install (idempotent, non-interactive) --------------------------------------------
 
@@ -226,6 +237,49 @@ rl_yaml() {
 YAML
 }
 
+# OTLP sinks for the tracing targets (on the load core: a collector is its own host).
+start_sinks() {
+    port_free $SINK_PORT && port_free $SLOW_SINK_PORT || die "ports $SINK_PORT/$SLOW_SINK_PORT are in use"
+    port_free $DOWN_PORT || die "port $DOWN_PORT must stay closed (the collector-down target)"
+    pin "$CLIENT_CPU" "$BIN/otlp-sink" --listen 127.0.0.1:$SINK_PORT >"$WORK/sink.log" 2>&1 &
+    STARTED+=("$!")
+    pin "$CLIENT_CPU" "$BIN/otlp-sink" --listen 127.0.0.1:$SLOW_SINK_PORT --delay-ms 2000 >"$WORK/sink-slow.log" 2>&1 &
+    STARTED+=("$!")
+    for _ in $(seq 50); do
+        curl -sf -m 1 "http://127.0.0.1:$SINK_PORT/stats" >/dev/null 2>&1 \
+            && curl -sf -m 1 "http://127.0.0.1:$SLOW_SINK_PORT/stats" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    die "otlp-sink did not start"
+}
+
+# The `tracing:` block of a switchyard target.
+tracing_yaml() {
+    case "$1" in
+        switchyard-trace-100) echo "tracing: { otlp_endpoint: \"http://127.0.0.1:$SINK_PORT\", sample_ratio: 1 }" ;;
+        switchyard-trace-1) echo "tracing: { otlp_endpoint: \"http://127.0.0.1:$SINK_PORT\", sample_ratio: 0.01 }" ;;
+        switchyard-collector-down) echo "tracing: { otlp_endpoint: \"http://127.0.0.1:$DOWN_PORT\", sample_ratio: 1 }" ;;
+        switchyard-collector-slow) echo "tracing: { otlp_endpoint: \"http://127.0.0.1:$SLOW_SINK_PORT\", sample_ratio: 1 }" ;;
+        *) echo "" ;;
+    esac
+}
+
+# After a tracing target: what the gateway exported and dropped, as a report note.
+trace_note() {
+    local m exported full failed sink
+    m=$(curl -sf -m 2 "http://127.0.0.1:$SY_ADMIN/metrics" || true)
+    exported=$(awk '/^switchyard_trace_spans_exported_total / {print $2}' <<<"$m")
+    full=$(awk '/^switchyard_trace_spans_dropped_total\{reason="queue_full"\}/ {print $2}' <<<"$m")
+    failed=$(awk '/^switchyard_trace_spans_dropped_total\{reason="export_failed"\}/ {print $2}' <<<"$m")
+    case "$TARGET" in
+        switchyard-collector-down) sink="collector down" ;;
+        switchyard-collector-slow) sink="slow sink (cumulative) $(curl -sf -m 2 "http://127.0.0.1:$SLOW_SINK_PORT/stats" || echo '?')" ;;
+        *) sink="sink (cumulative) $(curl -sf -m 2 "http://127.0.0.1:$SINK_PORT/stats" || echo '?')" ;;
+    esac
+    log "$TARGET: spans exported ${exported:-?}, dropped queue_full ${full:-?}, export_failed ${failed:-?}; $sink"
+    NOTES+=("--note" "$TARGET: spans exported ${exported:-?}, dropped (queue full) ${full:-?}, dropped (export failed) ${failed:-?}")
+}
+
 start_switchyard() { # [extra YAML]
     await_port_free $SY_PORT || die "port $SY_PORT is in use"
     if [ "${SY_FRESH_DB:-1}" = 1 ]; then
@@ -248,6 +302,7 @@ records:
   spool: { dir: "$WORK/spool" }
   clickhouse: { url: "$CH_URL", database: $CH_DB }
 ${1:-}
+$(tracing_yaml "$TARGET")
 YAML
     SWITCHYARD_WORKER_THREADS=1 RUST_LOG=warn pin "$TARGET_CPU" "$SY" serve --config "$WORK/switchyard.yaml" \
         >"$WORK/switchyard.log" 2>&1 &
@@ -375,6 +430,10 @@ run_target() {
     for entry in "${SCENARIOS[@]}"; do
         IFS='|' read -r name args label <<<"$entry"
         if [[ "$TARGET" == switchyard-rl-* ]] && [ "$name" != "$RL_SCENARIO" ]; then continue; fi
+        if [[ "$TARGET" == switchyard-trace-* || "$TARGET" == switchyard-collector-* ]] \
+            && [[ " rate-100 rate-500 rate-2000 stream-20 " != *" $name "* ]]; then
+            continue
+        fi
         # shellcheck disable=SC2086 # $args is a list of loadgen flags
         pin "$CLIENT_CPU" "$BIN/loadgen" --url "$URL" --target "$TARGET" --scenario "$name" --label "$label" \
             --watch-pid "$PID" "${aux[@]}" --out "$OUT/runs/$TARGET.$name.json" $args >/dev/null \
@@ -394,7 +453,8 @@ run_target() {
         settle
     done
     egress_check "$PID"
-    if [[ "$TARGET" == switchyard* ]]; then check_records; fi
+    if [ "$TARGET" = switchyard ] || [[ "$TARGET" == switchyard-rl-* ]]; then check_records; fi
+    if [[ "$TARGET" == switchyard-trace-* || "$TARGET" == switchyard-collector-* ]]; then trace_note; fi
     if [ "$started" = 1 ]; then stop_pid "$PID"; fi
     log "$TARGET done in $(($(date +%s) - t0)) s"
 }
@@ -417,12 +477,13 @@ wait_shipped() {
 
 start_target() { # sets PID, URL, LOGFILE
     case "$TARGET" in
-        switchyard) start_switchyard ;;
+        switchyard | switchyard-trace-100 | switchyard-trace-1 | switchyard-collector-down | switchyard-collector-slow)
+            start_switchyard ;;
         switchyard-rl-local) start_switchyard "$(rl_yaml local)" ;;
         switchyard-rl-redis) start_switchyard "$(rl_yaml redis)" ;;
         nginx) start_nginx ;;
         litellm) start_litellm ;;
-        *) die "unknown target $TARGET (direct, switchyard, switchyard-rl-local, switchyard-rl-redis, nginx, litellm)" ;;
+        *) die "unknown target $TARGET (direct, switchyard, switchyard-rl-local, switchyard-rl-redis, switchyard-trace-100, switchyard-trace-1, switchyard-collector-down, switchyard-collector-slow, nginx, litellm)" ;;
     esac
 }
 
@@ -477,7 +538,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [ "$(nproc)" -ge 2 ] || log "warning: fewer than 2 cores: no pinning, numbers mix target and load"
 
 NOTES=()
-if has switchyard || has switchyard-rl-local || has switchyard-rl-redis; then
+if has_switchyard; then
     if bash scripts/clickhouse.sh status >/dev/null 2>&1; then
         log "ClickHouse already running at $CH_URL"
     else
@@ -509,6 +570,7 @@ if has switchyard-rl-redis; then
 fi
 
 start_upstream
+if has_tracing; then start_sinks; fi
 IFS=',' read -r -a TARGET_LIST <<<"$TARGETS"
 for t in "${TARGET_LIST[@]}"; do run_target "$t"; done
 
@@ -517,7 +579,7 @@ VERSIONS+=(--version "rustc=$(rustc -V 2>/dev/null | cut -d' ' -f2)")
 has nginx && VERSIONS+=(--version "nginx=$(nginx -v 2>&1 | sed 's/.*nginx\///')")
 has litellm && VERSIONS+=(--version "litellm=$LITELLM_VERSION (PyPI, Python $("$LITELLM_VENV/bin/python" -c 'import platform; print(platform.python_version())'))")
 has switchyard-rl-redis && VERSIONS+=(--version "redis=$(redis-server --version | awk '{print $3}' | sed 's/v=//')")
-has switchyard && VERSIONS+=(--version "clickhouse=$(curl -sf -m 5 --data-binary 'SELECT version()' "$CH_URL/" || echo unknown)")
+has_switchyard && VERSIONS+=(--version "clickhouse=$(curl -sf -m 5 --data-binary 'SELECT version()' "$CH_URL/" || echo unknown)")
 NOTES+=("--note" "pinning: target on core $TARGET_CPU; fast upstream + load generator on core $CLIENT_CPU (taskset); switchyard runs 1 tokio worker, nginx 1 worker process, LiteLLM 1 uvicorn worker; ClickHouse (switchyard's record store) is pinned to core $CLIENT_CPU, standing in for its own host, and its CPU is not in switchyard's column")
 
 "$BIN/report" --runs "$OUT/runs" --out "$OUT" --mode "$MODE" --font "$FONT" \

@@ -16,6 +16,7 @@ mod explain;
 mod policies;
 mod records;
 mod state;
+mod tracing;
 
 pub use explain::{ExplainConfig, ExplainProtocol};
 pub use policies::{BreakerConfig, PromotionConfig, RetriesConfig};
@@ -26,6 +27,7 @@ pub use state::{StateConfig, DEFAULT_STATE_URL};
 pub use switchyard_ratelimit::config::{
     BackendKind, OnError, Per, RateLimitsConfig, RedisConfig, RuleConfig, Scope as RateLimitScope,
 };
+pub use tracing::{AccessLogConfig, TracingConfig};
 
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,6 +69,9 @@ pub struct Config {
     /// Rate limits and quotas (SPEC §11). Default: none.
     #[serde(default, skip_serializing_if = "no_rate_limits")]
     pub rate_limits: RateLimitsConfig,
+    /// Trace export and the access log (per process; read at start-up).
+    #[serde(default, skip_serializing_if = "TracingConfig::is_default")]
+    pub tracing: TracingConfig,
 }
 
 fn is_default_state(s: &StateConfig) -> bool {

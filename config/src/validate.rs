@@ -47,6 +47,7 @@ pub fn validate(cfg: &Config) -> Result<(), ConfigError> {
     check_records(cfg, &mut problems);
     check_state(cfg, &mut problems);
     crate::rate_limits::check(cfg, &mut problems);
+    cfg.tracing.check(&mut problems);
     for (i, token) in cfg.admin.tokens.iter().enumerate() {
         check_sha256(&mut problems, &format!("admin.tokens[{i}].token_sha256"), &token.token_sha256);
         let _: AdminRole = token.role;

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use clickhouse::Client;
 use switchyard_control_api::analytics::{
-    experiment, get_inference, is_member_error, list_inferences, AnalyticsError, InferenceFilter, MemberView,
-    StatusFilter,
+    experiment, get_inference, is_member_error, list_inferences, trace_id_filter, AnalyticsError, InferenceFilter,
+    MemberView, StatusFilter,
 };
 use switchyard_control_api::stats::{EvalConfig, Verdict};
 use switchyard_records::rows::{seconds, ExplanationRow, FeedbackRow, InferenceRow};
@@ -17,6 +17,8 @@ use switchyard_records::{group_table, schema, ClickHouseOptions};
 use switchyard_testkit::clickhouse::{ch_url, unique_db};
 
 const GROUP: &str = "support-bot";
+/// The trace of a few rows (`trace_id=` filter).
+const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 /// 2023-11-14T22:13:20Z; every row lies within two hours after it.
 const BASE_MS: i64 = 1_700_000_000_000;
 
@@ -106,6 +108,7 @@ fn row(i: u64, member: &str, role: &str, assignment: &str, mix: &mut Mix) -> Inf
         logprob_mean: None,
         logprob_min: None,
         perplexity: None,
+        trace_id: if i % 40 == 7 { TRACE.into() } else { String::new() },
     }
 }
 
@@ -325,6 +328,18 @@ async fn browser_pages_filters_and_detail() {
     assert!(!want.is_empty());
     assert_eq!(tagged.iter().map(|i| i.request_id.as_str()).collect::<HashSet<_>>(), want);
     assert!(tagged.iter().all(|i| i.client_request_id == "client-batch-7"));
+    let (traced, _) = page_all(InferenceFilter { trace_id: Some(TRACE.into()), ..group.clone() }, 2).await;
+    let want: HashSet<&str> = rows.iter().filter(|r| r.trace_id == TRACE).map(|r| r.request_id.as_str()).collect();
+    assert!(want.len() > 2, "several pages of one trace");
+    assert_eq!(traced.iter().map(|i| i.request_id.as_str()).collect::<HashSet<_>>(), want);
+    assert!(traced.iter().all(|i| i.trace_id == TRACE));
+    assert_eq!(trace_id_filter(&TRACE.to_ascii_uppercase()).unwrap(), TRACE, "upper-case hex is accepted");
+    for bad in ["", "abc", "zz000000000000000000000000000000", &format!("{TRACE}0")] {
+        match trace_id_filter(bad) {
+            Err(e @ AnalyticsError::InvalidInput { .. }) => assert_eq!(e.http_status(), 400),
+            other => panic!("{bad:?}: expected InvalidInput, got {other:?}"),
+        }
+    }
     let (everything, _) = page_all(InferenceFilter::default(), 100).await;
     assert_eq!(everything.len(), 203 + 1 + 1, "both groups via the Merge table, the newer row included");
 
@@ -370,6 +385,7 @@ async fn browser_pages_filters_and_detail() {
     assert_eq!(detail.record.request_id, target.request_id);
     assert_eq!(detail.record.status, target.status);
     assert_eq!(detail.record.ttft_us, target.ttft_us);
+    assert_eq!(detail.record.trace_id, target.trace_id);
     assert_eq!(detail.request_body.as_deref(), Some("{\"q\":1}"));
     assert_eq!(
         detail.feedback.iter().map(|f| (f.feedback_id.as_str(), f.value)).collect::<Vec<_>>(),

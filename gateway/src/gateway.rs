@@ -3,7 +3,8 @@
 //! [`Gateway::start`] loads the config into a hot-swapped store, starts the record queue,
 //! binds the data-plane and admin listeners and serves until [`Gateway::shutdown`], which
 //! stops accepting, lets requests in flight finish (bounded by
-//! `limits.shutdown_grace_ms`) and drains the record queue.
+//! `limits.shutdown_grace_ms`), exports the spans still queued and drains the record
+//! queue.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -52,6 +53,9 @@ pub enum StartError {
     /// The rate limiter could not be set up from `rate_limits`.
     #[error("rate limits: {0}")]
     RateLimits(#[from] switchyard_ratelimit::RateLimitError),
+    /// Trace export could not start.
+    #[error("{0}")]
+    Tracing(#[from] crate::trace::TraceError),
 }
 
 /// What a mounted admin service is built from.
@@ -121,6 +125,8 @@ impl Gateway {
         let table = store.current();
         let cfg = &table.config;
         let records_options = RecordsOptions { retention_gate, ..recording::options(cfg)? };
+        let tracing = crate::trace::Tracing::new(&cfg.tracing, &registry)?;
+        tracing.warn_on_change(&store);
         let (queue, records) = switchyard_records::start(records_options.clone(), &registry)?;
         let shared = Arc::new(Shared {
             store: store.clone(),
@@ -130,6 +136,7 @@ impl Gateway {
             records: queue,
             explainers: explain::Explainers::new(explain::ExplainMetrics::new(&registry)?),
             ready: false.into(),
+            tracing,
         });
         explain::metrics::keep_exported(&store, shared.explainers.metrics.clone());
         let mounted = mount(&MountContext {
@@ -197,6 +204,8 @@ impl Gateway {
         }
         // Every record is offered by now (or its request was cut off); close the queue.
         let Self { shared, records, .. } = self;
+        let traces = shared.clone();
+        let _ = tokio::task::spawn_blocking(move || traces.tracing.shutdown(recording::SHIP_ON_SHUTDOWN)).await;
         drop(shared);
         let _ = tokio::task::spawn_blocking(move || records.close(recording::SHIP_ON_SHUTDOWN)).await;
         tracing::info!("switchyard stopped");

@@ -6,7 +6,8 @@
 //! phase; phase 1 (accept) is [`listen`]; provider adapters are in [`providers`];
 //! breakers, retry budgets and mirror slots in [`resilience`]; errors and the one mapping
 //! to HTTP in [`error`]; explanations (inline, explainer calls after the answer, logprob
-//! summaries) in [`explain`].
+//! summaries) in [`explain`]; trace context, spans, their export and the access log in
+//! [`trace`].
 
 pub mod admin;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod providers;
 pub mod proxy;
 pub mod recording;
 pub mod resilience;
+pub mod trace;
 pub mod upstream;
 
 pub use gateway::{Gateway, MountContext, StartError, Startup};

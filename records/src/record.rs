@@ -86,6 +86,10 @@ pub struct InferenceRecord {
     /// most 128 characters); empty otherwise. Not unique: the key is `request_id`.
     #[serde(default)]
     pub client_request_id: String,
+    /// The W3C trace the request belongs to (the client's `traceparent`, or the trace the
+    /// gateway started): 32 lowercase hex characters; empty when none.
+    #[serde(default)]
+    pub trace_id: String,
     /// When the request was accepted, Unix milliseconds.
     pub timestamp_ms: i64,
     /// Tenant of the authenticated client ("" when the data plane needs no key).

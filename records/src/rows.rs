@@ -47,6 +47,7 @@ pub struct InferenceRow {
     pub logprob_mean: Option<f64>,
     pub logprob_min: Option<f64>,
     pub perplexity: Option<f64>,
+    pub trace_id: String,
 }
 
 /// One row of `explanations`: one feature of one (request, source, method, instance, output).
@@ -155,6 +156,7 @@ impl InferenceRow {
             logprob_mean: lp.map(|l| l.mean),
             logprob_min: lp.map(|l| l.min),
             perplexity: lp.map(|l| l.perplexity),
+            trace_id: r.trace_id.clone(),
         };
         (row, explanations)
     }

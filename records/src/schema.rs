@@ -62,7 +62,8 @@ const INFERENCE_COLUMNS: &str = "
     logprob_tokens Nullable(UInt32),
     logprob_mean Nullable(Float64),
     logprob_min Nullable(Float64),
-    perplexity Nullable(Float64)";
+    perplexity Nullable(Float64),
+    trace_id String";
 
 /// Columns added to the inference tables after they were first created:
 /// `(name, type)`. [`migrate`] adds a missing one to every existing
@@ -74,6 +75,7 @@ const ADDED_INFERENCE_COLUMNS: &[(&str, &str)] = &[
     ("logprob_mean", "Nullable(Float64)"),
     ("logprob_min", "Nullable(Float64)"),
     ("perplexity", "Nullable(Float64)"),
+    ("trace_id", "String"),
 ];
 
 /// One schema migration.
@@ -264,7 +266,7 @@ pub async fn ensure_group_table(client: &Client, group: &str) -> Result<String, 
 /// qualified) lacks.
 async fn add_missing_columns(client: &Client, table: &str, has: impl Fn(&str) -> bool) -> Result<(), RecordsError> {
     for (name, ty) in ADDED_INFERENCE_COLUMNS.iter().filter(|(name, _)| !has(name)) {
-        exec(client, &format!("ALTER TABLE {table} ADD COLUMN {name} {ty}"), "add inference column").await?;
+        exec(client, &add_column(table, name, ty), "add inference column").await?;
         tracing::info!(table, column = name, "column added");
     }
     Ok(())
@@ -283,6 +285,17 @@ pub fn ddl_statements(database: &str, groups: &[&str]) -> Vec<String> {
         out.push(create_group_table(&format!("`{database}`.`{}`", group_table(g))));
     }
     out
+}
+
+/// The statements that bring an inference table of the first released shape (`table`,
+/// quoted, maybe qualified) up to [`INFERENCE_COLUMNS`] — what [`migrate`] and the shipper
+/// run for each missing column; for compatibility tests.
+pub fn upgrade_statements(table: &str) -> Vec<String> {
+    ADDED_INFERENCE_COLUMNS.iter().map(|(name, ty)| add_column(table, name, ty)).collect()
+}
+
+fn add_column(table: &str, name: &str, ty: &str) -> String {
+    format!("ALTER TABLE {table} ADD COLUMN {name} {ty}")
 }
 
 fn create_database(db: &str) -> String {

@@ -29,6 +29,7 @@ struct ParityRow {
     attribution_names: Vec<String>,
     attribution_values: Vec<f64>,
     client_request_id: String,
+    trace_id: String,
 }
 
 #[tokio::test]
@@ -64,52 +65,102 @@ async fn migrate_is_idempotent_and_completes_a_partial_run() {
     drop_db(&client, &db).await;
 }
 
-async fn client_request_id_columns(root: &clickhouse::Client, db: &str, table: String) -> u64 {
-    root.query("SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = 'client_request_id'")
+async fn column_count(root: &clickhouse::Client, db: &str, table: &str, column: &str) -> u64 {
+    root.query("SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?")
         .bind(db)
         .bind(table)
+        .bind(column)
         .fetch_one::<u64>()
         .await
         .unwrap()
 }
 
-#[tokio::test]
-async fn migrate_adds_new_columns_to_tables_of_an_older_version() {
-    let url = ch_url();
-    let db = unique_db("upgrade");
-    let opts = ch_opts(&url, &db);
-    let root = schema::client(&opts).with_database("default");
-    migrate(&opts).await.unwrap();
-    let client = schema::client(&opts);
-    let table = schema::ensure_group_table(&client, "old-group").await.unwrap();
-    // Turn the schema into what the previous version created: no client_request_id in
-    // the group table nor in the Merge table.
-    client.query(&format!("ALTER TABLE `{table}` DROP COLUMN client_request_id")).execute().await.unwrap();
-    client.query("DROP TABLE inferences").execute().await.unwrap();
+/// Turns `table` and the `inferences` Merge table back into the shape an older version
+/// created: without `dropped` (the columns added since, newest last).
+async fn downgrade(client: &clickhouse::Client, db: &str, table: &str, dropped: &[&str]) {
+    for column in dropped {
+        client.query(&format!("ALTER TABLE `{table}` DROP COLUMN {column}")).execute().await.unwrap();
+    }
+    client.query("DROP TABLE IF EXISTS inferences").execute().await.unwrap();
     client
         .query(&format!("CREATE TABLE inferences AS `{table}` ENGINE = Merge('{db}', '^inferences_')"))
         .execute()
         .await
         .unwrap();
-    let columns = |t: &str| client_request_id_columns(&root, &db, t.to_owned());
-    assert_eq!((columns(&table).await, columns("inferences").await), (0, 0));
+}
+
+/// An older schema (`dropped` columns missing from a group table and the Merge table, and
+/// from a second group table downgraded after `migrate` ran, which only the shipper's
+/// `ensure_group_table` can fix) is brought up to date, and the new columns are written
+/// and read back through the Merge table.
+async fn upgrade_from(name: &str, dropped: &[&str]) {
+    let url = ch_url();
+    let db = unique_db(name);
+    let opts = ch_opts(&url, &db);
+    let root = schema::client(&opts).with_database("default");
+    migrate(&opts).await.unwrap();
+    let client = schema::client(&opts);
+    let table = schema::ensure_group_table(&client, "old-group").await.unwrap();
+    downgrade(&client, &db, &table, dropped).await;
+    for column in dropped {
+        assert_eq!(column_count(&root, &db, &table, column).await, 0);
+        assert_eq!(column_count(&root, &db, "inferences", column).await, 0);
+    }
 
     let report = migrate(&opts).await.unwrap();
     assert!(report.applied.is_empty(), "no numbered migration was pending");
-    assert_eq!((columns(&table).await, columns("inferences").await), (1, 1), "both tables upgraded");
+    for column in dropped {
+        assert_eq!(column_count(&root, &db, &table, column).await, 1, "{table}.{column} added");
+        assert_eq!(column_count(&root, &db, "inferences", column).await, 1, "Merge table rebuilt with {column}");
+    }
     migrate(&opts).await.unwrap(); // idempotent
 
-    // The shipper's rows (which name the new column) go in and read back through the Merge table.
+    // A table an older binary created after this migrate ran: the shipper upgrades it.
+    let late = schema::ensure_group_table(&client, "late-group").await.unwrap();
+    for column in dropped {
+        client.query(&format!("ALTER TABLE `{late}` DROP COLUMN {column}")).execute().await.unwrap();
+    }
+
     let dir = tempfile::tempdir().unwrap();
     let (queue, handle) = switchyard_records::start(options(dir.path(), Some(opts.clone())), &Registry::new()).unwrap();
-    let mut r = record("old-group", 0, now_ms());
-    r.client_request_id = "client-upgrade".into();
-    assert!(queue.offer(r));
+    for (i, group) in ["old-group", "late-group"].into_iter().enumerate() {
+        let mut r = record(group, i as u64, now_ms());
+        r.client_request_id = format!("client-upgrade-{i}");
+        r.trace_id = format!("{:032x}", 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736_u128 + i as u128);
+        assert!(queue.offer(r));
+    }
     drop(queue);
     handle.close(Duration::from_secs(30));
-    let got: String = client.query("SELECT client_request_id FROM inferences").fetch_one().await.unwrap();
-    assert_eq!(got, "client-upgrade");
+    #[derive(Debug, PartialEq, clickhouse::Row, Deserialize)]
+    struct Ids {
+        group_name: String,
+        client_request_id: String,
+        trace_id: String,
+    }
+    let got: Vec<Ids> = client
+        .query("SELECT group_name, client_request_id, trace_id FROM inferences ORDER BY group_name DESC")
+        .fetch_all()
+        .await
+        .unwrap();
+    let want = |group: &str, i: u128| Ids {
+        group_name: group.into(),
+        client_request_id: format!("client-upgrade-{i}"),
+        trace_id: format!("{:032x}", 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736_u128 + i),
+    };
+    assert_eq!(got, vec![want("old-group", 0), want("late-group", 1)]);
     drop_db(&root, &db).await;
+}
+
+#[tokio::test]
+async fn migrate_adds_new_columns_to_tables_of_an_older_version() {
+    // The first released shape: neither client_request_id nor trace_id.
+    upgrade_from("upgrade", &["trace_id", "client_request_id"]).await;
+}
+
+#[tokio::test]
+async fn migrate_adds_trace_id_to_tables_of_the_previous_version() {
+    // The shape before tracing: client_request_id present, trace_id missing.
+    upgrade_from("upgrade_trace", &["trace_id"]).await;
 }
 
 #[tokio::test]
@@ -150,7 +201,7 @@ async fn row_parity_feedback_and_explanations() {
         .query(
             "SELECT request_id, timestamp_ms, group_name, member, role, status, stream, \
              error_class, ttft_us, input_tokens, output_tokens, request_body, sticky_key_hash, \
-             attribution_names, attribution_values, client_request_id FROM inferences ORDER BY request_id",
+             attribution_names, attribution_values, client_request_id, trace_id FROM inferences ORDER BY request_id",
         )
         .fetch_all()
         .await
@@ -176,6 +227,7 @@ async fn row_parity_feedback_and_explanations() {
         assert_eq!(row.attribution_names, attr.names);
         assert_eq!(row.attribution_values, attr.values);
         assert_eq!(row.client_request_id, r.client_request_id);
+        assert_eq!(row.trace_id, r.trace_id);
     }
     let per_table = |g: &str| format!("SELECT count() FROM {}", group_table(g));
     assert_eq!(scalar(&client, &per_table("demo")).await, 200);

@@ -47,7 +47,7 @@ fn inference_values(group: &str, range: std::ops::Range<u32>) -> String {
             format!(
                 "('{group}-{i:04}', toDateTime('{day} 10:{:02}:00'), {ms}, 'acme', 'web', '{group}', '{member}', \
                  '{role}', 'demo', 'mock', 'm', 'random', 0, 0.9, 3, 'chat.completions', {}, {status}, '{}', \
-                 {}, {}, {}, NULL, {}, {output}, NULL, NULL, '', NULL, {names}, {values}, 'client-{i}', {lp})",
+                 {}, {}, {}, NULL, {}, {output}, NULL, NULL, '', NULL, {names}, {values}, 'client-{i}', {lp}, '{trace}')",
                 i % 60,
                 i % 2,
                 if status == 200 { "" } else { "upstream_status" },
@@ -57,6 +57,7 @@ fn inference_values(group: &str, range: std::ops::Range<u32>) -> String {
                 10 + i,
                 ms = 1_714_557_600_000_i64 + i64::from(i),
                 lp = if i % 6 == 0 { "4, -0.5, -1.25, 1.6487212707001282" } else { "NULL, NULL, NULL, NULL" },
+                trace = if i % 2 == 0 { format!("{:032x}", u128::from(i) + 1) } else { String::new() },
             )
         })
         .collect::<Vec<_>>()
@@ -107,7 +108,31 @@ fn plan(db: &str) -> Plan {
              'age', 0.75, NULL, NULL, 0.5, NULL, NULL)"
         ),
     );
+    // A table of the first released shape (without the columns added since), upgraded by
+    // the very statements `migrate` and the shipper run.
+    exec("legacy shape", format!("CREATE TABLE `{db}`.legacy_shape AS `{db}`.`{demo}`"));
+    for column in ["trace_id", "client_request_id"] {
+        exec("legacy drop", format!("ALTER TABLE `{db}`.legacy_shape DROP COLUMN {column}"));
+    }
+    for (k, sql) in schema::upgrade_statements(&format!("`{db}`.legacy_shape")).into_iter().enumerate() {
+        exec(&format!("upgrade {k}"), sql);
+    }
     let mut query = |name: &str, sql: String| steps.push(Step { name: name.into(), sql, query: true });
+    query(
+        "legacy upgraded",
+        format!(
+            "SELECT name, type FROM system.columns WHERE database = '{db}' AND table = 'legacy_shape' \
+             AND name IN ('client_request_id', 'trace_id') ORDER BY name"
+        ),
+    );
+    query(
+        "by trace id",
+        format!(
+            "SELECT request_id, any(trace_id) FROM `{db}`.inferences WHERE trace_id = '{:032x}' \
+             GROUP BY request_id ORDER BY request_id",
+            33
+        ),
+    );
     query("tables", format!("SELECT name, engine FROM system.tables WHERE database = '{db}' ORDER BY name"));
     query(
         "columns",
@@ -273,10 +298,13 @@ async fn ddl_and_analytics_queries_answer_the_same_on_18_16_and_current_clickhou
             "inferences\tMerge",
             "inferences_demo\tReplacingMergeTree",
             "inferences_support_2dbot\tReplacingMergeTree",
+            "legacy_shape\tReplacingMergeTree",
             "schema_migrations\tReplacingMergeTree",
         ]
         .join("\n")
     );
+    assert_eq!(line("legacy upgraded"), "client_request_id\tString\ntrace_id\tString");
+    assert_eq!(line("by trace id"), format!("support-bot-0032\t{:032x}", 33), "the replayed row is one request");
     let fb = line("feedback by member");
     assert_eq!(fb.lines().map(|l| l.split('\t').nth(2).unwrap().parse::<u32>().unwrap()).sum::<u32>(), 12, "{fb}");
 }

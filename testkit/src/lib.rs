@@ -12,6 +12,7 @@ pub mod h2raw;
 pub mod huggingface_fake;
 pub mod oip_fake;
 pub mod openai_fake;
+pub mod otel;
 pub mod process;
 pub mod proxy;
 pub mod redis;

@@ -128,10 +128,15 @@ impl Served {
         let until = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(line) = self.stderr().lines().find(|l| l.contains("switchyard serving")) {
+                // Text (`data_addr=…`) or JSON (`"data_addr":"…"`, SWITCHYARD_LOG_FORMAT=json) logs.
                 let field = |name: &str| -> SocketAddr {
-                    let at = line.find(&format!("{name}=")).unwrap_or_else(|| panic!("{name} in {line:?}"));
-                    let rest = &line[at + name.len() + 1..];
-                    let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+                    let (text, json) = (format!("{name}="), format!("\"{name}\":"));
+                    let rest = match (line.find(&text), line.find(&json)) {
+                        (Some(at), _) => &line[at + text.len()..],
+                        (None, Some(at)) => &line[at + json.len()..],
+                        (None, None) => panic!("{name} in {line:?}"),
+                    };
+                    let end = rest.find(|c: char| c.is_whitespace() || c == ',' || c == '}').unwrap_or(rest.len());
                     rest[..end].trim_matches('"').parse().unwrap_or_else(|e| panic!("{name} in {line:?}: {e}"))
                 };
                 return Started::Serving(field("data_addr"), field("admin_addr"));

@@ -28,7 +28,7 @@ pub const MAX_PAGE_LIMIT: u32 = 1000;
 const ITEM_COLUMNS: &str = "request_id, any(timestamp_ms) AS t, any(group_name), any(member), any(role), \
     any(provider), any(upstream_model), any(assignment), any(endpoint), any(stream), any(status), \
     any(error_class), any(total_us), any(upstream_us), any(overhead_us), any(ttft_us), any(input_tokens), \
-    any(output_tokens), any(config_version), any(weight), any(client_request_id)";
+    any(output_tokens), any(config_version), any(weight), any(client_request_id), any(trace_id)";
 
 /// Status filter of the browser (`status=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +58,8 @@ pub struct InferenceFilter {
     pub until_ms: Option<i64>,
     /// Only requests whose client sent this `x-request-id`.
     pub client_request_id: Option<String>,
+    /// Only requests of this W3C trace (32 lowercase hex characters).
+    pub trace_id: Option<String>,
 }
 
 /// One inference in a listing.
@@ -105,6 +107,8 @@ pub struct InferenceItem {
     pub weight: f64,
     /// The client's `x-request-id` ("" when it sent none).
     pub client_request_id: String,
+    /// The W3C trace id (32 lowercase hex; "" when the request had no trace).
+    pub trace_id: String,
 }
 
 /// A page of the listing.
@@ -222,6 +226,15 @@ impl StatusFilter {
     }
 }
 
+/// The `trace_id=` filter: 32 hex characters, compared in lower case (as recorded).
+pub fn trace_id_filter(s: &str) -> Result<String, AnalyticsError> {
+    if s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err(AnalyticsError::InvalidInput { field: "trace_id", message: "expected 32 hex characters".into() })
+    }
+}
+
 /// Encodes a cursor after `(timestamp_ms, request_id)`.
 fn encode_cursor(timestamp_ms: i64, request_id: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{timestamp_ms}:{request_id}"))
@@ -262,6 +275,9 @@ pub async fn list_inferences(
     if filter.client_request_id.is_some() {
         conditions.push("client_request_id = ?".into());
     }
+    if filter.trace_id.is_some() {
+        conditions.push("trace_id = ?".into());
+    }
     if let Some(status) = filter.status {
         conditions.push(status.sql());
     }
@@ -286,6 +302,9 @@ pub async fn list_inferences(
     }
     if let Some(c) = &filter.client_request_id {
         q = q.bind(c.as_str());
+    }
+    if let Some(t) = &filter.trace_id {
+        q = q.bind(t.as_str());
     }
     if let Some(s) = filter.since_ms {
         q = q.bind(seconds(s)).bind(s);

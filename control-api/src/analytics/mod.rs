@@ -25,8 +25,8 @@ pub mod experiment;
 pub mod importance;
 
 pub use browser::{
-    get_inference, list_inferences, Attribution, FeedbackItem, InferenceDetail, InferenceFilter, InferenceItem, Page,
-    StatusFilter, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT,
+    get_inference, list_inferences, trace_id_filter, Attribution, FeedbackItem, InferenceDetail, InferenceFilter,
+    InferenceItem, Page, StatusFilter, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT,
 };
 pub use error::AnalyticsError;
 pub use experiment::{experiment, experiment_sql, MemberView};

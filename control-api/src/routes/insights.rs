@@ -52,6 +52,8 @@ pub struct BrowseQuery {
     until: Option<i64>,
     /// Only requests that sent this `x-request-id`.
     client_request_id: Option<String>,
+    /// Only requests of this W3C trace (32 hex characters).
+    trace_id: Option<String>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Page size (default 50, at most 1000).
@@ -161,6 +163,7 @@ pub async fn list_inferences(
         since_ms: q.since,
         until_ms: q.until,
         client_request_id: q.client_request_id,
+        trace_id: q.trace_id.as_deref().map(analytics::trace_id_filter).transpose()?,
     };
     let page = analytics::list_inferences(
         &ch.client,

@@ -172,6 +172,8 @@ fn upstream_call(model: &str, record: &InferenceRecord, timeout: Duration) -> Up
         stream: false,
         request_id: HeaderValue::from_str(&record.request_id).unwrap_or(HeaderValue::from_static("-")),
         traceparent: None,
+        tracestate: None,
+        span_parent: None,
         timeouts: Timeouts { connect: timeout, first_byte: timeout, idle: timeout, total: timeout },
     }
 }

@@ -84,6 +84,9 @@ impl HttpBase {
             h.insert("x-request-id", call.request_id.clone());
             if let Some(tp) = &call.traceparent {
                 h.insert("traceparent", tp.clone());
+                if let Some(ts) = &call.tracestate {
+                    h.insert("tracestate", ts.clone());
+                }
             }
         }
         builder.body(Full::new(body)).map_err(|_| UpstreamFailure::Request)

@@ -130,8 +130,13 @@ pub struct UpstreamCall {
     pub stream: bool,
     /// `x-request-id` upstream: the client's own, else the gateway's request id.
     pub request_id: HeaderValue,
-    /// W3C trace context from the client, propagated unchanged.
+    /// W3C `traceparent` sent upstream: the attempt's span when the request is sampled
+    /// (set per attempt by [`crate::trace::AttemptSpan::start`]), else the client's.
     pub traceparent: Option<HeaderValue>,
+    /// The client's W3C `tracestate`, kept.
+    pub tracestate: Option<HeaderValue>,
+    /// The server span attempts are children of; `None` when the request is not sampled.
+    pub span_parent: Option<crate::trace::SpanParent>,
     /// The group's timeouts.
     pub timeouts: Timeouts,
 }

@@ -14,6 +14,9 @@ use switchyard_config::Client;
 use super::{GatewayBody, Group, Shared, Table};
 use crate::metrics::NONE;
 use crate::providers::WireFormat;
+use crate::trace::access::Early;
+use crate::trace::{RequestTrace, Tracing};
+use switchyard_records::ErrorClass;
 
 /// Longest client `x-request-id` honoured.
 const MAX_CLIENT_ID_LEN: usize = 128;
@@ -36,6 +39,8 @@ pub struct RequestCtx {
     pub group: Option<Arc<Group>>,
     /// Phase 7 started: a recorder owns this request's record and metrics.
     pub recorded: bool,
+    /// The request's W3C trace and server span (handed to the recorder in phase 7).
+    pub trace: RequestTrace,
 }
 
 // === impl RequestCtx ===
@@ -44,16 +49,32 @@ impl RequestCtx {
     /// Phase 1, **accept**: a request id, the client's `x-request-id`, and one snapshot of
     /// the routing table.
     pub fn accept(shared: &Shared, headers: &HeaderMap) -> Self {
+        let table = shared.store.current();
         Self {
             accepted: Instant::now(),
             id: switchyard_core::new_id(),
             client_request_id: client_request_id(headers),
             format: WireFormat::OpenAi,
-            table: shared.store.current(),
+            trace: RequestTrace::accept(&shared.tracing, headers, table.version),
+            table,
             client: None,
             group: None,
             recorded: false,
         }
+    }
+
+    /// Ends the trace of a request answered without a recorder (span and access log).
+    pub fn finish_unrecorded(&mut self, tracing: &Tracing, status: u16, class: ErrorClass) {
+        let group = self.group.as_ref().map(|g| g.name.as_str());
+        tracing.access.early(&Early {
+            request_id: &self.id,
+            trace_id: self.trace.field(),
+            group: group.unwrap_or_default(),
+            status,
+            error_class: class,
+            total_ms: self.accepted.elapsed().as_secs_f64() * 1e3,
+        });
+        std::mem::take(&mut self.trace).finish_early(group, status, class);
     }
 
     /// The group's name for metric labels (`_none` before phase 3).

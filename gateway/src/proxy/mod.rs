@@ -22,7 +22,12 @@
 //! probes answers 503 `not_ready` with `Retry-After` (see [`crate::listen`] for which
 //! requests still reach the handler while draining).
 //! Where the next features plug in: the explainer call after
-//! [`record::Recorder::finish`]; tracing spans around [`handle`] and each attempt.
+//! [`record::Recorder::finish`]. Rate limits: client, tenant and group rules in [`limit`]
+//! after [`resolve::resolve`], provider and member rules per attempt in
+//! [`forward::attempt::serve`]. Tracing (SPEC §13, [`crate::trace`]): the request's trace
+//! is made at accept (`RequestCtx::trace`), phases are events on its server span, the
+//! upstream call carries its context ([`upstream_call`]), each attempt opens a client span
+//! ([`forward::attempt::serve`], [`shadow`]), and the recorder — or [`exit`] — ends it.
 //! Requests the gateway makes for itself enter through [`dispatch`].
 
 pub mod assign;
@@ -34,7 +39,7 @@ mod feedback;
 pub mod forward;
 pub mod limit;
 mod models;
-mod oip;
+pub(crate) mod oip;
 pub mod record;
 pub mod resolve;
 pub mod respond;
@@ -47,10 +52,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response};
+use http::{Request, Response};
 use http_body::Body;
 use switchyard_config::ConfigStore;
 use switchyard_records::RecordQueue;
+use tracing::Instrument;
 
 pub use body::GatewayBody;
 pub use context::RequestCtx;
@@ -88,6 +94,8 @@ pub struct Shared {
     pub explainers: crate::explain::Explainers,
     /// False while starting and once draining.
     pub ready: AtomicBool,
+    /// Span export and the access log (SPEC §13).
+    pub tracing: crate::trace::Tracing,
 }
 
 /// A request body the data plane can read (hyper's `Incoming`, or a buffer for requests
@@ -100,7 +108,8 @@ impl<B> RequestBody for B where B: Body<Data = Bytes, Error: Into<Box<dyn std::e
 /// wire format.
 pub async fn handle<B: RequestBody>(shared: Arc<Shared>, req: Request<B>) -> Response<GatewayBody> {
     let mut ctx = RequestCtx::accept(&shared, req.headers());
-    handle_in(&shared, &mut ctx, req).await
+    let span = ctx.trace.log_span(&ctx.id);
+    handle_in(&shared, &mut ctx, req).instrument(span).await
 }
 
 /// [`handle`] with a context made by the caller ([`dispatch`] presets the client).
@@ -114,6 +123,7 @@ async fn handle_in<B: RequestBody>(
     // Starting or draining: 503 with `Retry-After`, so the client retries elsewhere or
     // later; the health routes still answer (OIP ready says not ready).
     let route = if shared.is_ready() || route.is_health() { route } else { Route::Refused(GatewayError::NotReady) };
+    ctx.trace.set_route(req.method(), &route);
     let result = match route {
         Route::Infer(ingress) => infer(shared, ctx, req, ingress).await,
         Route::Models => models::list(ctx, req.headers()),
@@ -133,15 +143,19 @@ async fn infer<B: RequestBody>(
 ) -> Result<Response<GatewayBody>, GatewayError> {
     let (parts, body) = req.into_parts();
     authenticate::authenticate(ctx, &parts.headers)?;
+    ctx.trace.event("authenticated");
     let body = body::read_request(ctx, &parts.headers, body, ctx.table.limits.max_body_bytes, &shared.metrics).await?;
+    ctx.trace.event("body_read");
     let request = resolve::resolve(ctx, &ingress, body)?;
+    ctx.trace.event("resolved");
     // `when_full: reject` and a full spool: refuse before any upstream work is done, so
     // the client can retry elsewhere or later.
     if !shared.records.accepting() {
         return Err(GatewayError::SpoolFull);
     }
     let mut decision = assign::assign(shared, &request, &parts.headers)?;
-    let mut call = upstream_call(ctx, &request, &parts.headers);
+    ctx.trace.event("assigned");
+    let mut call = upstream_call(ctx, &request);
     let ticket = limit::limit(shared, ctx, &request, &mut decision, &mut call).await;
     let mut recorder = record::record(shared, ctx, &request, &decision);
     let mut ticket = match ticket {
@@ -159,8 +173,8 @@ async fn infer<B: RequestBody>(
 }
 
 /// The call phase 5 sends (the member's model is filled in per attempt).
-fn upstream_call(ctx: &RequestCtx, request: &Resolved, headers: &HeaderMap) -> UpstreamCall {
-    UpstreamCall {
+fn upstream_call(ctx: &RequestCtx, request: &Resolved) -> UpstreamCall {
+    let mut call = UpstreamCall {
         endpoint: request.endpoint,
         body: request.body.clone(),
         model_span: request.model_span.clone(),
@@ -171,21 +185,29 @@ fn upstream_call(ctx: &RequestCtx, request: &Resolved, headers: &HeaderMap) -> U
             .client_request_id
             .clone()
             .unwrap_or_else(|| http::HeaderValue::from_str(&ctx.id).unwrap_or(http::HeaderValue::from_static("-"))),
-        traceparent: headers.get("traceparent").cloned(),
+        traceparent: None,
+        tracestate: None,
+        span_parent: None,
         timeouts: request.group.timeouts,
-    }
+    };
+    // W3C trace context (SPEC §13): the client's, or the parent of each attempt's span.
+    ctx.trace.fill(&mut call);
+    call
 }
 
-/// The one exit: renders an error in the client's format, counts responses no recorder
-/// counted (early errors and non-inference routes) and stamps the request-id headers.
+/// The one exit: renders an error in the client's format, counts (and traces and logs)
+/// responses no recorder counted (early errors and non-inference routes) and stamps the
+/// request-id headers.
 fn exit(
     shared: &Shared,
-    ctx: &RequestCtx,
+    ctx: &mut RequestCtx,
     result: Result<Response<GatewayBody>, GatewayError>,
 ) -> Response<GatewayBody> {
+    let class = result.as_ref().err().map(GatewayError::class).unwrap_or_default();
     let mut resp = result.unwrap_or_else(|e| e.to_response(ctx.format));
     if !ctx.recorded {
         shared.metrics.count_unrecorded(ctx.group_label(), resp.status().as_u16());
+        ctx.finish_unrecorded(&shared.tracing, resp.status().as_u16(), class);
     }
     ctx.stamp(&mut resp);
     resp

@@ -12,7 +12,8 @@
 //! the client has everything. The explainer call of SPEC §9 starts there
 //! ([`crate::explain::after_answer`]), after the record was offered, off the request's
 //! path; the recorder keeps its [`crate::explain::Pending`] (the request body only for
-//! sampled requests) until then.
+//! sampled requests) until then. The request's trace ends there too: the server span gets
+//! the record's outcome and the access log its line (shadow copies have neither).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,6 +27,7 @@ use super::{Member, RequestCtx, Shared};
 use crate::error::{GatewayError, UpstreamKind};
 use crate::explain::{self, Cut, Pending};
 use crate::metrics::code_class;
+use crate::trace::RequestTrace;
 
 /// Status recorded for a non-streamed request whose client disconnected (nginx's 499).
 pub const CLIENT_CLOSED: u16 = 499;
@@ -66,6 +68,8 @@ pub struct Recorder {
     explain: Option<Pending>,
     /// Token reservations settled when the request ends.
     held: Held,
+    /// The client request's trace (`None` for a shadow copy).
+    trace: Option<RequestTrace>,
 }
 
 /// Starts recording `request`, assigned by `decision`; from here on every outcome is
@@ -76,6 +80,7 @@ pub fn record(shared: &Arc<Shared>, ctx: &mut RequestCtx, request: &Resolved, de
     let (tenant, client) = ctx.tenant_and_client();
     let mut record = InferenceRecord {
         request_id: ctx.id.clone(),
+        trace_id: ctx.trace.trace_id_hex(),
         client_request_id: ctx.client_request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
         timestamp_ms: switchyard_core::unix_ms(),
         tenant,
@@ -93,6 +98,7 @@ pub fn record(shared: &Arc<Shared>, ctx: &mut RequestCtx, request: &Resolved, de
     ctx.recorded = true;
     let mut recorder = Recorder::start(shared.clone(), record, ctx.accepted);
     recorder.explain = explain::pending(group, member, &request.body);
+    recorder.trace = Some(std::mem::take(&mut ctx.trace));
     recorder
 }
 
@@ -139,12 +145,14 @@ impl Recorder {
             finished: false,
             explain: None,
             held: Held::default(),
+            trace: None,
         }
     }
 
     /// Marks the moment the upstream request is sent.
     pub fn upstream_started(&mut self) {
         self.upstream_started = Some(Instant::now());
+        self.event("forward");
     }
 
     /// Marks the end of the upstream exchange (body complete or failed).
@@ -173,6 +181,7 @@ impl Recorder {
     pub fn first_byte_sent(&mut self) {
         if self.first_byte.is_none() {
             self.first_byte = Some(self.accepted.elapsed());
+            self.event("first_byte");
         }
     }
 
@@ -184,6 +193,14 @@ impl Recorder {
     /// Re-attributes the record (the champion served a challenger's request).
     pub fn attribute(&mut self, member: &Member, reason: AssignmentReason) {
         attribute(&mut self.record, member, reason);
+        self.event(reason.as_str());
+    }
+
+    /// An event on the request's server span (when sampled).
+    fn event(&mut self, name: &'static str) {
+        if let Some(t) = self.trace.as_mut() {
+            t.event(name);
+        }
     }
 
     /// Keeps the request's token reservations until it ends (then settled with its usage).
@@ -222,6 +239,10 @@ impl Recorder {
         let pending = self.explain.take();
         // The explainer needs the record's identity and outcome, not its attributions.
         let answered = pending.as_ref().map(|_| InferenceRecord { attributions: Vec::new(), ..r.clone() });
+        if let Some(trace) = self.trace.take() {
+            self.shared.tracing.access.recorded(&self.record);
+            trace.finish(&self.record);
+        }
         self.shared.records.offer(std::mem::take(&mut self.record));
         if let (Some(pending), Some(answered)) = (pending, answered) {
             explain::after_answer(&self.shared.explainers, &self.shared.records, pending, &answered);

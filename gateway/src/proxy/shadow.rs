@@ -24,6 +24,8 @@ use super::usage::{usage_of_json, SseUsage, Usage};
 use super::{Group, Member, Shared};
 use crate::error::{GatewayError, TimeoutPhase};
 use crate::providers::{UpstreamBody, UpstreamCall};
+use crate::trace::AttemptSpan;
+use tracing::Instrument;
 
 /// One shadow copy on its way.
 struct Copy {
@@ -51,7 +53,8 @@ pub fn mirror(
         shared.metrics.mirrored.with_label_values(&[&group.name, &shadow.name, outcome]).inc();
         if let Some(copy) = copy {
             let (shared, group) = (shared.clone(), group.clone());
-            tokio::spawn(async move { send(shared, &group.shadows[i], copy).await });
+            let span = tracing::Span::current();
+            tokio::spawn(async move { send(shared, &group, &group.shadows[i], copy).await }.instrument(span));
         }
     }
 }
@@ -77,18 +80,22 @@ fn prepare(
     Some(Copy { slot, route, call, record, budget })
 }
 
-/// Sends one copy and records what came back.
-async fn send(shared: Arc<Shared>, shadow: &Member, copy: Copy) {
+/// Sends one copy and records what came back; its attempt span is a child of the
+/// request's server span.
+async fn send(shared: Arc<Shared>, group: &Group, shadow: &Member, mut copy: Copy) {
     let _slot = copy.slot;
     let mut recorder = Recorder::start(shared, copy.record, Instant::now());
     recorder.upstream_started();
+    let span = AttemptSpan::start(&mut copy.call, &group.name, shadow, AssignmentReason::Shadow, 0);
     let Attempt { result, .. } =
         attempt::once(&shadow.provider.runtime, copy.route, copy.call, copy.budget, &shadow.name).await;
+    let span = span.settle(&result);
     let ending = match result {
         Ok(Answer::Full(bytes)) => usage_ending(usage_of_json(&bytes).unwrap_or_default(), None),
         Ok(Answer::Stream(resp)) => {
             let (usage, err) = drain(resp.body, copy.budget, &shadow.name).await;
             recorder.first_byte_sent();
+            span.end_stream(usage.unwrap_or_default(), err.as_ref());
             usage_ending(usage.unwrap_or_default(), err.as_ref())
         }
         Err(e) => Ending::failed(&e, e.status().as_u16()),

@@ -39,6 +39,7 @@ pub fn record(group: &str, i: u64, ts_ms: i64) -> InferenceRecord {
     InferenceRecord {
         request_id: format!("req-{group}-{i:08}"),
         client_request_id: if i % 2 == 0 { format!("client-{i}") } else { String::new() },
+        trace_id: if i % 3 == 0 { format!("{:032x}", u128::from(i) << 64 | 0xabc) } else { String::new() },
         timestamp_ms: ts_ms,
         tenant: "acme".into(),
         client: "web-app".into(),

@@ -12,8 +12,8 @@
 //! charged to its provider and member rate limits first ([`Ticket::attempt`]; the first
 //! was paid by the limit phase): a first attempt over its limit fails as
 //! [`GatewayError::RateLimited`], a retry over it is not made. A failed attempt's tokens
-//! are refunded at once. Per-attempt work that later features add (an attempt's trace
-//! span) belongs in [`once`].
+//! are refunded at once. Every attempt has its own client span ([`AttemptSpan`], SPEC §13)
+//! named in the `traceparent` it sends; a stream's span stays open until the stream ends.
 
 use std::time::Duration;
 
@@ -30,6 +30,8 @@ use crate::proxy::limit::Ticket;
 use crate::proxy::usage::usage_of_json;
 use crate::proxy::{Group, Member, Shared};
 use crate::resilience::retry_wait;
+use crate::trace::AttemptSpan;
+use switchyard_records::AssignmentReason;
 
 /// One attempt's result and the upstream's `Retry-After`.
 pub struct Attempt {
@@ -39,11 +41,13 @@ pub struct Attempt {
     pub retry_after: Option<Duration>,
 }
 
-/// Serves `call` on `member` of `group`, retrying before the first byte.
+/// Serves `call` on `member` of `group` (chosen for `reason`), retrying before the first
+/// byte.
 pub async fn serve(
     shared: &Shared,
     group: &Group,
     member: &Member,
+    reason: AssignmentReason,
     call: &UpstreamCall,
     budget: Budget,
     ticket: &mut Ticket,
@@ -65,7 +69,10 @@ pub async fn serve(
     let mut retries = 0;
     let mut charge = ticket.attempt(group, member).await.map_err(GatewayError::RateLimited)?;
     loop {
-        let Attempt { result, retry_after } = once(adapter, route, call.clone(), budget, &member.name).await;
+        let mut attempt = call.clone();
+        let span = AttemptSpan::start(&mut attempt, &group.name, member, reason, retries);
+        let Attempt { result, retry_after } = once(adapter, route, attempt, budget, &member.name).await;
+        span.settle(&result).park();
         ticket.attempted(charge, result.is_ok());
         if let Some(b) = &breaker {
             b.record(!result.as_ref().is_err_and(GatewayError::member_failed), &group.breaker);

@@ -83,7 +83,7 @@ pub async fn forward<'g>(
 ) -> Served<'g> {
     let member = &group.members[decision.index];
     recorder.upstream_started();
-    let answer = attempt::serve(shared, group, member, call, budget, ticket).await;
+    let answer = attempt::serve(shared, group, member, decision.reason, call, budget, ticket).await;
     let failed = match &answer {
         Err(e) if may_fall_back(group, member, decision.reason, e) => e,
         _ => return Served { member, reason: decision.reason, answer },
@@ -94,7 +94,7 @@ pub async fn forward<'g>(
     }
     let champion = group.champion();
     recorder.attribute(champion, AssignmentReason::Fallback);
-    let answer = attempt::serve(shared, group, champion, call, budget, ticket).await;
+    let answer = attempt::serve(shared, group, champion, AssignmentReason::Fallback, call, budget, ticket).await;
     Served { member: champion, reason: AssignmentReason::Fallback, answer }
 }
 

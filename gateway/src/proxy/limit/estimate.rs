@@ -135,6 +135,8 @@ mod tests {
             stream: true,
             request_id: http::HeaderValue::from_static("id"),
             traceparent: None,
+            tracestate: None,
+            span_parent: None,
             timeouts: switchyard_config::Timeouts {
                 connect: Duration::from_secs(1),
                 first_byte: Duration::from_secs(1),
