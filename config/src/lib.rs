@@ -8,6 +8,7 @@
 
 pub mod assign;
 pub mod atomic;
+pub mod dupes;
 pub mod error;
 pub mod log;
 pub mod schema;
@@ -22,7 +23,8 @@ pub use log::{BoxFuture, ChangeNote, LogError, MemoryLog, StoredVersion, Version
 pub use schema::{Config, ProviderKind, Role};
 pub use secret::{Secret, SecretRef};
 pub use store::{
-    check, Change, ConfigEditor, ConfigSource, ConfigStore, Describe, EditError, Edited, ReloadOutcome, QUICKSTART_YAML,
+    check, check_offline, Change, ConfigEditor, ConfigSource, ConfigStore, Describe, EditError, Edited, ReloadOutcome,
+    ANY_VERSION, QUICKSTART_YAML,
 };
 pub use table::{
     AuthFailure, Client, Group, Member, Provider, ProviderFactory, ProviderSpec, RoutingTable, StickySource, Timeouts,
