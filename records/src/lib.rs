@@ -48,6 +48,7 @@ mod queue;
 mod record;
 pub mod rows;
 pub mod schema;
+mod private;
 mod shipper;
 pub mod spool;
 mod spool_sink;

@@ -82,8 +82,7 @@ async fn send(shared: Arc<Shared>, shadow: &Member, copy: Copy) {
     let _slot = copy.slot;
     let mut recorder = Recorder::start(shared, copy.record, Instant::now());
     recorder.upstream_started();
-    let Attempt { result, .. } =
-        attempt::once(&shadow.provider.runtime, copy.route, copy.call, copy.budget, &shadow.name).await;
+    let Attempt { result, .. } = attempt::once(shadow, copy.route, copy.call, copy.budget).await;
     let ending = match result {
         Ok(Answer::Full(bytes)) => usage_ending(usage_of_json(&bytes).unwrap_or_default(), None),
         Ok(Answer::Stream(resp)) => {
