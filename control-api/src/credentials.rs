@@ -82,13 +82,7 @@ pub fn normalized(url: &Option<String>) -> Option<&str> {
 
 impl Carried {
     /// Compares credentials by name (`now` current, `then` the version's) under `prefix`.
-    fn note(
-        &mut self,
-        restore: bool,
-        prefix: &str,
-        now: &BTreeMap<String, String>,
-        then: &BTreeMap<String, String>,
-    ) {
+    fn note(&mut self, restore: bool, prefix: &str, now: &BTreeMap<String, String>, then: &BTreeMap<String, String>) {
         for (name, value) in then {
             let label = format!("{prefix}.{name}");
             match (now.get(name), restore) {
@@ -115,11 +109,7 @@ impl Carried {
     pub fn reason(&self, restore: bool) -> String {
         let list = |v: &[String]| if v.is_empty() { "none".to_owned() } else { v.join(", ") };
         if restore {
-            format!(
-                "restore_credentials: true; restored: {}; removed: {}",
-                list(&self.restored),
-                list(&self.removed)
-            )
+            format!("restore_credentials: true; restored: {}; removed: {}", list(&self.restored), list(&self.removed))
         } else {
             format!("credentials kept as they are; kept: {}; not restored: {}", list(&self.kept), list(&self.dropped))
         }
@@ -160,7 +150,8 @@ mod tests {
     #[test]
     fn without_restore_the_current_credentials_stay() {
         let current = cfg(&format!("clients:\n{}", client("b", 'b')), ", api_key: env:NEW", "http://h/v1");
-        let mut target = cfg(&format!("clients:\n{}{}", client("a", 'a'), client("b", 'c')), ", api_key: env:OLD", "http://h/v1/");
+        let mut target =
+            cfg(&format!("clients:\n{}{}", client("a", 'a'), client("b", 'c')), ", api_key: env:OLD", "http://h/v1/");
         let carried = carry(&current, &mut target, false).expect("carried");
         assert_eq!(target.clients, current.clients);
         assert_eq!(target.providers["p"].api_key, current.providers["p"].api_key);

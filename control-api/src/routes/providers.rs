@@ -69,7 +69,10 @@ fn view(name: &str, p: &ProviderConfig, role: AdminRole) -> ProviderView {
         kind: p.kind.as_str().to_owned(),
         base_url: p.base_url.clone(),
         headers: if admin { p.headers.clone() } else { redacted_headers(&p.headers) },
-        api_key: p.api_key.as_ref().map(|k| SecretView { last4: if admin { last4(k) } else { None }, ..secret_view(k) }),
+        api_key: p
+            .api_key
+            .as_ref()
+            .map(|k| SecretView { last4: if admin { last4(k) } else { None }, ..secret_view(k) }),
     }
 }
 
@@ -149,7 +152,7 @@ pub async fn put(
         None => None,
         Some(k) if k.starts_with("env:") || k.starts_with("file:") => {
             let (cfg, _) = state.editor.snapshot();
-            if !cfg.admin.secret_allow_list.iter().any(|allowed| *allowed == k) {
+            if !cfg.admin.secret_allow_list.contains(&k) {
                 return Err(invalid(
                     &key_path,
                     format!(
@@ -175,10 +178,15 @@ pub async fn put(
             let stored = cfg.providers.get(&name);
             let keep = match (&sealed, stored) {
                 (Some(_), _) | (None, None) => None,
-                (None, Some(old)) if old.api_key.is_some() && normalized(&old.base_url) != normalized(&provider.base_url) => {
+                (None, Some(old))
+                    if old.api_key.is_some() && normalized(&old.base_url) != normalized(&provider.base_url) =>
+                {
                     return refuse(
                         refusal,
-                        invalid(&key_path, "base_url changes: send the key again (a stored key never follows a URL to another host)"),
+                        invalid(
+                            &key_path,
+                            "base_url changes: send the key again (a stored key never follows a URL to another host)",
+                        ),
                     );
                 }
                 (None, Some(old)) => old.api_key.clone(),
