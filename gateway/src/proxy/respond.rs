@@ -4,7 +4,8 @@
 //! when the stream ends; a complete body is sent in one go and recorded now; a failure is
 //! rendered in the client's wire format ([`crate::error::render`]) and recorded with its
 //! class. A stored response body never holds the member's provider secret
-//! ([`super::scrub`]). Every answer carries the SPEC §3 attribution headers and `server-timing`.
+//! ([`super::scrub`]). Every answer carries the SPEC §3 attribution headers and
+//! `server-timing`.
 
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
