@@ -3,6 +3,10 @@
 //! A [`ConfigError`] is a list of [`Problem`]s, printed one per line as
 //! `groups.support-bot.members[1].weight: must be >= 0` (SPEC §1). Blame is always the
 //! operator's file (or API edit); nothing here is retryable.
+//!
+//! Paths and messages are built from names an operator (or an API caller) chose, and are
+//! printed into logs: [`Problem::new`] escapes control characters and bidirectional
+//! overrides (`\n`, `\u{202e}`) so a problem is always one line that reads as it is.
 
 use std::fmt;
 
@@ -25,10 +29,34 @@ pub struct ConfigError {
 // === impl Problem ===
 
 impl Problem {
-    /// A problem at `path`.
+    /// A problem at `path` (control and bidi characters escaped in both).
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { path: path.into(), message: message.into() }
+        Self { path: escaped(path.into()), message: escaped(message.into()) }
     }
+}
+
+/// Whether `c` may not appear as itself in one line of a log or a terminal: a control
+/// character (C0, DEL, C1) or one that reorders or hides text (bidi marks, embeddings,
+/// overrides and isolates; zero-width and BOM characters).
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+}
+
+/// `s` with every [`is_unsafe_char`] written as its Rust escape (`\n`, `\u{202e}`).
+pub fn escaped(s: String) -> String {
+    if !s.chars().any(is_unsafe_char) {
+        return s;
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_unsafe_char(c) {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl fmt::Display for Problem {
@@ -65,5 +93,17 @@ impl fmt::Display for ConfigError {
             write!(f, "{p}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_are_one_line_that_reads_as_it_is() {
+        let p = Problem::new("clients.a\nb", "name `x\u{202e}y\0` is bad");
+        assert_eq!(p.to_string(), "clients.a\\nb: name `x\\u{202e}y\\0` is bad");
+        assert_eq!(Problem::new("a.b", "plain üñí text").to_string(), "a.b: plain üñí text");
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod assign;
 pub mod atomic;
+pub mod dupes;
 pub mod error;
 pub mod log;
 pub mod rate_limits;
@@ -24,7 +25,8 @@ pub use log::{BoxFuture, ChangeNote, LogError, MemoryLog, StoredVersion, Version
 pub use schema::{Config, ProviderKind, Role};
 pub use secret::{Secret, SecretRef};
 pub use store::{
-    check, Change, ConfigEditor, ConfigSource, ConfigStore, Describe, EditError, Edited, ReloadOutcome, QUICKSTART_YAML,
+    check, check_offline, Change, ConfigEditor, ConfigSource, ConfigStore, Describe, EditError, Edited, ReloadOutcome,
+    ANY_VERSION, QUICKSTART_YAML,
 };
 pub use table::{
     AuthFailure, Client, Explain, Group, Member, Provider, ProviderFactory, ProviderSpec, RoutingTable, StickySource,

@@ -333,6 +333,12 @@ pub struct ClientConfig {
 pub struct AdminConfig {
     /// Bearer tokens for the control API.
     pub tokens: Vec<AdminTokenConfig>,
+    /// `env:NAME` / `file:/path` references that providers made through the control API
+    /// may use as `api_key` (exact match). Per process: taken from this process's own
+    /// file, never settable through the API or shared with replicas. Default: empty (API-
+    /// made providers take only sealed literal keys).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secret_allow_list: Vec<String>,
 }
 
 /// One admin token.

@@ -169,10 +169,29 @@ pub enum AuthFailure {
 // === impl RoutingTable ===
 
 impl<P> RoutingTable<P> {
-    /// Validates `config` and compiles it as `version`.
+    /// Validates `config` and compiles it as `version`; every secret must resolve.
     pub fn build(config: Config, version: u64, factory: &ProviderFactory<P>) -> Result<Self, ConfigError> {
+        Self::build_with(config, version, factory, None)
+    }
+
+    /// Like [`RoutingTable::build`], but a secret that cannot be resolved on this machine
+    /// (an unset variable, a missing file, a sealed key without the master key) is a
+    /// warning: the provider is built without its key (for linting a file where its
+    /// secrets are not, `check-config`). Returns the table and the warnings.
+    pub fn build_offline(config: Config, factory: &ProviderFactory<P>) -> Result<(Self, Vec<Problem>), ConfigError> {
+        let mut warnings = Vec::new();
+        let table = Self::build_with(config, 0, factory, Some(&mut warnings))?;
+        Ok((table, warnings))
+    }
+
+    fn build_with(
+        config: Config,
+        version: u64,
+        factory: &ProviderFactory<P>,
+        unresolved: Option<&mut Vec<Problem>>,
+    ) -> Result<Self, ConfigError> {
         validate(&config)?;
-        let providers = build_providers(&config, factory)?;
+        let providers = build_providers(&config, factory, unresolved)?;
         let rate_limits_password =
             crate::rate_limits::resolve_password(&config.rate_limits).map_err(|p| ConfigError::from(vec![p]))?;
         let groups = config
@@ -232,10 +251,12 @@ impl<P> RoutingTable<P> {
 }
 
 /// Every provider with its secret resolved and its runtime part built; all problems at
-/// once.
+/// once. With `unresolved`, a secret that does not resolve is noted there instead and the
+/// provider is built without it.
 fn build_providers<P>(
     config: &Config,
     factory: &ProviderFactory<P>,
+    mut unresolved: Option<&mut Vec<Problem>>,
 ) -> Result<HashMap<String, Arc<Provider<P>>>, ConfigError> {
     let mut problems = Vec::new();
     let mut providers = HashMap::new();
@@ -243,8 +264,15 @@ fn build_providers<P>(
         let api_key = match pc.api_key.as_ref().map(|r| r.resolve()).transpose() {
             Ok(key) => key,
             Err(msg) => {
-                problems.push(Problem::new(format!("providers.{name}.api_key"), msg));
-                continue;
+                let problem = Problem::new(format!("providers.{name}.api_key"), msg);
+                match unresolved.as_deref_mut() {
+                    Some(warnings) => warnings.push(problem),
+                    None => {
+                        problems.push(problem);
+                        continue;
+                    }
+                }
+                None
             }
         };
         let spec = ProviderSpec { name: name.clone(), kind: pc.kind, config: pc.clone(), api_key };

@@ -6,18 +6,27 @@
 //! control-API edit; nothing else decides whether a config is acceptable.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 
 mod explain;
 
 use crate::error::{ConfigError, Problem};
 use crate::schema::{AdminRole, Config, GroupConfig, MemberConfig, PromotionConfig, ProviderKind, Role};
 
-/// Longest group or member name.
-const MAX_NAME_LEN: usize = 128;
+mod names;
+mod settings;
 
-/// Parses YAML text into a [`Config`], reporting the failing key's path.
+use names::{check_allow_list, check_name, check_text};
+use settings::{check_addr, check_limits, check_records, check_state};
+
+/// Parses YAML text into a [`Config`], reporting the failing key's path. A key repeated
+/// within one mapping is refused (YAML would keep the last one silently).
 pub fn parse(text: &str) -> Result<Config, ConfigError> {
+    if let Err(dup) = crate::dupes::check(serde_yaml_ng::Deserializer::from_str(text)) {
+        if dup.message.starts_with("duplicate key") {
+            return Err(ConfigError::one(dup.path, dup.message));
+        }
+        // Anything else is a syntax error, which the typed parse below reports.
+    }
     let de = serde_yaml_ng::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
@@ -49,9 +58,11 @@ pub fn validate(cfg: &Config) -> Result<(), ConfigError> {
     crate::rate_limits::check(cfg, &mut problems);
     cfg.tracing.check(&mut problems);
     for (i, token) in cfg.admin.tokens.iter().enumerate() {
+        check_text(&mut problems, &format!("admin.tokens[{i}].name"), &token.name);
         check_sha256(&mut problems, &format!("admin.tokens[{i}].token_sha256"), &token.token_sha256);
         let _: AdminRole = token.role;
     }
+    check_allow_list(&mut problems, &cfg.admin.secret_allow_list);
     if problems.is_empty() {
         Ok(())
     } else {
@@ -59,58 +70,10 @@ pub fn validate(cfg: &Config) -> Result<(), ConfigError> {
     }
 }
 
-fn check_state(cfg: &Config, problems: &mut Vec<Problem>) {
-    let url = cfg.state.url.as_str();
-    let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
-    if !postgres && !url.starts_with("sqlite://") {
-        problems.push(Problem::new("state.url", format!("`{url}` must be sqlite://<path> or postgres://user@host/db")));
-    }
-    if url.split_once("://").and_then(|(_, rest)| rest.split_once('@')).is_some_and(|(auth, _)| auth.contains(':')) {
-        problems
-            .push(Problem::new("state.url", "must not contain a password; use state.password: env:NAME or file:/path"));
-    }
-    if cfg.state.shared_config && !postgres {
-        problems.push(Problem::new("state.shared_config", "needs a postgres:// state.url (replicas share it)"));
-    }
-    if cfg.state.password.is_some() && !postgres {
-        problems.push(Problem::new("state.password", "only a postgres:// state.url takes a password"));
-    }
-}
-
-fn check_addr(problems: &mut Vec<Problem>, path: &str, addr: &str) {
-    if addr.parse::<SocketAddr>().is_err() {
-        problems.push(Problem::new(path, format!("`{addr}` is not an address like 127.0.0.1:8080")));
-    }
-}
-
-fn check_limits(cfg: &Config, problems: &mut Vec<Problem>) {
-    let l = &cfg.limits;
-    for (key, v) in [
-        ("max_body_bytes", l.max_body_bytes),
-        ("header_timeout_ms", l.header_timeout_ms),
-        ("body_timeout_ms", l.body_timeout_ms),
-        ("keepalive_timeout_ms", l.keepalive_timeout_ms),
-        ("max_response_bytes", l.max_response_bytes),
-        ("max_translated_elements", l.max_translated_elements),
-        ("h2_max_concurrent_streams", l.h2_max_concurrent_streams.into()),
-        ("h2_max_pending_accept_reset_streams", l.h2_max_pending_accept_reset_streams.into()),
-        ("h2_max_local_error_reset_streams", l.h2_max_local_error_reset_streams.into()),
-        ("h2_max_header_list_bytes", l.h2_max_header_list_bytes.into()),
-        ("h2_keepalive_timeout_ms", l.h2_keepalive_timeout_ms),
-    ] {
-        if v == 0 {
-            problems.push(Problem::new(format!("limits.{key}"), "must be > 0"));
-        }
-    }
-    // RFC 9113 §6.5.2: SETTINGS_MAX_FRAME_SIZE lies between 2^14 and 2^24 - 1.
-    if !(16_384..=16_777_215).contains(&l.h2_max_frame_bytes) {
-        problems.push(Problem::new("limits.h2_max_frame_bytes", "must be between 16384 and 16777215"));
-    }
-}
-
 fn check_providers(cfg: &Config, problems: &mut Vec<Problem>) {
     for (name, p) in &cfg.providers {
         let at = |key: &str| format!("providers.{name}.{key}");
+        check_name(problems, &format!("providers.{name}"), name);
         if let Some(key) = &p.api_key {
             if let Err(msg) = key.source() {
                 problems.push(Problem::new(at("api_key"), msg));
@@ -201,18 +164,6 @@ fn http_token(s: &str) -> Option<()> {
     ok.then_some(())
 }
 
-pub(crate) fn check_name(problems: &mut Vec<Problem>, path: &str, name: &str) {
-    let ok = !name.is_empty()
-        && name.len() <= MAX_NAME_LEN
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:/@".contains(&b));
-    if !ok {
-        problems.push(Problem::new(
-            path,
-            format!("`{name}` must be 1-{MAX_NAME_LEN} characters of letters, digits and - _ . : / @"),
-        ));
-    }
-}
-
 fn check_group(cfg: &Config, name: &str, group: &GroupConfig, problems: &mut Vec<Problem>) {
     let at = |key: &str| format!("groups.{name}.{key}");
     check_name(problems, &format!("groups.{name}"), name);
@@ -254,7 +205,7 @@ fn check_members(cfg: &Config, name: &str, group: &GroupConfig, problems: &mut V
         ));
     }
     let mut seen = HashSet::new();
-    let mut total = 0.0;
+    let mut shares = Vec::with_capacity(group.members.len());
     for (i, m) in group.members.iter().enumerate() {
         let mat = |key: &str| format!("groups.{name}.members[{i}].{key}");
         check_name(problems, &mat("name"), &m.name);
@@ -264,15 +215,25 @@ fn check_members(cfg: &Config, name: &str, group: &GroupConfig, problems: &mut V
         if !cfg.providers.contains_key(&m.provider) {
             problems.push(Problem::new(mat("provider"), format!("unknown provider `{}`", m.provider)));
         }
-        if m.model.as_deref() == Some("") {
-            problems.push(Problem::new(mat("model"), "must not be empty"));
+        if let Some(model) = &m.model {
+            check_text(problems, &mat("model"), model);
         }
-        total += check_share(m, &mat, problems);
+        let w = check_share(m, &mat, problems);
+        if w > 0.0 {
+            shares.push(w);
+        }
         if let Some(x) = &m.explain {
             explain::check_explain(cfg, m, x, &mat, problems);
         }
     }
-    if champions == 1 && total <= 0.0 {
+    let total: f64 = shares.iter().sum();
+    if !total.is_finite() {
+        let sum = shares.iter().map(|w| format!("{w:e}")).collect::<Vec<_>>().join(" + ");
+        problems.push(Problem::new(
+            format!("groups.{name}.members"),
+            format!("weights of champion and challengers must sum to a finite number ({sum} overflows)"),
+        ));
+    } else if champions == 1 && total <= 0.0 {
         problems.push(Problem::new(
             format!("groups.{name}.members"),
             "weights of champion and challengers must sum to more than 0",
@@ -307,6 +268,12 @@ fn check_share(m: &MemberConfig, mat: &impl Fn(&str) -> String, problems: &mut V
                 0.0
             } else if w < 0.0 {
                 problems.push(Problem::new(mat("weight"), "must be >= 0"));
+                0.0
+            } else if w != 0.0 && !w.is_normal() {
+                problems.push(Problem::new(
+                    mat("weight"),
+                    format!("must be 0 or at least {:e} (a subnormal number cannot be a share)", f64::MIN_POSITIVE),
+                ));
                 0.0
             } else {
                 w
@@ -383,8 +350,9 @@ fn check_clients(cfg: &Config, problems: &mut Vec<Problem>) {
     let mut keys = HashSet::new();
     for (i, c) in clients.iter().enumerate() {
         let at = |key: &str| format!("clients[{i}].{key}");
-        if c.name.is_empty() {
-            problems.push(Problem::new(at("name"), "must not be empty"));
+        check_name(problems, &at("name"), &c.name);
+        if let Some(tenant) = &c.tenant {
+            check_name(problems, &at("tenant"), tenant);
         }
         if !names.insert(c.name.as_str()) {
             problems.push(Problem::new(at("name"), format!("duplicate client name `{}`", c.name)));
@@ -404,33 +372,5 @@ fn check_clients(cfg: &Config, problems: &mut Vec<Problem>) {
 fn check_sha256(problems: &mut Vec<Problem>, path: &str, hex: &str) {
     if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         problems.push(Problem::new(path, "must be 64 hex characters (see `switchyard hash-key`)"));
-    }
-}
-
-fn check_records(cfg: &Config, problems: &mut Vec<Problem>) {
-    let r = &cfg.records;
-    if let Some(ch) = &r.clickhouse {
-        check_url(problems, "records.clickhouse.url", &ch.url);
-        if let Some(pw) = &ch.password {
-            if let Err(msg) = pw.source() {
-                problems.push(Problem::new("records.clickhouse.password", msg));
-            }
-        }
-        let db_ok = !ch.database.is_empty() && ch.database.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        if !db_ok {
-            problems.push(Problem::new("records.clickhouse.database", "must be letters, digits and _"));
-        }
-    }
-    if r.spool.dir.is_empty() {
-        problems.push(Problem::new("records.spool.dir", "must not be empty"));
-    }
-    if r.spool.max_bytes == 0 {
-        problems.push(Problem::new("records.spool.max_bytes", "must be > 0"));
-    }
-    if r.batch.max_rows == 0 {
-        problems.push(Problem::new("records.batch.max_rows", "must be > 0"));
-    }
-    if r.queue_capacity == 0 {
-        problems.push(Problem::new("records.queue_capacity", "must be > 0"));
     }
 }

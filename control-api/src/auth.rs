@@ -1,4 +1,5 @@
-//! Admin authentication: `authorization: Bearer <token>` → the token's name and role.
+//! Admin authentication: `authorization: Bearer <token>` (any case of `Bearer`) → the
+//! token's name and role.
 //!
 //! Tokens are configured as sha256 hashes (`admin.tokens`), read from the config snapshot
 //! serving at the time of the request, so adding or revoking a token is a config change
@@ -36,7 +37,11 @@ impl Operator {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                // The scheme is case-insensitive (RFC 9110 §11.1).
+                let (scheme, token) = v.trim_start().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then_some(token)
+            })
             .map(str::trim)
             .ok_or(ApiError::Unauthenticated)?;
         let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();

@@ -6,7 +6,8 @@
 //! produces.
 //!
 //! A change may refuse with its own [`ApiError`] (e.g. 404 for a member that does not
-//! exist) through [`refuse`]; that error is returned instead of a validation failure.
+//! exist) through [`refuse`]; that error is returned instead of a validation failure. No
+//! change made here may touch `admin.secret_allow_list`: it is the config file's.
 
 use std::sync::Arc;
 
@@ -47,7 +48,15 @@ pub async fn apply(
         .editor
         .edit_with(
             edit.expected,
-            Box::new(move |cfg| change(cfg, &mut slot.lock())),
+            Box::new(move |cfg| {
+                let allowed = cfg.admin.secret_allow_list.clone();
+                change(cfg, &mut slot.lock())?;
+                if cfg.admin.secret_allow_list != allowed {
+                    let no = ApiError::BadRequest("admin.secret_allow_list is set in the config file only".into());
+                    return refuse(&mut slot.lock(), no);
+                }
+                Ok(())
+            }),
             Box::new(move |before, after| {
                 let audit = AuditEntry {
                     audit_id: switchyard_core::new_id(),

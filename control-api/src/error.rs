@@ -23,6 +23,9 @@ pub enum ApiError {
     /// Malformed request (400).
     #[error("{0}")]
     BadRequest(String),
+    /// The route exists, the method does not (405; axum adds `Allow`).
+    #[error("method {0} is not allowed here")]
+    MethodNotAllowed(String),
     /// Write without `If-Match` (428).
     #[error("send `If-Match: <config version>` (the ETag of what you read)")]
     PreconditionRequired,
@@ -59,6 +62,7 @@ impl ApiError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::Stale { .. } => StatusCode::PRECONDITION_FAILED,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -75,6 +79,7 @@ impl ApiError {
             Self::Forbidden => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::BadRequest(_) => "bad_request",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::PreconditionRequired => "precondition_required",
             Self::Stale { .. } => "stale_version",
             Self::Invalid(_) => "invalid_config",

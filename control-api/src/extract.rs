@@ -1,46 +1,67 @@
 //! Request extractors with the control API's error shapes: a JSON body whose syntax and
-//! shape errors are 400 (not axum's plain-text rejections), and `If-Match`.
+//! shape errors are 400 (not axum's plain-text rejections) and whose keys may not repeat,
+//! and `If-Match` ([`if_match`]).
 
-use axum::extract::rejection::JsonRejection;
+mod if_match;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::ControlState;
 
-/// A JSON body; malformed → 400, too large → 413.
+pub use if_match::Condition;
+
+/// A JSON body; malformed or with a repeated key → 400, too large → 413.
 pub struct Body<T>(pub T);
 
-/// The version named by `If-Match` (required on every write).
+/// The version a write is based on, from `If-Match` (required on every write): the
+/// version it names, or [`switchyard_config::ANY_VERSION`] for `*`. A well-formed header
+/// that names no current version is refused here with 412, before the body is read.
 pub struct IfMatch(pub u64);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Body(v)),
-            Err(JsonRejection::BytesRejection(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::TooLarge)
-            }
-            Err(JsonRejection::MissingJsonContentType(_)) => {
-                Err(ApiError::BadRequest("send the body as JSON with `content-type: application/json`".into()))
-            }
-            Err(e) => Err(ApiError::BadRequest(format!("malformed JSON body: {}", e.body_text()))),
+        if !is_json(req.headers()) {
+            return Err(ApiError::BadRequest("send the body as JSON with `content-type: application/json`".into()));
         }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::TooLarge
+            } else {
+                ApiError::BadRequest(format!("cannot read the body: {}", e.body_text()))
+            }
+        })?;
+        if let Err(dup) = switchyard_config::dupes::check(&mut serde_json::Deserializer::from_slice(&bytes)) {
+            if dup.message.starts_with("duplicate key") {
+                return Err(ApiError::BadRequest(format!("malformed JSON body: {}: {}", dup.path, dup.message)));
+            }
+        }
+        axum::Json::<T>::from_bytes(&bytes)
+            .map(|axum::Json(v)| Body(v))
+            .map_err(|e: JsonRejection| ApiError::BadRequest(format!("malformed JSON body: {}", e.body_text())))
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+/// Whether the request says its body is JSON (`application/json` or `application/*+json`).
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+impl FromRequestParts<ControlState> for IfMatch {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let raw = parts.headers.get(header::IF_MATCH).ok_or(ApiError::PreconditionRequired)?;
-        let text = raw.to_str().map_err(|_| ApiError::BadRequest("If-Match must be a config version".into()))?;
-        let text = text.trim().trim_start_matches("W/").trim_matches('"');
-        text.parse()
-            .map(IfMatch)
-            .map_err(|_| ApiError::BadRequest("If-Match must be a config version such as \"42\"".into()))
+    async fn from_request_parts(parts: &mut Parts, state: &ControlState) -> Result<Self, Self::Rejection> {
+        let condition = Condition::from_headers(&parts.headers)?;
+        let (_, current) = state.editor.snapshot();
+        condition.expected(current).map(IfMatch)
     }
 }

@@ -12,6 +12,7 @@ pub mod analytics;
 pub mod audit;
 pub mod auth;
 pub mod autopilot;
+pub mod credentials;
 pub mod edit;
 pub mod error;
 pub mod extract;
@@ -19,6 +20,7 @@ pub mod groups;
 pub mod openapi;
 pub mod plane;
 pub mod promotion;
+pub mod redact;
 pub mod routes;
 pub mod stats;
 

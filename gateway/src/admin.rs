@@ -3,12 +3,14 @@
 //!
 //! `/healthz` answers 200 while the process runs; `/readyz` answers 200 only while the
 //! data plane takes traffic (503 while starting and while draining), so a load balancer
-//! stops sending before shutdown completes.
+//! stops sending before shutdown completes. Any other path is 404 and another method on
+//! these three is 405 (with `Allow: GET`), both as the control API's JSON error
+//! `{"error":{"message","code"}}`.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::CONTENT_TYPE;
+use http::header::{ALLOW, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
@@ -84,8 +86,22 @@ fn builtin(shared: &Shared, registry: &Registry, req: &Request<Incoming>) -> Res
                 text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
             }
         }
-        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+        (_, "/metrics" | "/healthz" | "/readyz") => {
+            let mut resp = json_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use GET");
+            resp.headers_mut().insert(ALLOW, HeaderValue::from_static("GET"));
+            resp
+        }
+        (method, path) => json_error(StatusCode::NOT_FOUND, "not_found", &format!("no route for {method} {path}")),
     }
+}
+
+/// An error in the control API's shape.
+fn json_error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
+    let body = serde_json::json!({ "error": { "message": message, "code": code } }).to_string();
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {

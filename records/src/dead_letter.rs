@@ -3,9 +3,10 @@
 //! One JSON object per line: `{"ts_ms", "table", "error", "entry"}` where `entry` is the
 //! spooled entry (or `"payload"` with the raw bytes, lossily decoded, when the spool frame
 //! itself did not decode). Every write is fsynced before the batch is acked, so a
-//! dead-lettered record is never silently gone.
+//! dead-lettered record is never silently gone. The file is created 0600 (its directory
+//! 0700): it holds records.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use switchyard_core::unix_ms as now_ms;
@@ -78,9 +79,9 @@ impl DeadLetter {
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         if self.file.is_none() {
             if let Some(parent) = self.path.parent() {
-                std::fs::create_dir_all(parent)?;
+                crate::private::create_dir_all(parent)?;
             }
-            let file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+            let file = crate::private::options().create(true).append(true).open(&self.path)?;
             self.file = Some(file);
         }
         let Some(file) = self.file.as_mut() else {

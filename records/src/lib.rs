@@ -45,6 +45,7 @@ mod janitor;
 mod metrics;
 mod options;
 mod priority;
+mod private;
 mod queue;
 mod record;
 pub mod rows;

@@ -1,7 +1,8 @@
 //! The `switchyard` binary: parses the command line and wires the crates together.
 //!
 //! `serve` runs the gateway until SIGTERM/SIGINT (the wiring is the library's
-//! [`switchyard::start`]); `check-config` validates a file; `migrate` creates or upgrades
+//! [`switchyard::start`]); `check-config` validates a file (secrets it cannot resolve are
+//! warnings unless `--strict`); `migrate` creates or upgrades
 //! the state store's and ClickHouse's schemas; `config push` stores a routing config as the
 //! new shared version (SPEC §7); `hash-key` prints the sha256 of a secret read on stdin;
 //! `version` prints the version. Exit status 64 (EX_USAGE) means the configuration is
@@ -44,10 +45,14 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Validate a config file; print each problem with its path; exit 0 or 1.
+    /// Validate a config file; print each problem with its path; exit 0 or 1. Secrets
+    /// that cannot be resolved here (unset variables, missing files) are warnings.
     CheckConfig {
         /// The file.
         path: PathBuf,
+        /// Treat unresolvable secrets as errors (as `serve` does).
+        #[arg(long)]
+        strict: bool,
     },
     /// Create or upgrade the ClickHouse schema, then exit.
     Migrate {
@@ -90,7 +95,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config } => serve(config),
-        Command::CheckConfig { path } => check_config(path),
+        Command::CheckConfig { path, strict } => check_config(path, strict),
         Command::Migrate { config } => migrate(config),
         Command::Config { command: ConfigCommand::Push { path, config, if_match, reason } } => {
             push::config_push(&path, &config, if_match, &reason)
@@ -168,7 +173,9 @@ async fn wait_for_stop_signal() {
     }
 }
 
-fn check_config(path: PathBuf) -> ExitCode {
+/// Validates and compiles a file without serving. Unresolvable secrets are warnings (a
+/// file can be linted in CI without production secrets) unless `strict`.
+fn check_config(path: PathBuf, strict: bool) -> ExitCode {
     let source = ConfigSource::File(path);
     let text = match source.read() {
         Ok(t) => t,
@@ -181,8 +188,16 @@ fn check_config(path: PathBuf) -> ExitCode {
     let client = UpstreamClient::new();
     let factory: Arc<switchyard_config::ProviderFactory<_>> =
         Arc::new(move |spec: &switchyard_config::ProviderSpec| providers::build_adapter(&client, spec));
-    match switchyard_config::check(&text, &*factory) {
-        Ok(table) => {
+    let checked = if strict {
+        switchyard_config::check(&text, &*factory).map(|table| (table, Vec::new()))
+    } else {
+        switchyard_config::check_offline(&text, &*factory)
+    };
+    match checked {
+        Ok((table, warnings)) => {
+            for w in &warnings {
+                eprintln!("warning: {w}");
+            }
             println!("ok: {} providers, {} groups", table.config.providers.len(), table.config.groups.len());
             ExitCode::SUCCESS
         }

@@ -9,7 +9,10 @@
 //! - `slow-stream`: SSE, 6 chunks 150 ms apart, the last with usage 3/5, then `[DONE]`
 //!   (0.9 s in all: longer than a 300 ms idle timeout, no gap as long);
 //! - `non-json`: 200 with an HTML body; `error-500`: 500 JSON; `error-429`: 429 JSON;
-//!   `error-400`: 400 JSON; `error-401`: 401 JSON that echoes part of the key.
+//!   `error-400`: 400 JSON; `error-401`: 401 JSON that echoes part of the key;
+//! - `echo-400`: 400 JSON whose message echoes the request's `authorization` header (a
+//!   provider that quotes the request back); `echo-ok`: a 200 completion whose content
+//!   echoes it; `echo-stream`: SSE whose first chunk echoes it.
 //!
 //! Every request's headers and body are kept for assertions.
 
@@ -171,6 +174,29 @@ impl FakeUpstream {
                 "application/json",
                 r#"{"error":{"message":"messages is required","type":"invalid_request_error"}}"#,
             ),
+            "echo-400" => full(
+                StatusCode::BAD_REQUEST,
+                "application/json",
+                &format!(
+                    r#"{{"error":{{"message":"bad request; you sent Authorization: {}","type":"invalid_request_error"}}}}"#,
+                    auth(&parts.headers)
+                ),
+            ),
+            "echo-ok" => full(
+                StatusCode::OK,
+                "application/json",
+                &format!(
+                    r#"{{"id":"x","object":"chat.completion","model":"echo-ok","choices":[{{"index":0,"message":{{"role":"assistant","content":"you sent {}"}},"finish_reason":"stop"}}],"usage":{{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}}}}"#,
+                    auth(&parts.headers)
+                ),
+            ),
+            "echo-stream" => {
+                let echoed = Bytes::from(format!(
+                    "data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"echo-stream\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"you sent {}\"}}}}]}}\n\n",
+                    auth(&parts.headers)
+                ));
+                sse(vec![Ok(echoed), Ok(usage_chunk), Ok(Bytes::from_static(b"data: [DONE]\n\n"))])
+            }
             "error-401" => {
                 let key = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
                 full(
@@ -188,6 +214,11 @@ impl FakeUpstream {
             ),
         }
     }
+}
+
+/// The request's `authorization` header as text (empty when absent).
+fn auth(headers: &HeaderMap) -> String {
+    headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
 }
 
 fn full(status: StatusCode, ct: &str, body: &str) -> Response<BoxBody> {

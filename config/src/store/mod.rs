@@ -46,6 +46,11 @@ pub use crate::log::BoxFuture;
 /// The quick-start config compiled into the binary (`switchyard serve` without `--config`).
 pub const QUICKSTART_YAML: &str = include_str!("../quickstart.yaml");
 
+/// The `expected` version of an edit that applies to whatever version is current
+/// (`If-Match: *`): the check against the running version is skipped, the store's own
+/// compare-and-set still holds (a version stored meanwhile by another replica wins).
+pub const ANY_VERSION: u64 = u64::MAX;
+
 /// Where the config comes from.
 #[derive(Debug, Clone)]
 pub enum ConfigSource {
@@ -178,6 +183,15 @@ pub fn check<P>(text: &str, factory: &ProviderFactory<P>) -> Result<RoutingTable
     RoutingTable::build(parse(text)?, 0, factory)
 }
 
+/// [`check`] on a machine without the config's secrets: secrets that do not resolve are
+/// returned as warnings instead of failing (`check-config` without `--strict`).
+pub fn check_offline<P>(
+    text: &str,
+    factory: &ProviderFactory<P>,
+) -> Result<(RoutingTable<P>, Vec<crate::Problem>), ConfigError> {
+    RoutingTable::build_offline(parse(text)?, factory)
+}
+
 // === impl ConfigStore ===
 
 impl<P: Send + Sync + 'static> ConfigStore<P> {
@@ -280,7 +294,7 @@ impl<P: Send + Sync + 'static> ConfigStore<P> {
     }
 
     /// Applies `change` to a copy of the current config — only if `expected` is the
-    /// current version — validates and compiles the result, stores it (with the note
+    /// current version ([`ANY_VERSION`]: whichever is) — validates and compiles the result, stores it (with the note
     /// `describe` makes from the config before and after) and publishes it.
     ///
     /// File mode: the file is rewritten atomically, then the version appended; if the
@@ -297,6 +311,7 @@ impl<P: Send + Sync + 'static> ConfigStore<P> {
             return Err(EditError::ReadOnly);
         }
         let mut version = self.writer.lock().await;
+        let expected = if expected == ANY_VERSION { *version } else { expected };
         if expected != *version {
             return Err(EditError::Stale { current: *version });
         }

@@ -1,19 +1,25 @@
 //! `/api/v1/config/…` and `/api/v1/audit`: version history, a version's text, rollback,
 //! and the audit trail.
+//!
+//! Viewers read versions and audit entries with credentials redacted ([`crate::redact`]);
+//! a rollback keeps the current credentials unless it is asked to restore the version's
+//! ([`crate::credentials`]).
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use switchyard_config::VersionInfo;
+use switchyard_config::schema::AdminRole;
+use switchyard_config::{VersionInfo, ANY_VERSION};
 
 use super::tagged;
 use crate::audit::AuditEntry;
 use crate::auth::{Operator, Writer};
+use crate::credentials::{carry, Carried};
 use crate::edit::{apply, Edit};
 use crate::error::ApiError;
 use crate::extract::{Body, IfMatch};
-use crate::ControlState;
+use crate::{redact, ControlState};
 
 /// `GET /config/versions` answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -31,6 +37,21 @@ pub struct VersionsView {
 pub struct RollbackRequest {
     /// The version to bring back (re-applied as a new version).
     pub version: u64,
+    /// Also bring back the version's client keys, admin tokens and provider keys. Default
+    /// false: the current credentials stay.
+    #[serde(default)]
+    pub restore_credentials: bool,
+}
+
+/// `POST /config/rollback` answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RollbackReply {
+    /// The new version.
+    pub version: u64,
+    /// The version brought back.
+    pub restored: u64,
+    /// What happened to credentials.
+    pub credentials: Carried,
 }
 
 /// `?limit=` of a listing.
@@ -72,12 +93,13 @@ pub async fn versions(
     Ok(tagged(current, VersionsView { current, versions }))
 }
 
-/// `GET /api/v1/config/versions/{version}`: the YAML of a stored version.
+/// `GET /api/v1/config/versions/{version}`: the YAML of a stored version (verbatim for
+/// admins; with credentials redacted, as re-written YAML, for viewers).
 #[utoipa::path(get, path = "/api/v1/config/versions/{version}", tag = "config",
     responses((status = 200, content_type = "application/yaml"), (status = 404)))]
 pub async fn version_text(
     State(state): State<ControlState>,
-    _: Operator,
+    op: Operator,
     Path(version): Path<u64>,
 ) -> Result<Response, ApiError> {
     let text = state
@@ -85,12 +107,14 @@ pub async fn version_text(
         .version_text(version)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("config version {version} is not in the history")))?;
+    let text = if op.role == AdminRole::Admin { text } else { redact::yaml(&text) };
     Ok(([(axum::http::header::CONTENT_TYPE, "application/yaml")], text).into_response())
 }
 
-/// `POST /api/v1/config/rollback`: re-apply an earlier version.
+/// `POST /api/v1/config/rollback`: re-apply an earlier version; credentials stay as they
+/// are unless `restore_credentials` (see [`crate::credentials`]).
 #[utoipa::path(post, path = "/api/v1/config/rollback", tag = "config", request_body = RollbackRequest,
-    responses((status = 200), (status = 404), (status = 412), (status = 422)))]
+    responses((status = 200, body = RollbackReply), (status = 404), (status = 412), (status = 422)))]
 pub async fn rollback(
     State(state): State<ControlState>,
     Writer(op): Writer,
@@ -102,21 +126,29 @@ pub async fn rollback(
         .version_text(req.version)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("config version {} is not in the history", req.version)))?;
-    let target = switchyard_config::validate::parse(&target_text).map_err(ApiError::Invalid)?;
-    let target = if state.plane.is_shared() {
-        let (current, _) = state.editor.snapshot();
-        switchyard_config::split::compose(&current, &target_text).map_err(ApiError::Invalid)?
+    // The credentials are carried from the config this edit applies to: the version it is
+    // based on must be the one serving (for `*`, the one serving now).
+    let (current, version) = state.editor.snapshot();
+    if expected != ANY_VERSION && expected != version {
+        return Err(ApiError::Stale { current: version });
+    }
+    let mut target = if state.plane.is_shared() {
+        switchyard_config::split::compose(&current, &target_text)
     } else {
-        target
-    };
+        switchyard_config::validate::parse(&target_text)
+    }
+    .map_err(ApiError::Invalid)?;
+    let carried = carry(&current, &mut target, req.restore_credentials).map_err(ApiError::Invalid)?;
+    let reason = carried.reason(req.restore_credentials);
     let whole = |c: &switchyard_config::Config| serde_json::to_value(c).unwrap_or_default();
-    let edit = Edit { actor: &op.name, reason: "", expected, action: "config.rollback" };
+    let edit = Edit { actor: &op.name, reason: &reason, expected: version, action: "config.rollback" };
     let edited = apply(&state, &edit, &format!("config@{}", req.version), whole, |cfg, _| {
         *cfg = target;
         Ok(())
     })
     .await?;
-    Ok(tagged(edited.version, serde_json::json!({ "version": edited.version, "restored": req.version })))
+    let reply = RollbackReply { version: edited.version, restored: req.version, credentials: carried };
+    Ok(tagged(edited.version, reply))
 }
 
 /// `GET /api/v1/audit?since=&until=&actor=&action=&target=&cursor=&limit=`: newest first;
@@ -125,7 +157,7 @@ pub async fn rollback(
     responses((status = 200, body = [AuditEntry])))]
 pub async fn audit(
     State(state): State<ControlState>,
-    _: Operator,
+    op: Operator,
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, ApiError> {
     let filter = switchyard_state::AuditFilter {
@@ -138,7 +170,13 @@ pub async fn audit(
         cursor: q.cursor,
         limit: q.limit,
     };
-    let (entries, next) = state.audit.list(&filter).await?;
+    let (mut entries, next) = state.audit.list(&filter).await?;
+    if op.role != AdminRole::Admin {
+        for e in &mut entries {
+            redact::json(&mut e.before);
+            redact::json(&mut e.after);
+        }
+    }
     let mut resp = Json(entries).into_response();
     if let Some(v) = next.and_then(|c| axum::http::HeaderValue::from_str(&c).ok()) {
         resp.headers_mut().insert("x-next-cursor", v);

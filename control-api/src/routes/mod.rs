@@ -9,13 +9,14 @@ pub mod providers;
 pub mod rate_limits;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{middleware, Json, Router};
 use serde::Serialize;
 
 use crate::auth::require_token;
+use crate::error::ApiError;
 use crate::{ControlState, MAX_BODY_BYTES};
 
 pub use clients::{ClientCreated, ClientView, NewClient};
@@ -51,8 +52,20 @@ pub fn router(state: ControlState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .route("/openapi.json", get(crate::openapi::document))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// Unknown paths answer in the API's error shape (axum's default is an empty 404).
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no route for {method} {}", uri.path()))
+}
+
+/// A known path with another method: 405 in the API's error shape (axum adds `Allow`).
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed(method.to_string())
 }
 
 /// A JSON response carrying `ETag: "<version>"`.

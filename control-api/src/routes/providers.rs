@@ -1,32 +1,38 @@
 //! `/api/v1/providers…`: provider CRUD with write-only secrets.
 //!
 //! A key sent in a `PUT` body as a literal is sealed with the master key
-//! (`SWITCHYARD_MASTER_KEY`) before it reaches the config file; `env:`/`file:` references
-//! are stored as they are. Responses and audit entries show only whether a key is set,
-//! where it comes from and its last four characters.
+//! (`SWITCHYARD_MASTER_KEY`) before it reaches the config file. An `env:`/`file:`
+//! reference is accepted only when the file's `admin.secret_allow_list` names it exactly
+//! (an API caller must not read any variable or file the process can: the master key, the
+//! ClickHouse password). A `PUT` without `api_key` keeps the stored key only while
+//! `base_url` stays the same: a key never follows a URL to another host, so a new URL
+//! needs the key again (422 at `providers.<p>.api_key`). Responses and audit entries show
+//! only whether a key is set and where it comes from; admins also see its last four
+//! characters.
 
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use switchyard_config::schema::ProviderConfig;
+use switchyard_config::schema::{AdminRole, ProviderConfig};
 use switchyard_config::secret::SecretSource;
-use switchyard_config::{Config, SecretRef};
+use switchyard_config::{Config, ConfigError, SecretRef};
 
 use super::tagged;
 use crate::auth::{Operator, Writer};
+use crate::credentials::normalized;
 use crate::edit::{apply, refuse, Edit};
 use crate::error::ApiError;
 use crate::extract::{Body, IfMatch};
-use crate::ControlState;
+use crate::{redact, ControlState};
 
 /// What the API says about a secret.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SecretView {
     /// `env`, `file` or `encrypted`.
     pub source: &'static str,
-    /// Last four characters of the value, when it can be read.
+    /// Last four characters of the value, when it can be read (admins only).
     pub last4: Option<String>,
 }
 
@@ -46,7 +52,8 @@ pub struct ProviderView {
 }
 
 /// `PUT /providers/{p}` body: like the YAML entry, with `api_key` as a literal (sealed on
-/// write) or an `env:`/`file:` reference; omit `api_key` to keep the current one.
+/// write) or an allow-listed `env:`/`file:` reference; omit `api_key` to keep the current
+/// one (only while `base_url` is unchanged).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ProviderBody {
     /// Everything but the key, as in the YAML file.
@@ -55,14 +62,25 @@ pub struct ProviderBody {
     pub rest: serde_json::Map<String, serde_json::Value>,
 }
 
-fn view(name: &str, p: &ProviderConfig) -> ProviderView {
+fn view(name: &str, p: &ProviderConfig, role: AdminRole) -> ProviderView {
+    let admin = role == AdminRole::Admin;
     ProviderView {
         name: name.to_owned(),
         kind: p.kind.as_str().to_owned(),
         base_url: p.base_url.clone(),
-        headers: p.headers.clone(),
-        api_key: p.api_key.as_ref().map(secret_view),
+        headers: if admin { p.headers.clone() } else { redacted_headers(&p.headers) },
+        api_key: p
+            .api_key
+            .as_ref()
+            .map(|k| SecretView { last4: if admin { last4(k) } else { None }, ..secret_view(k) }),
     }
+}
+
+/// Header values a viewer may see (credential-looking ones redacted).
+fn redacted_headers(headers: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut doc = serde_json::json!({ "headers": headers });
+    redact::json(&mut doc);
+    serde_json::from_value(doc["headers"].take()).unwrap_or_default()
 }
 
 fn secret_view(s: &SecretRef) -> SecretView {
@@ -72,22 +90,29 @@ fn secret_view(s: &SecretRef) -> SecretView {
         Ok(SecretSource::Encrypted(_)) => "encrypted",
         Err(_) => "invalid",
     };
-    let last4 = s.resolve().ok().map(|v| {
-        let chars: Vec<char> = v.expose().chars().collect();
-        chars[chars.len().saturating_sub(4)..].iter().collect()
-    });
-    SecretView { source, last4 }
+    SecretView { source, last4: None }
 }
 
+/// The last four characters of the key's value, when it can be read.
+fn last4(s: &SecretRef) -> Option<String> {
+    s.resolve().ok().map(|v| {
+        let chars: Vec<char> = v.expose().chars().collect();
+        chars[chars.len().saturating_sub(4)..].iter().collect()
+    })
+}
+
+/// The audit view of a provider: no key, no last four characters.
 fn redacted(cfg: &Config, name: &str) -> serde_json::Value {
-    cfg.providers.get(name).map_or(serde_json::Value::Null, |p| serde_json::to_value(view(name, p)).unwrap_or_default())
+    cfg.providers
+        .get(name)
+        .map_or(serde_json::Value::Null, |p| serde_json::to_value(view(name, p, AdminRole::Viewer)).unwrap_or_default())
 }
 
 /// `GET /api/v1/providers`
 #[utoipa::path(get, path = "/api/v1/providers", tag = "providers", responses((status = 200, body = [ProviderView])))]
-pub async fn list(State(state): State<ControlState>, _: Operator) -> Response {
+pub async fn list(State(state): State<ControlState>, op: Operator) -> Response {
     let (cfg, version) = state.editor.snapshot();
-    tagged(version, cfg.providers.iter().map(|(n, p)| view(n, p)).collect::<Vec<_>>())
+    tagged(version, cfg.providers.iter().map(|(n, p)| view(n, p, op.role)).collect::<Vec<_>>())
 }
 
 /// `GET /api/v1/providers/{provider}`
@@ -95,12 +120,12 @@ pub async fn list(State(state): State<ControlState>, _: Operator) -> Response {
     responses((status = 200, body = ProviderView), (status = 404)))]
 pub async fn get_one(
     State(state): State<ControlState>,
-    _: Operator,
+    op: Operator,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let (cfg, version) = state.editor.snapshot();
     let p = cfg.providers.get(&name).ok_or_else(|| ApiError::NotFound(format!("provider `{name}` does not exist")))?;
-    Ok(tagged(version, view(&name, p)))
+    Ok(tagged(version, view(&name, p, op.role)))
 }
 
 /// `PUT /api/v1/providers/{provider}`: create or replace; a literal `api_key` is sealed.
@@ -122,12 +147,25 @@ pub async fn put(
     };
     let mut provider: ProviderConfig = serde_json::from_value(serde_json::Value::Object(fields))
         .map_err(|e| ApiError::BadRequest(format!("provider: {e}")))?;
+    let key_path = format!("providers.{name}.api_key");
     let sealed = match key {
         None => None,
-        Some(k) if k.starts_with("env:") || k.starts_with("file:") => Some(SecretRef(k)),
+        Some(k) if k.starts_with("env:") || k.starts_with("file:") => {
+            let (cfg, _) = state.editor.snapshot();
+            if !cfg.admin.secret_allow_list.contains(&k) {
+                return Err(invalid(
+                    &key_path,
+                    format!(
+                        "`{k}` is not in admin.secret_allow_list (set in the config file); send the key itself \
+                         (it is sealed) or ask the operator to allow the reference"
+                    ),
+                ));
+            }
+            Some(SecretRef(k))
+        }
         Some(k) => Some(SecretRef::seal(&k).map_err(|e| {
             ApiError::Conflict(format!(
-                "cannot store a key: {e}; set SWITCHYARD_MASTER_KEY or use an env:/file: reference"
+                "cannot store a key: {e}; set SWITCHYARD_MASTER_KEY or use an allow-listed env:/file: reference"
             ))
         })?),
     };
@@ -136,8 +174,23 @@ pub async fn put(
         &Edit { actor: &op.name, reason: "", expected, action: "provider.put" },
         &format!("providers.{name}"),
         |c| redacted(c, &name),
-        |cfg, _| {
-            let keep = cfg.providers.get(&name).and_then(|p| p.api_key.clone());
+        |cfg, refusal| {
+            let stored = cfg.providers.get(&name);
+            let keep = match (&sealed, stored) {
+                (Some(_), _) | (None, None) => None,
+                (None, Some(old))
+                    if old.api_key.is_some() && normalized(&old.base_url) != normalized(&provider.base_url) =>
+                {
+                    return refuse(
+                        refusal,
+                        invalid(
+                            &key_path,
+                            "base_url changes: send the key again (a stored key never follows a URL to another host)",
+                        ),
+                    );
+                }
+                (None, Some(old)) => old.api_key.clone(),
+            };
             provider.api_key = sealed.clone().or(keep);
             cfg.providers.insert(name.clone(), provider.clone());
             Ok(())
@@ -145,7 +198,12 @@ pub async fn put(
     )
     .await?;
     let p = edited.after.providers.get(&name).ok_or_else(|| ApiError::Internal("provider vanished".into()))?;
-    Ok(tagged(edited.version, view(&name, p)))
+    Ok(tagged(edited.version, view(&name, p, op.role)))
+}
+
+/// A 422 with one problem at `path`.
+fn invalid(path: &str, message: impl Into<String>) -> ApiError {
+    ApiError::Invalid(ConfigError::one(path, message))
 }
 
 /// `DELETE /api/v1/providers/{provider}` (422 while a member uses it).

@@ -44,6 +44,7 @@ pub mod record;
 pub mod resolve;
 pub mod respond;
 pub mod route;
+pub mod scrub;
 mod shadow;
 pub mod stream;
 pub mod usage;

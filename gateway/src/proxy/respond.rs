@@ -3,13 +3,16 @@
 //! A stream's frames pass straight through an [`ObservedBody`] that finishes the record
 //! when the stream ends; a complete body is sent in one go and recorded now; a failure is
 //! rendered in the client's wire format ([`crate::error::render`]) and recorded with its
-//! class. Every answer carries the SPEC §3 attribution headers and `server-timing`.
+//! class. A stored response body never holds the member's provider secret
+//! ([`super::scrub`]). Every answer carries the SPEC §3 attribution headers and
+//! `server-timing`.
 
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use super::forward::{Answer, Budget, Served};
 use super::record::{capped, Ending, Recorder};
+use super::scrub::stored;
 use super::stream::ObservedBody;
 use super::usage::usage_of_json;
 use super::{GatewayBody, Group, RequestCtx};
@@ -33,6 +36,7 @@ pub fn respond(
             let resp = err.to_response(ctx.format);
             let mut ending = Ending::failed(&err, resp.status().as_u16());
             if let GatewayError::UpstreamRejected { body, .. } = &err {
+                // Already without the provider secret (scrubbed where it was collected).
                 ending.response_body = (log_cap > 0).then(|| capped(body, log_cap));
             }
             recorder.finish(ending);
@@ -44,7 +48,8 @@ pub fn respond(
             let content_type = upstream.content_type.unwrap_or(HeaderValue::from_static("text/event-stream"));
             headers.insert(CONTENT_TYPE, content_type);
             headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            let body = ObservedBody::new(upstream.body, recorder, budget, log_cap, ctx.format);
+            let secret = (log_cap > 0).then(|| served.member.provider.spec.api_key.clone()).flatten();
+            let body = ObservedBody::new(upstream.body, recorder, budget, log_cap, secret, ctx.format);
             with_headers(Response::new(GatewayBody::Stream(Box::pin(body))), headers)
         }
         Ok(Answer::Full(bytes)) => {
@@ -53,11 +58,12 @@ pub fn respond(
             let usage = usage_of_json(&bytes).unwrap_or_default();
             let explains = served.member.provider.runtime.explains();
             let inline = if explains { normalise::from_answer(&bytes) } else { normalise::Normalised::default() };
+            let secret = served.member.provider.spec.api_key.as_ref();
             recorder.finish(Ending {
                 status: 200,
                 input_tokens: usage.prompt_tokens,
                 output_tokens: usage.completion_tokens,
-                response_body: (log_cap > 0).then(|| capped(&bytes, log_cap)),
+                response_body: (log_cap > 0).then(|| stored(&bytes, log_cap, false, secret)),
                 attributions: inline.sets,
                 attributions_cut: inline.cut,
                 logprobs: if explains { None } else { logprobs::of_answer(&bytes) },

@@ -6,7 +6,9 @@
 //! deadline, or a broken upstream connection ends the stream with one SSE `error` event
 //! in the client's format (OpenAI and Anthropic SDKs raise it as an API error) and is
 //! recorded as such. If the client goes
-//! away, hyper drops the body and the [`Recorder`] records `client_aborted`.
+//! away, hyper drops the body and the [`Recorder`] records `client_aborted`. Frames reach
+//! the client untouched; only the logged copy (`log_bodies`) is scrubbed of the member's
+//! provider secret, once, when the record is finished.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -18,6 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
+use switchyard_config::Secret;
 use tokio::time::{Instant, Sleep};
 
 use crate::error::{GatewayError, TimeoutPhase};
@@ -25,6 +28,7 @@ use crate::explain::logprobs::SseLogprobs;
 use crate::providers::{UpstreamBody, WireFormat};
 use crate::proxy::forward::Budget;
 use crate::proxy::record::{Ending, Recorder};
+use crate::proxy::scrub::stored;
 use crate::proxy::usage::SseUsage;
 
 pin_project! {
@@ -47,6 +51,10 @@ pin_project! {
         logprobs: SseLogprobs,
         logged: Option<Vec<u8>>,
         log_cap: usize,
+        // Whether the logged copy was cut at `log_cap`.
+        log_cut: bool,
+        // The member's provider secret, kept only when bodies are logged (for scrubbing).
+        secret: Option<Secret>,
         format: WireFormat,
     }
 }
@@ -61,8 +69,15 @@ enum State {
 
 impl ObservedBody {
     /// Streams `inner` within `budget`'s idle and total limits; `log_cap` > 0 keeps up to
-    /// that many bytes for the record.
-    pub fn new(inner: UpstreamBody, recorder: Recorder, budget: Budget, log_cap: usize, format: WireFormat) -> Self {
+    /// that many bytes for the record, stored without `secret` (the member's provider key).
+    pub fn new(
+        inner: UpstreamBody,
+        recorder: Recorder,
+        budget: Budget,
+        log_cap: usize,
+        secret: Option<Secret>,
+        format: WireFormat,
+    ) -> Self {
         let member: Arc<str> = recorder.record().member.as_str().into();
         Self {
             inner,
@@ -77,6 +92,8 @@ impl ObservedBody {
             logprobs: SseLogprobs::default(),
             logged: (log_cap > 0).then(Vec::new),
             log_cap,
+            log_cut: false,
+            secret,
             format,
         }
     }
@@ -98,6 +115,7 @@ impl Body for ObservedBody {
                     this.logprobs.feed(data);
                     if let Some(log) = this.logged.as_mut() {
                         let room = this.log_cap.saturating_sub(log.len());
+                        *this.log_cut |= data.len() > room;
                         log.extend_from_slice(&data[..data.len().min(room)]);
                     }
                     if let Some(rec) = this.recorder.as_mut() {
@@ -109,7 +127,8 @@ impl Body for ObservedBody {
             }
             Poll::Ready(None) => {
                 *this.state = State::Done;
-                finish(this.recorder, (this.usage, this.logprobs), this.logged, None);
+                let logged = stored_body(this.logged, *this.log_cap, *this.log_cut, this.secret.as_ref());
+                finish(this.recorder, (this.usage, this.logprobs), logged, None);
                 return Poll::Ready(None);
             }
             Poll::Ready(Some(Err(_))) => GatewayError::UpstreamReset { member: this.member.to_string() },
@@ -124,7 +143,8 @@ impl Body for ObservedBody {
             }
         };
         let event = failure.sse_event_for(*this.format);
-        finish(this.recorder, (this.usage, this.logprobs), this.logged, Some(&failure));
+        let logged = stored_body(this.logged, *this.log_cap, *this.log_cut, this.secret.as_ref());
+        finish(this.recorder, (this.usage, this.logprobs), logged, Some(&failure));
         *this.state = State::Done;
         Poll::Ready(Some(Ok(Frame::data(event))))
     }
@@ -151,10 +171,15 @@ fn idle_expired(mut idle: Pin<&mut Sleep>, deadline: Instant, cx: &mut Context<'
     idle.poll(cx).is_ready()
 }
 
+/// The logged copy as the record stores it: capped, without the provider secret.
+fn stored_body(logged: &mut Option<Vec<u8>>, cap: usize, cut: bool, secret: Option<&Secret>) -> Option<String> {
+    logged.take().map(|b| stored(&b, cap, cut, secret))
+}
+
 fn finish(
     recorder: &mut Option<Recorder>,
     (usage, logprobs): (&SseUsage, &SseLogprobs),
-    logged: &mut Option<Vec<u8>>,
+    logged: Option<String>,
     failure: Option<&GatewayError>,
 ) {
     let Some(mut rec) = recorder.take() else { return };
@@ -166,7 +191,7 @@ fn finish(
         upstream_error: failure.and_then(GatewayError::upstream_kind),
         input_tokens: u.prompt_tokens,
         output_tokens: u.completion_tokens,
-        response_body: logged.take().map(|b| String::from_utf8_lossy(&b).into_owned()),
+        response_body: logged,
         logprobs: logprobs.summary(),
         ..Ending::default()
     });

@@ -58,7 +58,7 @@ impl Ledger {
         let crc = crc32c::crc32c(&body);
         body.extend_from_slice(&crc.to_le_bytes());
         let tmp = self.dir.join(TMP);
-        let mut f = File::create(&tmp)?;
+        let mut f = crate::private::create(&tmp)?;
         f.write_all(&body)?;
         f.sync_data()?;
         drop(f);

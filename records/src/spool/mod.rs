@@ -105,10 +105,10 @@ pub struct SpoolGauges {
     pub corrupt: prometheus::IntCounter,
 }
 
-/// Opens (or creates) the spool in `config.dir`: recovers segments, truncates corrupt
+/// Opens (or creates, mode 0700) the spool in `config.dir`: recovers segments, truncates corrupt
 /// tails, deletes fully acknowledged segments and starts a fresh segment for appends.
 pub fn open(config: &SpoolConfig, gauges: Option<SpoolGauges>) -> io::Result<(SpoolWriter, SpoolReader, Recovery)> {
-    fs::create_dir_all(&config.dir)?;
+    crate::private::create_dir_all(&config.dir)?;
     let dir = config.dir.as_path();
     let ledger = Ledger::new(dir);
     let mut recovery = Recovery::default();

@@ -7,7 +7,7 @@
 //! truncated to its durable length) and appends continue in a fresh segment, so bytes a
 //! reader may have cached past the durable position are never rewritten.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -183,7 +183,7 @@ impl SpoolWriter {
     }
 
     fn open_segment(&mut self, id: u64) -> io::Result<()> {
-        let file = OpenOptions::new().create_new(true).append(true).open(segment_path(&self.dir, id))?;
+        let file = crate::private::options().create_new(true).append(true).open(segment_path(&self.dir, id))?;
         ledger::sync_dir(&self.dir)?;
         self.file = Some(file);
         self.segment = id;

@@ -24,9 +24,10 @@ use super::{Answer, Budget};
 use crate::error::render::PASS_THROUGH;
 use crate::error::{GatewayError, TimeoutPhase};
 use crate::providers::complexity::json_elements;
-use crate::providers::{SharedAdapter, UpstreamCall, UpstreamFailure, UpstreamResponse};
+use crate::providers::{UpstreamCall, UpstreamFailure, UpstreamResponse};
 use crate::proxy::body::{collect_upstream, CollectError};
 use crate::proxy::limit::Ticket;
+use crate::proxy::scrub::scrub;
 use crate::proxy::usage::usage_of_json;
 use crate::proxy::{Group, Member, Shared};
 use crate::resilience::retry_wait;
@@ -52,11 +53,10 @@ pub async fn serve(
     budget: Budget,
     ticket: &mut Ticket,
 ) -> Result<Answer, GatewayError> {
-    let adapter = &member.provider.runtime;
     let endpoint = call.endpoint;
-    let route = egress::route(&**adapter, endpoint)
+    let route = egress::route(&*member.provider.runtime, endpoint)
         .ok_or_else(|| GatewayError::Unsupported { member: member.name.clone(), endpoint: endpoint.as_str() })?;
-    if route == Route::AnthropicViaOpenAi || adapter.translates(endpoint) {
+    if route == Route::AnthropicViaOpenAi || member.provider.runtime.translates(endpoint) {
         let limit = budget.max_translated_elements;
         if json_elements(&call.body, usize::try_from(limit).unwrap_or(usize::MAX)).is_none() {
             return Err(GatewayError::BodyTooComplex { limit });
@@ -71,7 +71,7 @@ pub async fn serve(
     loop {
         let mut attempt = call.clone();
         let span = AttemptSpan::start(&mut attempt, &group.name, member, reason, retries);
-        let Attempt { result, retry_after } = once(adapter, route, attempt, budget, &member.name).await;
+        let Attempt { result, retry_after } = once(member, route, attempt, budget).await;
         span.settle(&result).park();
         ticket.attempted(charge, result.is_ok());
         if let Some(b) = &breaker {
@@ -98,13 +98,15 @@ pub async fn serve(
 }
 
 /// One attempt: the exchange, then — unless it is a successful stream — the collected
-/// body, checked and in the client's format.
-pub async fn once(adapter: &SharedAdapter, route: Route, call: UpstreamCall, budget: Budget, member: &str) -> Attempt {
+/// body, checked and in the client's format (an error body without the member's provider
+/// secret: [`scrub`]).
+pub async fn once(member: &Member, route: Route, call: UpstreamCall, budget: Budget) -> Attempt {
     let stream = call.stream;
+    let name = member.name.as_str();
     let fail = |e| Attempt { result: Err(e), retry_after: None };
-    let resp = match tokio::time::timeout_at(budget.deadline, adapter.call(call)).await {
-        Err(_) => return fail(timeout(member, TimeoutPhase::Total)),
-        Ok(Err(f)) => return fail(upstream_error(f, member)),
+    let resp = match tokio::time::timeout_at(budget.deadline, member.provider.runtime.call(call)).await {
+        Err(_) => return fail(timeout(name, TimeoutPhase::Total)),
+        Ok(Err(f)) => return fail(upstream_error(f, name)),
         Ok(Ok(resp)) => egress::answer(route, resp, stream),
     };
     let retry_after = resp.retry_after;
@@ -115,16 +117,20 @@ pub async fn once(adapter: &SharedAdapter, route: Route, call: UpstreamCall, bud
 }
 
 /// A non-streamed (or failed) answer, collected and judged.
-async fn collected(resp: UpstreamResponse, budget: Budget, member: &str) -> Result<Answer, GatewayError> {
+async fn collected(resp: UpstreamResponse, budget: Budget, member: &Member) -> Result<Answer, GatewayError> {
     let status = resp.status;
+    let name = member.name.as_str();
     let bytes =
         collect_upstream(resp.body, budget.max_bytes, budget.idle, budget.deadline).await.map_err(|e| match e {
-            CollectError::Idle => timeout(member, TimeoutPhase::Idle),
-            CollectError::Total => timeout(member, TimeoutPhase::Total),
-            CollectError::Reset => GatewayError::UpstreamReset { member: member.to_owned() },
-            CollectError::TooLarge => GatewayError::UpstreamInvalid { member: member.to_owned() },
+            CollectError::Idle => timeout(name, TimeoutPhase::Idle),
+            CollectError::Total => timeout(name, TimeoutPhase::Total),
+            CollectError::Reset => GatewayError::UpstreamReset { member: name.to_owned() },
+            CollectError::TooLarge => GatewayError::UpstreamInvalid { member: name.to_owned() },
         })?;
-    let invalid = || GatewayError::UpstreamInvalid { member: member.to_owned() };
+    // An error body may quote the request back, key and all; it is scrubbed before it is
+    // translated, passed on or stored. Successful bodies are not searched here.
+    let bytes = if status.is_success() { bytes } else { scrub(bytes, member.provider.spec.api_key.as_ref()) };
+    let invalid = || GatewayError::UpstreamInvalid { member: name.to_owned() };
     let bytes = UpstreamResponse::convert_full(resp.convert, status, bytes).ok_or_else(invalid)?;
     let is_json = usage_of_json(&bytes).is_some();
     let code = status.as_u16();
@@ -132,9 +138,9 @@ async fn collected(resp: UpstreamResponse, budget: Budget, member: &str) -> Resu
         return if is_json { Ok(Answer::Full(bytes)) } else { Err(invalid()) };
     }
     if PASS_THROUGH.contains(&code) && is_json {
-        return Err(GatewayError::UpstreamRejected { member: member.to_owned(), status: code, body: bytes });
+        return Err(GatewayError::UpstreamRejected { member: name.to_owned(), status: code, body: bytes });
     }
-    Err(GatewayError::UpstreamStatus { member: member.to_owned(), status: code })
+    Err(GatewayError::UpstreamStatus { member: name.to_owned(), status: code })
 }
 
 fn timeout(member: &str, phase: TimeoutPhase) -> GatewayError {
