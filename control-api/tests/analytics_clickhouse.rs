@@ -402,6 +402,12 @@ async fn browser_pages_filters_and_detail() {
         Err(e @ AnalyticsError::InvalidInput { .. }) => assert_eq!(e.http_status(), 400),
         other => panic!("expected InvalidInput, got {other:?}"),
     }
+    // A bad cursor is a 400 also for a group that has no table yet (it was an empty page).
+    let no_table = InferenceFilter { group: Some("no-records-yet".into()), ..InferenceFilter::default() };
+    match list_inferences(&client, &db, &no_table, Some("%%%"), 10).await {
+        Err(e @ AnalyticsError::InvalidInput { field: "cursor", .. }) => assert_eq!(e.http_status(), 400),
+        other => panic!("expected InvalidInput for the cursor, got {other:?}"),
+    }
     let dead = Client::default().with_url("http://127.0.0.1:1").with_validation(false);
     match list_inferences(&dead, &db, &group, None, 10).await {
         Err(e @ AnalyticsError::Unavailable { .. }) => {

@@ -235,12 +235,16 @@ pub fn trace_id_filter(s: &str) -> Result<String, AnalyticsError> {
     }
 }
 
-/// Encodes a cursor after `(timestamp_ms, request_id)`.
-fn encode_cursor(timestamp_ms: i64, request_id: &str) -> String {
+/// Encodes a cursor after `(timestamp_ms, request_id)`. Public for the fuzz targets.
+#[doc(hidden)]
+pub fn encode_cursor(timestamp_ms: i64, request_id: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{timestamp_ms}:{request_id}"))
 }
 
-fn decode_cursor(cursor: &str) -> Result<(i64, String), AnalyticsError> {
+/// Decodes a cursor of [`encode_cursor`]; anything else is a 400 naming `cursor`. Public for
+/// the fuzz targets.
+#[doc(hidden)]
+pub fn decode_cursor(cursor: &str) -> Result<(i64, String), AnalyticsError> {
     let bad = || AnalyticsError::InvalidInput { field: "cursor", message: "not a cursor from this API".into() };
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
@@ -262,10 +266,11 @@ pub async fn list_inferences(
         Some(g) => switchyard_records::group_table(g),
         None => "inferences".to_owned(),
     };
+    // A bad cursor is refused whether or not the table exists yet.
+    let after = cursor.map(decode_cursor).transpose()?;
     if !table_exists(client, db, &table).await? {
         return Ok(Page { items: Vec::new(), next_cursor: None });
     }
-    let after = cursor.map(decode_cursor).transpose()?;
     let limit = limit.clamp(1, MAX_PAGE_LIMIT);
     // Conditions are on raw columns: replays of a request carry identical values.
     let mut conditions: Vec<String> = Vec::new();

@@ -60,6 +60,27 @@ pub struct BrowseQuery {
     limit: Option<u32>,
 }
 
+// === impl BrowseQuery ===
+
+impl BrowseQuery {
+    /// The filter, cursor and page size these parameters ask for; a bad `status` is a 400
+    /// naming it. Public for the fuzz targets.
+    #[doc(hidden)]
+    pub fn into_parts(self) -> Result<(InferenceFilter, Option<String>, u32), AnalyticsError> {
+        let status = self.status.as_deref().map(StatusFilter::parse).transpose()?;
+        let filter = InferenceFilter {
+            group: self.group,
+            member: self.member,
+            status,
+            since_ms: self.since,
+            until_ms: self.until,
+            client_request_id: self.client_request_id,
+            trace_id: self.trace_id.as_deref().map(analytics::trace_id_filter).transpose()?,
+        };
+        Ok((filter, self.cursor, self.limit.unwrap_or(analytics::DEFAULT_PAGE_LIMIT)))
+    }
+}
+
 fn store(state: &ControlState) -> Result<&Analytics, ApiError> {
     state.analytics.as_ref().ok_or_else(|| {
         ApiError::Unavailable("records.clickhouse is not configured; there is nothing to analyse".into())
@@ -155,24 +176,8 @@ pub async fn list_inferences(
     Query(q): Query<BrowseQuery>,
 ) -> Result<Json<Page>, ApiError> {
     let ch = store(&state)?;
-    let status = q.status.as_deref().map(StatusFilter::parse).transpose()?;
-    let filter = InferenceFilter {
-        group: q.group,
-        member: q.member,
-        status,
-        since_ms: q.since,
-        until_ms: q.until,
-        client_request_id: q.client_request_id,
-        trace_id: q.trace_id.as_deref().map(analytics::trace_id_filter).transpose()?,
-    };
-    let page = analytics::list_inferences(
-        &ch.client,
-        &ch.database,
-        &filter,
-        q.cursor.as_deref(),
-        q.limit.unwrap_or(analytics::DEFAULT_PAGE_LIMIT),
-    )
-    .await?;
+    let (filter, cursor, limit) = q.into_parts()?;
+    let page = analytics::list_inferences(&ch.client, &ch.database, &filter, cursor.as_deref(), limit).await?;
     Ok(Json(page))
 }
 

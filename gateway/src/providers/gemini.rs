@@ -170,7 +170,8 @@ fn finish_reason(r: &str) -> &'static str {
 
 fn usage_of(v: &Value) -> Option<(u64, u64)> {
     let u = v.get("usageMetadata")?;
-    let output = u["candidatesTokenCount"].as_u64().unwrap_or(0) + u["thoughtsTokenCount"].as_u64().unwrap_or(0);
+    let output =
+        u["candidatesTokenCount"].as_u64().unwrap_or(0).saturating_add(u["thoughtsTokenCount"].as_u64().unwrap_or(0));
     Some((u["promptTokenCount"].as_u64().unwrap_or(0), output))
 }
 
@@ -212,7 +213,7 @@ fn response_to_openai(v: &Value, model: &str) -> Option<Value> {
         "id": v["responseId"].as_str().map_or_else(|| "gemini".to_owned(), |s| format!("chatcmpl-{s}")),
         "object": "chat.completion", "created": now_secs(), "model": v["modelVersion"].as_str().unwrap_or(model),
         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-        "usage": {"prompt_tokens": i, "completion_tokens": o, "total_tokens": i + o},
+        "usage": {"prompt_tokens": i, "completion_tokens": o, "total_tokens": i.saturating_add(o)},
     }))
 }
 
@@ -260,7 +261,7 @@ impl SseTranslator for ToOpenAi {
     fn end(&mut self, out: &mut Vec<u8>) -> Result<(), UpstreamFailure> {
         let finish = self.finish.ok_or(UpstreamFailure::Reset)?;
         let (i, o) = self.usage.unwrap_or_default();
-        let usage = json!({"prompt_tokens": i, "completion_tokens": o, "total_tokens": i + o});
+        let usage = json!({"prompt_tokens": i, "completion_tokens": o, "total_tokens": i.saturating_add(o)});
         self.chunk(out, json!({}), Some(finish), Some(usage));
         out.extend_from_slice(b"data: [DONE]\n\n");
         Ok(())
@@ -304,5 +305,18 @@ mod tests {
         assert_eq!(r["contents"][1]["role"], "model");
         assert_eq!(r["generationConfig"]["maxOutputTokens"], 9);
         assert_eq!(r["generationConfig"]["stopSequences"], json!(["x"]));
+    }
+
+    /// Token counts that add up past `u64::MAX` saturate (the same overflow the
+    /// anthropic_convert fuzz target found in the Anthropic converter).
+    #[test]
+    fn huge_token_counts_saturate() {
+        let v = json!({"candidates": [{"content": {"parts": [{"text": "hi"}]}, "finishReason": "STOP"}],
+            "usageMetadata": {"promptTokenCount": u64::MAX, "candidatesTokenCount": u64::MAX, "thoughtsTokenCount": 1}});
+        let o = response_to_openai(&v, "m").expect("a response");
+        assert_eq!(
+            (o["usage"]["completion_tokens"].as_u64(), o["usage"]["total_tokens"].as_u64()),
+            (Some(u64::MAX), Some(u64::MAX))
+        );
     }
 }

@@ -148,7 +148,7 @@ fn response_to_openai(v: &Value, chat: bool, model: &str) -> Option<Value> {
         "id": "tgi", "object": if chat { "chat.completion" } else { "text_completion" },
         "created": now_secs(), "model": model, "choices": [choice],
         "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                  "total_tokens": prompt.unwrap_or(0) + completion.unwrap_or(0)},
+                  "total_tokens": prompt.unwrap_or(0).saturating_add(completion.unwrap_or(0))},
     }))
 }
 

@@ -49,7 +49,7 @@ impl MockAdapter {
         json!({
             "prompt_tokens": self.input_tokens,
             "completion_tokens": self.output_tokens,
-            "total_tokens": self.input_tokens + self.output_tokens,
+            "total_tokens": self.input_tokens.saturating_add(self.output_tokens),
         })
     }
 

@@ -57,12 +57,23 @@ pub fn resolve(ctx: &mut RequestCtx, ingress: &Ingress, body: Bytes) -> Result<R
     Ok(Resolved { group, endpoint: ingress.endpoint, body, model_span, stream, user })
 }
 
-/// An OIP body must be a JSON object (validated without building it).
-fn check_json_object(body: &[u8]) -> Result<(), GatewayError> {
+/// An OIP body must be a JSON object (validated without building it). Public for the
+/// fuzz targets.
+#[doc(hidden)]
+pub fn check_json_object(body: &[u8]) -> Result<(), GatewayError> {
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(GatewayError::BadJson("the body must be a JSON object".into()));
     }
-    serde_json::from_slice::<serde::de::IgnoredAny>(body).map(drop).map_err(|e| GatewayError::BadJson(e.to_string()))
+    // `IgnoredAny` skips strings without checking them: check UTF-8 first, as the scan does.
+    let text = utf8(body)?;
+    serde_json::from_str::<serde::de::IgnoredAny>(text).map(drop).map_err(|e| GatewayError::BadJson(e.to_string()))
+}
+
+/// The body as text; JSON text is UTF-8 (RFC 8259).
+fn utf8(body: &[u8]) -> Result<&str, GatewayError> {
+    std::str::from_utf8(body).map_err(|e| {
+        GatewayError::BadJson(format!("the body is not UTF-8 (invalid byte at offset {})", e.valid_up_to()))
+    })
 }
 
 /// What the data plane reads from a request body.
@@ -96,10 +107,8 @@ impl<'a> RequestProbe<'a> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(GatewayError::BadJson("the body is empty".into()));
         }
-        // JSON text is UTF-8 (RFC 8259); skipped strings are not checked by the scan below.
-        let text = std::str::from_utf8(body).map_err(|e| {
-            GatewayError::BadJson(format!("the body is not UTF-8 (invalid byte at offset {})", e.valid_up_to()))
-        })?;
+        // Skipped strings are not checked by the scan below.
+        let text = utf8(body)?;
         if !text.trim_start().starts_with('{') {
             return Err(GatewayError::BadJson("the body must be a JSON object".into()));
         }
@@ -175,5 +184,20 @@ mod tests {
         assert_eq!(msg(br#"{"model":3}"#), "`model` must be a string");
         assert_eq!(msg(br#"{"model":"g","stream":"yes"}"#), "`stream` must be a boolean");
         assert_eq!(msg(br#"{"model":"g","user":5}"#), "`user` must be a string");
+    }
+
+    /// Found by `fuzz/fuzz_targets/oip.rs`: an OIP body with a non-UTF-8 byte inside a
+    /// skipped string was accepted as a JSON object and forwarded upstream.
+    #[test]
+    fn oip_body_with_invalid_utf8_in_a_skipped_string_is_refused() {
+        let body = b"{\"inputs\":[{\"name\":\"x\",\"s\xc7ape\":[1,3]}]}";
+        let err = check_json_object(body).expect_err("not JSON");
+        assert_eq!(
+            err.to_string(),
+            "request body is not valid JSON: the body is not UTF-8 (invalid byte at offset 25)"
+        );
+        check_json_object(br#" {"inputs":[{"name":"x","shape":[1,3]}]}"#).expect("a JSON object");
+        assert!(check_json_object(b"[1]").is_err());
+        assert!(check_json_object(b"{\"a\":1} x").is_err());
     }
 }

@@ -27,7 +27,9 @@
 //! - `bytes` (the `switchyard_spool_bytes` gauge) is the sum of the segment sizes plus
 //!   buffered frames, and `max_bytes` bounds it: an append that would exceed it is refused.
 
-mod frame;
+/// Public for the fuzz targets (`fuzz/fuzz_targets/spool_frame.rs`).
+#[doc(hidden)]
+pub mod frame;
 mod ledger;
 mod reader;
 mod writer;

@@ -10,6 +10,9 @@
 //! arrive and ending with `message_delta` (stop reason, usage) and `message_stop` at
 //! `[DONE]`. Usage is whatever the OpenAI upstream reports (the request asks for
 //! `stream_options.include_usage`).
+//!
+//! Both ignore whatever the upstream sends after its end (`message_stop`, `[DONE]`): a
+//! client sees exactly one end.
 
 use std::collections::HashMap;
 
@@ -61,6 +64,10 @@ impl ToOpenAi {
 
 impl SseTranslator for ToOpenAi {
     fn event(&mut self, ev: &SseEvent, out: &mut Vec<u8>) -> Result<(), UpstreamFailure> {
+        if self.done {
+            // Nothing may follow `data: [DONE]`.
+            return Ok(());
+        }
         let Ok(data) = serde_json::from_str::<Value>(&ev.data) else {
             return if ev.event.as_deref() == Some("ping") { Ok(()) } else { Err(UpstreamFailure::Reset) };
         };
@@ -120,7 +127,7 @@ impl SseTranslator for ToOpenAi {
                 let c = json!({
                     "id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
                     "choices": [{"index": 0, "delta": {}, "finish_reason": self.finish.unwrap_or("stop")}],
-                    "usage": {"prompt_tokens": i, "completion_tokens": o, "total_tokens": i + o},
+                    "usage": {"prompt_tokens": i, "completion_tokens": o, "total_tokens": i.saturating_add(o)},
                 });
                 write_data(out, &c);
                 out.extend_from_slice(b"data: [DONE]\n\n");
@@ -201,6 +208,10 @@ impl FromOpenAi {
 
 impl SseTranslator for FromOpenAi {
     fn event(&mut self, ev: &SseEvent, out: &mut Vec<u8>) -> Result<(), UpstreamFailure> {
+        if self.done {
+            // Nothing may follow `message_stop`.
+            return Ok(());
+        }
         if ev.data.trim() == "[DONE]" {
             self.finish(out);
             return Ok(());
@@ -289,5 +300,30 @@ mod tests {
         let cut =
             "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{}}}\n\n";
         assert_eq!(run(&mut ToOpenAi::default(), cut), Err(UpstreamFailure::Reset));
+    }
+
+    /// Found by `fuzz/fuzz_targets/anthropic_convert.rs`: a repeated `message_stop` sent the
+    /// OpenAI client a second final chunk and `[DONE]`; chunks after `[DONE]` opened content
+    /// blocks after the Anthropic client's `message_stop`.
+    #[test]
+    fn nothing_follows_the_end_of_a_stream() {
+        let stop = "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+        let openai = run(&mut ToOpenAi::default(), &format!("{stop}{stop}")).expect("ends cleanly");
+        assert_eq!(openai.matches("[DONE]").count(), 1, "{openai}");
+        assert!(openai.ends_with("data: [DONE]\n\n"), "{openai}");
+        let chunk = "data: {\"choices\":[{\"delta\":{\"content\":\"late\"}}]}\n\n";
+        let anthropic = run(&mut FromOpenAi::default(), &format!("data: [DONE]\n\n{chunk}")).expect("ends cleanly");
+        assert_eq!(anthropic.matches("message_stop").count(), 2, "{anthropic}"); // the event name and its type
+        assert!(!anthropic.contains("late"), "{anthropic}");
+        assert!(anthropic.trim_end().ends_with(r#"data: {"type":"message_stop"}"#), "{anthropic}");
+    }
+
+    /// Token counts near `u64::MAX` from the upstream saturate instead of overflowing.
+    #[test]
+    fn huge_token_counts_saturate() {
+        let text = "data: {\"type\":\"message_delta\",\"usage\":{\"input_tokens\":18446744073709551615,\
+                    \"output_tokens\":1}}\n\ndata: {\"type\":\"message_stop\"}\n\n";
+        let openai = run(&mut ToOpenAi::default(), text).expect("ends cleanly");
+        assert!(openai.contains(r#""total_tokens":18446744073709551615"#), "{openai}");
     }
 }

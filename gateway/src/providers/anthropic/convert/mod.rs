@@ -164,4 +164,13 @@ mod tests {
         let a: Value = serde_json::from_slice(&error_from_openai(429, &o.to_string().into_bytes())).expect("json");
         assert_eq!(a["error"]["type"], "rate_limit_error");
     }
+
+    /// A non-streamed answer whose token counts add up past `u64::MAX` saturates (it
+    /// overflowed: a panic with overflow checks, a wrapped `total_tokens` without).
+    #[test]
+    fn huge_token_counts_saturate() {
+        let resp = json!({"type": "message", "usage": {"input_tokens": u64::MAX, "output_tokens": 1}});
+        let o = response_to_openai(&resp).expect("a message");
+        assert_eq!(o["usage"]["total_tokens"], u64::MAX);
+    }
 }

@@ -166,7 +166,7 @@ pub fn response_to_openai(resp: &Value) -> Option<Value> {
         "usage": {
             "prompt_tokens": input.unwrap_or(0),
             "completion_tokens": output.unwrap_or(0),
-            "total_tokens": input.unwrap_or(0) + output.unwrap_or(0),
+            "total_tokens": input.unwrap_or(0).saturating_add(output.unwrap_or(0)),
         },
     }))
 }
