@@ -7,7 +7,8 @@
 //!   processes under mixed traffic: replica A ships to the test ClickHouse (one group's table
 //!   is broken, so it dead-letters) and runs the auto-promotion; replica B's ClickHouse is
 //!   unreachable and its spool is tiny (backlog, full spool, dropped records); a third
-//!   target is down.
+//!   target is down; the `jobs` lease is held in both replicas' state stores by a holder
+//!   that is not a replica (so no replica holds it).
 //!
 //! Tools: promtool and prometheus (Debian `prometheus`), the test ClickHouse
 //! (`scripts/clickhouse.sh`). The compose file, Kubernetes manifests and Dockerfile:
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 use deploy::prometheus::Prometheus;
 use deploy::{alert_names, closed_port, deploy, read, rule_list, run_ok, yaml, Served};
 use serde_json::Value;
+use switchyard_state::{LeaseName, StateStore, StoreOptions};
 use switchyard_testkit::clickhouse::{ch_url, metric, unique_db, Ch};
 use switchyard_testkit::{chat, chat_stream, client, eventually};
 
@@ -193,7 +195,8 @@ async fn metrics_text(admin: &str) -> String {
 }
 
 /// Replica A (ships to the test ClickHouse, runs the auto-promotion) and replica B (ClickHouse
-/// unreachable, 256 KiB spool), each a real `switchyard serve` process.
+/// unreachable, 256 KiB spool), each a real `switchyard serve` process with its own SQLite
+/// state store, in which neither holds the `jobs` lease.
 struct Replicas {
     a: Served,
     b: Served,
@@ -212,8 +215,22 @@ async fn start_replicas(ch: &Ch, db: &str) -> Replicas {
     let small = format!(", max_bytes: {SMALL_SPOOL}");
     let config_b = dir_b.path().join("switchyard.yaml");
     std::fs::write(&config_b, replica_yaml(&dir_b.path().join("spool"), &unreachable, &small, false)).expect("write");
+    hold_jobs_elsewhere(dir_a.path()).await;
+    hold_jobs_elsewhere(dir_b.path()).await;
     let (a, b) = (Served::start(&config_a).await, Served::start(&config_b).await);
     Replicas { a, b, config_a, good_a, _dirs: (dir_a, dir_b) }
+}
+
+/// Takes the `jobs` lease for an hour, for a holder that is no replica, in the state store
+/// `serve` opens for a config in `config_dir` (the default SQLite file beside it): neither
+/// replica then holds `jobs` (`SwitchyardLeaseUnheld`), while each takes the other leases.
+async fn hold_jobs_elsewhere(config_dir: &Path) {
+    let options = StoreOptions::new(switchyard_state::DEFAULT_URL).resolve_relative_to(config_dir).expect("url");
+    let store = StateStore::open(&options).await.expect("open the state store");
+    store.migrate().await.expect("migrate the state store");
+    let lease = store.leases().try_acquire_or_renew(LeaseName::Jobs, "elsewhere", Duration::from_secs(3600)).await;
+    assert!(lease.expect("take the jobs lease").held, "the jobs lease is free in a new store");
+    store.close().await;
 }
 
 /// Polls Prometheus once a second until every query has returned a finite value and every
