@@ -73,6 +73,10 @@ fn kubernetes_manifests_validate_and_agree_with_their_config() {
     assert_eq!(hpa["spec"]["scaleTargetRef"]["name"], deployment["metadata"]["name"]);
     assert!(deployment["spec"]["replicas"].is_null(), "the HPA owns the replica count");
     assert!(hpa["spec"]["minReplicas"].as_u64() >= Some(2));
+    // Several pods share one state store (its password is a Secret env, checked above).
+    let state = &config["state"];
+    assert!(state["url"].as_str().is_some_and(|u| u.starts_with("postgres://")), "state.url: {state}");
+    assert_eq!(state["shared_config"], true, "the pods share the routing config");
 }
 
 fn all_docs(path: &Path) -> Vec<Value> {
@@ -170,6 +174,13 @@ fn compose_file_has_the_stack_and_everything_it_mounts() {
     let stop: u64 =
         gw["stop_grace_period"].as_str().and_then(|s| s.strip_suffix('s')?.parse().ok()).expect("stop_grace_period");
     assert!(stop >= grace_s + 6, "stop_grace_period {stop}s covers the {grace_s}s drain and shipping");
+    // The replicas share one state store: the `postgres` service, healthy before they start.
+    let state = &cfg["state"];
+    assert!(state["url"].as_str().is_some_and(|u| u.starts_with("postgres://") && u.contains("@postgres:")), "{state}");
+    assert_eq!(state["shared_config"], true, "the replicas share the routing config");
+    assert_eq!(gw["depends_on"]["postgres"]["condition"], "service_healthy");
+    let password = state["password"].as_str().and_then(|p| p.strip_prefix("env:")).expect("state.password: env:NAME");
+    assert!(gw["environment"][password].is_string(), "compose sets {password} for the gateways");
 
     // Prometheus: the config is valid with the rule file where compose mounts it.
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -15,10 +15,11 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
 /// Secrets the deploy configs reference as `env:`; dummy values for `check-config`.
-pub const SECRET_ENV: [(&str, &str); 4] = [
+pub const SECRET_ENV: [(&str, &str); 5] = [
     ("OPENAI_API_KEY", "sk-dummy"),
     ("ANTHROPIC_API_KEY", "sk-ant-dummy"),
     ("CH_PASSWORD", "dummy"),
+    ("PG_PASSWORD", "dummy"),
     ("SWITCHYARD_MASTER_KEY", "0000000000000000000000000000000000000000000000000000000000000000"),
 ];
 
