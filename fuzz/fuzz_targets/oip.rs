@@ -1,11 +1,12 @@
 //! OIP requests as the data plane takes them: the path through `proxy::route::route`
 //! (which parses `/v2…` with `OipRoute::parse`), the body through resolve's JSON-object
-//! check, and an answer's body through `providers::explain::attributions`.
+//! check, and an answer's body through `explain::normalise::from_answer`.
 //!
 //! Invariants: nothing panics; an error echoes at most 64 printable ASCII characters of
 //! the path (no CR/LF into a log line or a response); the body check accepts exactly the
-//! bodies that are JSON objects (numbers beyond f64's range included); attributions have
-//! as many names as values, at most 4096.
+//! bodies that are JSON objects (numbers beyond f64's range included); every attribution
+//! set has as many names as values (and confidences, when given), at most `MAX_FEATURES`,
+//! and all sets together hold at most `MAX_VALUES`.
 //!
 //! Input: `[method selector][path]\n[body]`.
 #![no_main]
@@ -13,7 +14,7 @@
 use http::Method;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use switchyard_gateway::providers::explain::attributions;
+use switchyard_gateway::explain::normalise::{from_answer, MAX_FEATURES, MAX_VALUES};
 use switchyard_gateway::providers::{Endpoint, WireFormat};
 use switchyard_gateway::proxy::resolve::check_json_object;
 use switchyard_gateway::proxy::route::{route, Route};
@@ -52,7 +53,12 @@ fuzz_target!(|data: &[u8]| {
         let e = parsed.expect_err("the body check refused a JSON object");
         assert!(e.to_string().starts_with("number out of range"), "the body check accepted bad JSON: {e}");
     }
-    if let Some(a) = attributions(body) {
-        assert!(!a.names.is_empty() && a.names.len() == a.values.len() && a.names.len() <= 4096);
+    let found = from_answer(body);
+    let mut total = 0;
+    for set in &found.sets {
+        assert!(set.names.len() == set.values.len() && set.names.len() <= MAX_FEATURES);
+        assert!(set.confidences.is_empty() || set.confidences.len() == set.values.len());
+        total += set.values.len();
     }
+    assert!(total <= MAX_VALUES);
 });

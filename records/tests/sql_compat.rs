@@ -111,7 +111,7 @@ fn plan(db: &str) -> Plan {
     // A table of the first released shape (without the columns added since), upgraded by
     // the very statements `migrate` and the shipper run.
     exec("legacy shape", format!("CREATE TABLE `{db}`.legacy_shape AS `{db}`.`{demo}`"));
-    for column in ["trace_id", "client_request_id"] {
+    for column in ["trace_id", "perplexity", "logprob_min", "logprob_mean", "logprob_tokens", "client_request_id"] {
         exec("legacy drop", format!("ALTER TABLE `{db}`.legacy_shape DROP COLUMN {column}"));
     }
     for (k, sql) in schema::upgrade_statements(&format!("`{db}`.legacy_shape")).into_iter().enumerate() {
@@ -122,7 +122,8 @@ fn plan(db: &str) -> Plan {
         "legacy upgraded",
         format!(
             "SELECT name, type FROM system.columns WHERE database = '{db}' AND table = 'legacy_shape' \
-             AND name IN ('client_request_id', 'trace_id') ORDER BY name"
+             AND name IN ('client_request_id', 'logprob_tokens', 'logprob_mean', 'logprob_min', 'perplexity', \
+             'trace_id') ORDER BY name"
         ),
     );
     query(
@@ -303,7 +304,11 @@ async fn ddl_and_analytics_queries_answer_the_same_on_18_16_and_current_clickhou
         ]
         .join("\n")
     );
-    assert_eq!(line("legacy upgraded"), "client_request_id\tString\ntrace_id\tString");
+    assert_eq!(
+        line("legacy upgraded"),
+        "client_request_id\tString\nlogprob_mean\tNullable(Float64)\nlogprob_min\tNullable(Float64)\n\
+         logprob_tokens\tNullable(UInt32)\nperplexity\tNullable(Float64)\ntrace_id\tString"
+    );
     assert_eq!(line("by trace id"), format!("support-bot-0032\t{:032x}", 33), "the replayed row is one request");
     let fb = line("feedback by member");
     assert_eq!(fb.lines().map(|l| l.split('\t').nth(2).unwrap().parse::<u32>().unwrap()).sum::<u32>(), 12, "{fb}");

@@ -105,7 +105,17 @@ admin:
     // file on disk is one of them (an edit is in the file and the store, or in neither).
     let url = format!("sqlite://{}", dir.path().join("switchyard-data/state.db").display());
     let store = switchyard_state::StateStore::open(&switchyard_state::StoreOptions::new(url)).await.expect("store");
-    let versions = store.config_versions().list(1000, None).await.expect("versions");
+    // Newest first, 1,000 per page.
+    let mut versions = Vec::new();
+    loop {
+        let before = versions.last().map(|v: &switchyard_state::VersionSummary| v.version);
+        let page = store.config_versions().list(1000, before).await.expect("versions");
+        let full = page.len() == 1000;
+        versions.extend(page);
+        if !full {
+            break;
+        }
+    }
     assert!(versions.len() as u64 > applied_total, "{} versions for {applied_total} edits", versions.len());
     let mut texts = Vec::new();
     for (i, info) in versions.iter().rev().enumerate() {

@@ -2,7 +2,7 @@
 //! "Outage"): no request fails, client-side p99 latency during the outage stays within
 //! noise of the p99 before it, and afterwards every record is in ClickHouse exactly once.
 //!
-//! Uses a private ClickHouse server on its own ports (38123/39000/39009) so stopping it
+//! Uses a private ClickHouse server on its own ports (27123/27000/27009, below the kernel's ephemeral range, so no client socket holds them) so stopping it
 //! disturbs no other test; `SWITCHYARD_TEST_CLICKHOUSE_URL` must still be set (it proves
 //! the environment, like every records test).
 
@@ -57,7 +57,7 @@ async fn blocking(ch: &Arc<PrivateClickHouse>, action: &'static str) {
 async fn a_30s_clickhouse_outage_fails_no_request_slows_none_and_loses_no_record() {
     let _ = ch_url();
     let server =
-        Arc::new(tokio::task::spawn_blocking(|| PrivateClickHouse::start(38123, 39000, 39009)).await.expect("start"));
+        Arc::new(tokio::task::spawn_blocking(|| PrivateClickHouse::start(27123, 27000, 27009)).await.expect("start"));
     let ch = Ch::new(&server.url());
     let db = unique_db("outage");
     let dir = tempfile::tempdir().expect("tempdir");

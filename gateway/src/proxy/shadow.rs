@@ -87,8 +87,7 @@ async fn send(shared: Arc<Shared>, group: &Group, shadow: &Member, mut copy: Cop
     let mut recorder = Recorder::start(shared, copy.record, Instant::now());
     recorder.upstream_started();
     let span = AttemptSpan::start(&mut copy.call, &group.name, shadow, AssignmentReason::Shadow, 0);
-    let Attempt { result, .. } =
-        attempt::once(shadow, copy.route, copy.call, copy.budget).await;
+    let Attempt { result, .. } = attempt::once(shadow, copy.route, copy.call, copy.budget).await;
     let span = span.settle(&result);
     let ending = match result {
         Ok(Answer::Full(bytes)) => usage_ending(usage_of_json(&bytes).unwrap_or_default(), None),
