@@ -20,7 +20,7 @@ mod tracing;
 
 pub use explain::{ExplainConfig, ExplainProtocol};
 pub use policies::{BreakerConfig, PromotionConfig, RetriesConfig};
-pub use records::{BatchConfig, ClickHouseConfig, RecordsConfig, SpoolConfig, WhenFull};
+pub use records::{BatchConfig, ClickHouseConfig, RecordsConfig, RetryConfig, SpoolConfig, WhenFull};
 pub use state::{StateConfig, DEFAULT_STATE_URL};
 /// The `rate_limits:` section (SPEC §11); its schema and range checks live with the
 /// limiter in `switchyard-ratelimit`, cross-references in [`crate::rate_limits`].

@@ -133,3 +133,14 @@ fn promotion_rules_are_validated_with_paths() {
         problems(&typo)
     );
 }
+
+#[test]
+fn shipper_backoff_is_checked_with_its_path() {
+    let with = |retry: &str| format!("{BASE}records:\n  retry: {retry}\n");
+    assert_eq!(problems(&with("{ initial_backoff_ms: 50, max_backoff_ms: 2000 }")), Vec::<String>::new());
+    assert_eq!(problems(&with("{ initial_backoff_ms: 0 }")), vec!["records.retry.initial_backoff_ms: must be > 0"]);
+    assert_eq!(
+        problems(&with("{ initial_backoff_ms: 500, max_backoff_ms: 100 }")),
+        vec!["records.retry.max_backoff_ms: must be ≥ records.retry.initial_backoff_ms"]
+    );
+}

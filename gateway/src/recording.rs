@@ -66,7 +66,7 @@ pub fn options(cfg: &Config) -> Result<RecordsOptions, ConfigError> {
             max_bytes: r.batch.max_bytes,
             max_delay_ms: r.batch.max_delay_ms,
         },
-        retry: RetryOptions::default(),
+        retry: RetryOptions { initial_backoff_ms: r.retry.initial_backoff_ms, max_backoff_ms: r.retry.max_backoff_ms },
         ..RecordsOptions::default()
     })
 }
@@ -95,4 +95,21 @@ pub fn keep_groups_provisioned(store: &Arc<Store>, queue: RecordQueue, mut phase
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shippers_backoff_comes_from_records_retry() {
+        let yaml = format!("{}records:\n  retry: {{ initial_backoff_ms: 50, max_backoff_ms: 2000 }}\n", QUICK);
+        let cfg = switchyard_config::validate::parse(&yaml).expect("parses");
+        let retry = options(&cfg).expect("options").retry;
+        assert_eq!((retry.initial_backoff_ms, retry.max_backoff_ms), (50, 2000));
+        let defaults = options(&switchyard_config::validate::parse(QUICK).expect("parses")).expect("options").retry;
+        assert_eq!((defaults.initial_backoff_ms, defaults.max_backoff_ms), (200, 30_000));
+    }
+
+    const QUICK: &str = "providers:\n  m: { kind: mock }\ngroups:\n  g:\n    members:\n      - { name: a, role: champion, provider: m }\n";
 }

@@ -38,6 +38,7 @@
 //! `uniqExact(request_id)` / `FINAL` in queries make it count exactly once.
 
 mod dead_letter;
+mod drop_log;
 mod entry;
 mod error;
 mod inbox;

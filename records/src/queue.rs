@@ -2,7 +2,8 @@
 //!
 //! [`RecordQueue::offer`] / [`RecordQueue::offer_feedback`] are called on the request path
 //! and never block: a push into a bounded [`crate::inbox`] that does not wake the writer per
-//! record; a full queue is counted as `dropped`.
+//! record; a full queue is counted as `dropped` and logged at most once a second
+//! ([`crate::drop_log`]).
 //! One writer thread drains the inbox in batches into a sink — the durable spool (see
 //! [`crate::start`]) — and flushes it (group commit) at most
 //! `flush_interval` after the first unflushed record. Dropping every [`RecordQueue`] clone
@@ -18,10 +19,14 @@ pub use crate::metrics::RecordQueueMetrics;
 
 use crate::metrics::Outcome;
 
+use crate::drop_log::DropLog;
 use crate::entry::Entry;
 use crate::inbox::{self, Taken};
 use crate::spool;
 use crate::{ExplanationRecord, FeedbackRecord, GroupSpec, InferenceRecord, WhenFull};
+
+/// At most one "queue full" line per this interval ([`DropLog`]).
+const DROP_LOG_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Most records handed to a sink at once.
 const MAX_BATCH: usize = 1024;
@@ -51,6 +56,7 @@ pub struct RecordQueue {
     admission: Option<Arc<Admission>>,
     provision: Option<tokio::sync::mpsc::UnboundedSender<Vec<GroupSpec>>>,
     feedback_seq: Arc<AtomicU64>,
+    drops: Arc<DropLog>,
 }
 
 /// Owns the writer thread; `close` waits for the queue to drain.
@@ -74,7 +80,8 @@ impl RecordQueue {
             rx.bind();
             writer_loop(&mut rx, &mut sink, &thread_metrics);
         })?;
-        let queue = Self { tx, metrics, admission, provision, feedback_seq: Arc::new(AtomicU64::new(0)) };
+        let drops = Arc::new(DropLog::new(DROP_LOG_INTERVAL));
+        let queue = Self { tx, metrics, admission, provision, feedback_seq: Arc::new(AtomicU64::new(0)), drops };
         Ok((queue, RecordQueueHandle { thread: Some(thread) }))
     }
 
@@ -132,7 +139,9 @@ impl RecordQueue {
             }
             Err(inbox::Refused::Full) => {
                 self.metrics.count(Outcome::Dropped, 1);
-                tracing::error!("record queue full; inference record dropped");
+                if let Some(dropped) = self.drops.note() {
+                    tracing::error!(dropped, "record queue full; records dropped since the last report");
+                }
                 false
             }
         }

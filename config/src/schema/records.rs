@@ -17,6 +17,25 @@ pub struct RecordsConfig {
     pub batch: BatchConfig,
     /// Records held in memory between the data plane and the spool. Default 65536.
     pub queue_capacity: usize,
+    /// The shipper's backoff between failed ClickHouse attempts.
+    pub retry: RetryConfig,
+}
+
+/// `records.retry:` — capped exponential backoff with jitter between the shipper's failed
+/// attempts (inserts, table creation, migrations); the spool is the buffer meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    /// First wait, ms. Default 200.
+    pub initial_backoff_ms: u64,
+    /// Longest wait, ms (≥ `initial_backoff_ms`). Default 30000.
+    pub max_backoff_ms: u64,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self { initial_backoff_ms: 200, max_backoff_ms: 30_000 }
+    }
 }
 
 /// `records.clickhouse:`.
@@ -78,7 +97,13 @@ pub struct BatchConfig {
 
 impl Default for RecordsConfig {
     fn default() -> Self {
-        Self { clickhouse: None, spool: SpoolConfig::default(), batch: BatchConfig::default(), queue_capacity: 65_536 }
+        Self {
+            clickhouse: None,
+            spool: SpoolConfig::default(),
+            batch: BatchConfig::default(),
+            queue_capacity: 65_536,
+            retry: RetryConfig::default(),
+        }
     }
 }
 
