@@ -55,6 +55,7 @@ struct AuditRow {
     before_json: String,
     after_json: String,
     config_version: u64,
+    reason: String,
 }
 
 // === impl AuditEntry ===
@@ -121,6 +122,7 @@ impl AuditLog {
             before_json: entry.before.to_string(),
             after_json: entry.after.to_string(),
             config_version: entry.config_version,
+            reason: entry.reason.clone(),
         };
         tokio::spawn(async move {
             let result = async {

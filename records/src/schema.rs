@@ -109,7 +109,8 @@ const MIGRATIONS: &[Migration] = &[
         name: "control_audit",
         statements: &["CREATE TABLE IF NOT EXISTS {db}.control_audit (
             audit_id String, ts DateTime, timestamp_ms Int64, actor String, action String,
-            target String, before_json String, after_json String, config_version UInt64
+            target String, before_json String, after_json String, config_version UInt64,
+            reason String
         ) ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMM(ts) ORDER BY (ts, audit_id)"],
     },
     Migration {
@@ -206,7 +207,27 @@ pub async fn migrate(opts: &ClickHouseOptions) -> Result<MigrationReport, Record
     }
     add_inference_columns(&root, db).await?;
     upgrade_explanations(&root, db).await?;
+    add_audit_reason(&root, db).await?;
     Ok(MigrationReport { server_version, applied })
+}
+
+/// `control_audit.reason` (why a change was made: an auto-promotion's evidence, a
+/// rollback's credentials) came after the table; added where missing. Idempotent.
+async fn add_audit_reason(root: &Client, db: &str) -> Result<(), RecordsError> {
+    let present: u64 = root
+        .query(
+            "SELECT count() FROM system.columns \
+             WHERE database = ? AND table = 'control_audit' AND name = 'reason'",
+        )
+        .bind(db)
+        .fetch_one()
+        .await
+        .map_err(|e| RecordsError::clickhouse("read control_audit columns", e))?;
+    if present == 0 {
+        exec(root, &format!("ALTER TABLE `{db}`.control_audit ADD COLUMN reason String"), "add control_audit.reason")
+            .await?;
+    }
+    Ok(())
 }
 
 /// Brings every existing `inferences_<group>` table and the `inferences` Merge table up

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use switchyard_testkit::clickhouse::{ch_url, unique_db};
+use switchyard_testkit::clickhouse::{ch_url, unique_db, Ch};
 use switchyard_testkit::{client, TestGateway};
 
 const ADMIN: &str = "autopilot-admin-token";
@@ -79,5 +79,23 @@ admin:
     }
     let metrics = gw.metrics().await;
     assert!(metrics.contains(r#"switchyard_auto_actions_total{action="rollback",group="g"} 1"#), "{metrics}");
+    // The entry is mirrored into ClickHouse's control_audit, its reason included.
+    let ch = Ch::new(&ch_url());
+    let sql = format!(
+        "SELECT actor, target, config_version, reason FROM control_audit \
+         WHERE audit_id = '{}'",
+        entry["audit_id"].as_str().expect("audit_id")
+    );
+    let started = Instant::now();
+    let mirrored = loop {
+        let rows = ch.rows(&database, &sql).await;
+        if let Some(row) = rows.into_iter().next() {
+            break row;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "the audit entry reached ClickHouse within 10 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let version = entry["config_version"].as_u64().expect("config_version").to_string();
+    assert_eq!(mirrored, vec!["auto-promotion".to_owned(), "groups.g".to_owned(), version, reason.to_owned()]);
     gw.stop().await;
 }
