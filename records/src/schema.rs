@@ -130,8 +130,16 @@ pub struct MigrationReport {
     pub applied: Vec<u32>,
 }
 
+/// Longest table name [`group_table`] makes: ClickHouse keeps a table in a directory and
+/// files named after it, and a file name has at most 255 bytes.
+pub const MAX_TABLE_NAME: usize = 200;
+
 /// The table of `group`: `inferences_` + the group name with `[a-z0-9]` kept, `_` doubled
-/// and every other byte as `_xx` (lower-case hex) — injective, so collision-free.
+/// and every other byte as `_xx` (lower-case hex) — injective, so collision-free. A name
+/// that would be longer than [`MAX_TABLE_NAME`] (a 128-character upper-case group escapes to
+/// 395) keeps its first 160 characters and ends with `_h` + a 64-bit FNV-1a hash of the
+/// group name; `_h` never comes out of the escaping (`h` is not a hex digit), so a hashed
+/// name cannot equal an escaped one.
 pub fn group_table(group: &str) -> String {
     let mut name = String::with_capacity("inferences_".len() + group.len());
     name.push_str("inferences_");
@@ -142,7 +150,16 @@ pub fn group_table(group: &str) -> String {
             _ => name.push_str(&format!("_{b:02x}")),
         }
     }
+    if name.len() > MAX_TABLE_NAME {
+        name.truncate(160);
+        name.push_str(&format!("_h{:016x}", fnv1a(group.as_bytes())));
+    }
     name
+}
+
+/// FNV-1a, 64 bits: stable across releases and platforms (table names depend on it).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Checks that a database name is a plain identifier (it is interpolated into DDL).
@@ -368,6 +385,20 @@ mod tests {
         for t in tables {
             assert!(t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
         }
+    }
+
+    #[test]
+    fn long_group_names_get_bounded_distinct_table_names() {
+        let long = "G".repeat(128);
+        let table = group_table(&long);
+        assert_eq!(table.len(), 160 + 2 + 16, "{table}");
+        assert!(table.starts_with("inferences__47_47"), "{table}");
+        assert_eq!(table, group_table(&long), "stable");
+        let other = format!("{}H", "G".repeat(127));
+        assert_ne!(group_table(&other), table, "names that share the kept prefix differ by their hash");
+        // 63 escaped characters (189 + 11 = 200) are kept as they are.
+        assert_eq!(group_table(&"G".repeat(63)).len(), MAX_TABLE_NAME);
+        assert!(group_table(&"G".repeat(64)).contains("_h"));
     }
 
     #[test]

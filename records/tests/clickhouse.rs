@@ -343,3 +343,31 @@ async fn janitor_drops_only_expired_daily_partitions() {
     assert!(drop_expired_partitions(&client, &db, "keep", 30, now).await.unwrap().is_empty());
     drop_db(&client, &db).await;
 }
+
+/// A group name of 128 upper-case characters escapes to 395 characters, more than
+/// ClickHouse can name a table: its table name is bounded (prefix + hash), so its records
+/// ship, and so do those of the group next to it.
+#[tokio::test]
+async fn a_group_with_the_longest_upper_case_name_ships_like_any_other() {
+    let url = ch_url();
+    let db = unique_db("longname");
+    let dir = tempfile::tempdir().unwrap();
+    let long = "G".repeat(128);
+    let table = group_table(&long);
+    assert!(table.len() <= schema::MAX_TABLE_NAME, "{} characters", table.len());
+    let (queue, handle) =
+        switchyard_records::start(options(dir.path(), Some(ch_opts(&url, &db))), &Registry::new()).unwrap();
+    let now = now_ms();
+    for i in 0..100u64 {
+        assert!(queue.offer(record(&long, i, now + i as i64)));
+        assert!(queue.offer(record("short", 1_000 + i, now + i as i64)));
+    }
+    drop(queue);
+    handle.close(Duration::from_secs(30));
+    let client = schema::client(&ch_opts(&url, &db));
+    assert_eq!(scalar(&client, &format!("SELECT count() FROM `{table}`")).await, 100);
+    assert_eq!(scalar(&client, &format!("SELECT count() FROM {}", group_table("short"))).await, 100);
+    let names = format!("SELECT count() FROM inferences WHERE group_name = '{long}'");
+    assert_eq!(scalar(&client, &names).await, 100, "the Merge table reads it under its real name");
+    drop_db(&client, &db).await;
+}
