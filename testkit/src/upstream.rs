@@ -14,6 +14,7 @@
 //!   provider that quotes the request back); `echo-ok`: a 200 completion whose content
 //!   echoes it; `echo-stream`: SSE whose first chunk echoes it.
 //!
+//! A request to `…/embeddings` gets an embeddings list (one 3-value vector, usage 3).
 //! Every request's headers and body are kept for assertions.
 
 use std::convert::Infallible;
@@ -108,6 +109,12 @@ impl FakeUpstream {
         let usage_chunk = Bytes::from(format!(
             "data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"{model}\",\"choices\":[],\"usage\":{{\"prompt_tokens\":3,\"completion_tokens\":5,\"total_tokens\":8}}}}\n\n"
         ));
+        if parts.uri.path().ends_with("/embeddings") {
+            let body = format!(
+                r#"{{"object":"list","model":"{model}","data":[{{"object":"embedding","index":0,"embedding":[0.25,-0.5,1.0]}}],"usage":{{"prompt_tokens":3,"total_tokens":3}}}}"#
+            );
+            return full(StatusCode::OK, "application/json", &body);
+        }
         match model.as_str() {
             "stream" => {
                 sse(vec![Ok(chunk(0)), Ok(chunk(1)), Ok(usage_chunk), Ok(Bytes::from_static(b"data: [DONE]\n\n"))])
