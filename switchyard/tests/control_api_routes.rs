@@ -76,7 +76,8 @@ async fn a_group_created_replaced_and_deleted_through_the_api_and_providers_read
     let ch = Ch::new(&ch_url());
 
     // Create: served at once, and its table is provisioned when its first record ships.
-    let config = json!({"members": [{"name": "a", "role": "champion", "provider": "fake", "model": "ok", "weight": 1}]});
+    let config =
+        json!({"members": [{"name": "a", "role": "champion", "provider": "fake", "model": "ok", "weight": 1}]});
     let (status, body) = write(&api, Method::POST, "/groups", Some(json!({"name": "h", "config": config}))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["name"], "h");
