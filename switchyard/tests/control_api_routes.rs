@@ -185,7 +185,11 @@ async fn embeddings_experiment_and_inference_browser_over_http() {
         assert_eq!(r.status(), StatusCode::OK);
         let page: Value = r.json().await.expect("json");
         ids.extend(
-            page["items"].as_array().expect("items").iter().map(|i| i["request_id"].as_str().unwrap().to_owned()),
+            page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|i| i["request_id"].as_str().expect("request_id").to_owned()),
         );
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
