@@ -9,6 +9,7 @@
 
 pub mod assign;
 pub mod atomic;
+pub mod catalog;
 pub mod dupes;
 pub mod error;
 pub mod log;
@@ -20,6 +21,7 @@ pub mod store;
 pub mod table;
 pub mod validate;
 
+pub use catalog::CatalogView;
 pub use error::{ConfigError, Problem};
 pub use log::{BoxFuture, ChangeNote, LogError, MemoryLog, StoredVersion, VersionInfo, VersionLog};
 pub use schema::{Config, ProviderKind, Role};

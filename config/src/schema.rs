@@ -270,6 +270,11 @@ pub struct MemberConfig {
     /// The member's explainer, called after the answer (SPEC §9). Absent: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explain: Option<ExplainConfig>,
+    /// The model catalog entry this member is (`<provider>/<name>`, SPEC §8). Default: the
+    /// entry `<provider>/<model>` when the catalog has one. Its `pricing` gives each
+    /// record's `cost`; its `kind` is checked against the group's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<String>,
 }
 
 /// A member's role (the one type config, records and headers share).

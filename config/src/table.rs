@@ -2,6 +2,7 @@
 //!
 //! A table is built once per config version and never mutated; the [`crate::ConfigStore`]
 //! swaps whole tables. Building resolves secrets, precomputes each group's [`Sampler`],
+//! attaches each member's catalog entry (its price at decision time, SPEC §8),
 //! hashes nothing per request, and asks the caller's [`ProviderFactory`] for each
 //! provider's runtime part `P` (the data plane's adapter), so that a table and its
 //! adapters are always swapped together. Lookups are plain `HashMap` reads on `&str`.
@@ -13,7 +14,10 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use switchyard_catalog::CatalogEntry;
+
 use crate::assign::Sampler;
+use crate::catalog::CatalogView;
 use crate::error::{ConfigError, Problem};
 use crate::schema::{
     BreakerConfig, ClientConfig, Config, ExplainProtocol, Fallback, GroupConfig, GroupRecordsConfig, LimitsConfig,
@@ -38,6 +42,8 @@ pub struct RoutingTable<P> {
     pub limits: LimitsConfig,
     /// The resolved `rate_limits.redis.password` (the rules are in `config.rate_limits`).
     pub rate_limits_password: Option<Secret>,
+    /// The catalog snapshot the members' entries come from (SPEC §8).
+    pub catalog: Arc<CatalogView>,
     groups: HashMap<String, Arc<Group<P>>>,
     providers: HashMap<String, Arc<Provider<P>>>,
     clients: Option<Vec<Arc<Client>>>,
@@ -104,6 +110,9 @@ pub struct Member<P> {
     pub mirror: f64,
     /// The member's explainer, if it has one.
     pub explain: Option<Explain<P>>,
+    /// The member's catalog entry (its price, kind and tensors) as of this table; `None`
+    /// when the catalog has none.
+    pub entry: Option<Arc<CatalogEntry>>,
 }
 
 /// A member's compiled `explain:` block.
@@ -171,7 +180,26 @@ pub enum AuthFailure {
 impl<P> RoutingTable<P> {
     /// Validates `config` and compiles it as `version`; every secret must resolve.
     pub fn build(config: Config, version: u64, factory: &ProviderFactory<P>) -> Result<Self, ConfigError> {
-        Self::build_with(config, version, factory, None)
+        Self::build_with(config, version, factory, None, &Arc::default())
+    }
+
+    /// Like [`RoutingTable::build`], with `catalog`'s entries attached to the members
+    /// (prices, kinds, tensors). `strict`: the catalog's problems
+    /// ([`CatalogView::problems`]) refuse the config; otherwise they are returned as
+    /// warnings (a catalog change must not stop the data plane from taking new prices).
+    pub fn build_with_catalog(
+        config: Config,
+        version: u64,
+        factory: &ProviderFactory<P>,
+        catalog: &Arc<CatalogView>,
+        strict: bool,
+    ) -> Result<(Self, Vec<Problem>), ConfigError> {
+        let problems = catalog.problems(&config);
+        if strict && !problems.is_empty() {
+            validate(&config)?;
+            return Err(problems.into());
+        }
+        Ok((Self::build_with(config, version, factory, None, catalog)?, problems))
     }
 
     /// Like [`RoutingTable::build`], but a secret that cannot be resolved on this machine
@@ -180,7 +208,7 @@ impl<P> RoutingTable<P> {
     /// secrets are not, `check-config`). Returns the table and the warnings.
     pub fn build_offline(config: Config, factory: &ProviderFactory<P>) -> Result<(Self, Vec<Problem>), ConfigError> {
         let mut warnings = Vec::new();
-        let table = Self::build_with(config, 0, factory, Some(&mut warnings))?;
+        let table = Self::build_with(config, 0, factory, Some(&mut warnings), &Arc::default())?;
         Ok((table, warnings))
     }
 
@@ -189,6 +217,7 @@ impl<P> RoutingTable<P> {
         version: u64,
         factory: &ProviderFactory<P>,
         unresolved: Option<&mut Vec<Problem>>,
+        catalog: &Arc<CatalogView>,
     ) -> Result<Self, ConfigError> {
         validate(&config)?;
         let providers = build_providers(&config, factory, unresolved)?;
@@ -197,7 +226,7 @@ impl<P> RoutingTable<P> {
         let groups = config
             .groups
             .iter()
-            .map(|(name, gc)| (name.clone(), Arc::new(build_group(name, gc, &providers))))
+            .map(|(name, gc)| (name.clone(), Arc::new(build_group(name, gc, &providers, catalog))))
             .collect();
         let clients = config.clients.as_ref().map(|cs| cs.iter().map(|c| Arc::new(Client::from_config(c))).collect());
         let digest = digest_of(&config);
@@ -210,6 +239,7 @@ impl<P> RoutingTable<P> {
             groups,
             providers,
             clients,
+            catalog: catalog.clone(),
         })
     }
 
@@ -293,7 +323,12 @@ fn build_providers<P>(
 /// One group: champion first, then challengers in config order, shadows apart; shares
 /// normalised and the sampler precomputed. Validation guarantees every provider
 /// reference resolves.
-fn build_group<P>(name: &str, gc: &GroupConfig, providers: &HashMap<String, Arc<Provider<P>>>) -> Group<P> {
+fn build_group<P>(
+    name: &str,
+    gc: &GroupConfig,
+    providers: &HashMap<String, Arc<Provider<P>>>,
+    catalog: &CatalogView,
+) -> Group<P> {
     let mut routable: Vec<&MemberConfig> = gc.members.iter().filter(|m| m.role == Role::Champion).collect();
     routable.extend(gc.members.iter().filter(|m| m.role == Role::Challenger));
     let weights: Vec<f64> = routable.iter().map(|m| m.weight.unwrap_or(0.0)).collect();
@@ -305,6 +340,7 @@ fn build_group<P>(name: &str, gc: &GroupConfig, providers: &HashMap<String, Arc<
         model: m.model.clone().unwrap_or_else(|| m.name.clone()),
         share,
         mirror: m.mirror_percent.unwrap_or(0.0) / 100.0,
+        entry: catalog.entry_for(m).cloned(),
         explain: m.explain.as_ref().map(|x| Explain {
             provider: providers[&x.provider].clone(),
             protocol: x.protocol,

@@ -29,11 +29,31 @@ pub enum ApiError {
     /// Write without `If-Match` (428).
     #[error("send `If-Match: <config version>` (the ETag of what you read)")]
     PreconditionRequired,
+    /// A catalog write without `If-Match` or `If-None-Match: *` (428).
+    #[error("send `If-Match` with the entry's ETag to change `{0}`, or `If-None-Match: *` to create it")]
+    EntryPreconditionRequired(String),
     /// `If-Match` names an older version (412).
     #[error("config version {current} is current; re-read and retry")]
     Stale {
         /// Version serving now.
         current: u64,
+    },
+    /// A catalog write's precondition failed (412): the entry is at another version
+    /// (`current`), or does not exist (`None`), or exists when it was to be created.
+    #[error("{}", stale_entry_message(.id, .current))]
+    StaleEntry {
+        /// The entry's id.
+        id: String,
+        /// Its current version, when it exists.
+        current: Option<u64>,
+    },
+    /// A catalog entry (or an import's item) is invalid (422); every problem with its path.
+    #[error("{message}")]
+    InvalidEntry {
+        /// What was refused.
+        message: String,
+        /// Every problem, `path: message`.
+        problems: Vec<switchyard_catalog::Problem>,
     },
     /// The change would make the config invalid (422).
     #[error("the change would make the config invalid")]
@@ -44,6 +64,9 @@ pub enum ApiError {
     /// The body exceeds the limit (413).
     #[error("request body too large")]
     TooLarge,
+    /// A provider the gateway asked on the operator's behalf failed or answered nonsense (502).
+    #[error("{0}")]
+    BadGateway(String),
     /// ClickHouse or the state store is not configured or not reachable (503).
     #[error("{0}")]
     Unavailable(String),
@@ -63,11 +86,12 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
-            Self::Stale { .. } => StatusCode::PRECONDITION_FAILED,
-            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::PreconditionRequired | Self::EntryPreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
+            Self::Stale { .. } | Self::StaleEntry { .. } => StatusCode::PRECONDITION_FAILED,
+            Self::Invalid(_) | Self::InvalidEntry { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -80,14 +104,31 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::BadRequest(_) => "bad_request",
             Self::MethodNotAllowed(_) => "method_not_allowed",
-            Self::PreconditionRequired => "precondition_required",
-            Self::Stale { .. } => "stale_version",
+            Self::PreconditionRequired | Self::EntryPreconditionRequired(_) => "precondition_required",
+            Self::Stale { .. } | Self::StaleEntry { .. } => "stale_version",
             Self::Invalid(_) => "invalid_config",
+            Self::InvalidEntry { .. } => "invalid_entry",
             Self::Conflict(_) => "conflict",
             Self::TooLarge => "too_large",
+            Self::BadGateway(_) => "upstream_error",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
+    }
+}
+
+/// The 412 message for a catalog entry.
+fn stale_entry_message(id: &str, current: &Option<u64>) -> String {
+    match current {
+        Some(v) => format!("catalog entry `{id}` is at version {v}; re-read and retry"),
+        None => format!("catalog entry `{id}` does not exist"),
+    }
+}
+
+impl ApiError {
+    /// An [`ApiError::InvalidEntry`].
+    pub fn invalid_entry(message: impl Into<String>, problems: Vec<switchyard_catalog::Problem>) -> Self {
+        Self::InvalidEntry { message: message.into(), problems }
     }
 }
 
@@ -108,6 +149,7 @@ impl From<switchyard_state::StateError> for ApiError {
     fn from(e: switchyard_state::StateError) -> Self {
         match e {
             switchyard_state::StateError::Stale { current } => Self::Stale { current },
+            switchyard_state::StateError::StaleEntry { current } => Self::StaleEntry { id: String::new(), current },
             e if e.retryable() => Self::Unavailable(format!("the state store is unavailable: {e}")),
             e if e.blame() == switchyard_core::Blame::Client => Self::BadRequest(e.to_string()),
             e => Self::Internal(e.to_string()),
@@ -121,14 +163,17 @@ impl IntoResponse for ApiError {
         if let Self::Invalid(c) = &self {
             error["problems"] = c.problems.iter().map(|p| p.to_string()).collect();
         }
-        if let Self::Stale { current } = &self {
+        if let Self::InvalidEntry { problems, .. } = &self {
+            error["problems"] = problems.iter().map(|p| p.to_string()).collect();
+        }
+        if let Self::Stale { current } | Self::StaleEntry { current: Some(current), .. } = &self {
             error["current_version"] = (*current).into();
         }
         let mut resp = (self.status(), axum::Json(serde_json::json!({ "error": error }))).into_response();
         if matches!(self, Self::Unauthenticated) {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if let Self::Stale { current } = &self {
+        if let Self::Stale { current } | Self::StaleEntry { current: Some(current), .. } = &self {
             if let Ok(v) = HeaderValue::from_str(&format!("\"{current}\"")) {
                 resp.headers_mut().insert(header::ETAG, v);
             }

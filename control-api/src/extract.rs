@@ -28,9 +28,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !is_json(req.headers()) {
-            return Err(ApiError::BadRequest("send the body as JSON with `content-type: application/json`".into()));
-        }
+        let bytes = RawJson::from_request(req, state).await?.checked()?;
+        axum::Json::<T>::from_bytes(&bytes)
+            .map(|axum::Json(v)| Body(v))
+            .map_err(|e: JsonRejection| ApiError::BadRequest(format!("malformed JSON body: {}", e.body_text())))
+    }
+}
+
+/// A body read within the limit (413 beyond) but not yet checked: for routes that
+/// evaluate a precondition before they look at the body ([`RawJson::checked`]).
+pub struct RawJson {
+    json: bool,
+    bytes: Bytes,
+}
+
+impl<S: Send + Sync> FromRequest<S> for RawJson {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = is_json(req.headers());
         let bytes = Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::TooLarge
@@ -38,14 +54,38 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
                 ApiError::BadRequest(format!("cannot read the body: {}", e.body_text()))
             }
         })?;
-        if let Err(dup) = switchyard_config::dupes::check(&mut serde_json::Deserializer::from_slice(&bytes)) {
+        Ok(RawJson { json, bytes })
+    }
+}
+
+impl RawJson {
+    /// Whether no body was sent.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The body, when it was sent as JSON, repeated keys and all: for a document whose
+    /// format allows them (a LiteLLM catalog file repeats keys; its reader keeps the
+    /// first). Whether it is well-formed is the caller's to check.
+    pub fn json(self) -> Result<Bytes, ApiError> {
+        if !self.json {
+            return Err(ApiError::BadRequest("send the body as JSON with `content-type: application/json`".into()));
+        }
+        Ok(self.bytes)
+    }
+
+    /// The body, when it was sent as JSON and repeats no key (else 400). Whether it is
+    /// well-formed is the caller's to check.
+    pub fn checked(self) -> Result<Bytes, ApiError> {
+        if !self.json {
+            return Err(ApiError::BadRequest("send the body as JSON with `content-type: application/json`".into()));
+        }
+        if let Err(dup) = switchyard_config::dupes::check(&mut serde_json::Deserializer::from_slice(&self.bytes)) {
             if dup.message.starts_with("duplicate key") {
                 return Err(ApiError::BadRequest(format!("malformed JSON body: {}: {}", dup.path, dup.message)));
             }
         }
-        axum::Json::<T>::from_bytes(&bytes)
-            .map(|axum::Json(v)| Body(v))
-            .map_err(|e: JsonRejection| ApiError::BadRequest(format!("malformed JSON body: {}", e.body_text())))
+        Ok(self.bytes)
     }
 }
 

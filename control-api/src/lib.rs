@@ -5,13 +5,15 @@
 //! goes through [`switchyard_config::ConfigEditor`]: the same validator as the file, an
 //! `If-Match` version check (412 when stale), an atomic write of the config file with the
 //! previous version kept in history, and an immediate swap into the running data plane.
-//! Each change is audited ([`audit`]). Experiment statistics ([`stats`], [`analytics`])
+//! Each change is audited ([`audit`]). The model catalog ([`catalog`], SPEC §8) lives in
+//! the state store, with a version per entry. Experiment statistics ([`stats`], [`analytics`])
 //! and the inference browser read ClickHouse.
 
 pub mod analytics;
 pub mod audit;
 pub mod auth;
 pub mod autopilot;
+pub mod catalog;
 pub mod credentials;
 pub mod edit;
 pub mod error;
@@ -90,6 +92,7 @@ pub fn mount(m: Mount<'_>) -> Router {
     let audit = AuditLog::new(m.plane.store().audit(), mirror);
     let state = ControlState { editor: m.editor, audit, analytics, plane: m.plane, dataplane: m.dataplane };
     let registry = m.registry;
+    let _sync = catalog::spawn_sync(state.clone());
     if let Err(error) = autopilot::spawn(state.clone(), registry) {
         tracing::error!(%error, "auto-promotion metrics could not be registered; auto-promotion is off");
     }

@@ -10,7 +10,7 @@ use crate::routes;
 /// The document.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Switchyard control API", description = "Operate model groups, run champion/challenger experiments, browse inferences."),
+    info(title = "Switchyard control API", description = "Operate model groups, run champion/challenger experiments, browse inferences, keep the model catalog."),
     paths(
         routes::groups::list, routes::groups::get_one, routes::groups::create, routes::groups::replace,
         routes::groups::remove, routes::groups::weights, routes::groups::promote, routes::groups::pause,
@@ -21,6 +21,10 @@ use crate::routes;
         routes::rate_limits::get, routes::rate_limits::put,
         routes::insights::experiment, routes::insights::explanations, routes::insights::list_inferences,
         routes::insights::get_inference,
+        routes::models::list, routes::models::get_one, routes::models::put, routes::models::remove,
+        routes::models::validate, routes::models::schema,
+        routes::import::discover, routes::import::import_provider, routes::import::import_file,
+        routes::transform::transform,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

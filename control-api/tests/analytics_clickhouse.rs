@@ -109,6 +109,8 @@ fn row(i: u64, member: &str, role: &str, assignment: &str, mix: &mut Mix) -> Inf
         logprob_min: None,
         perplexity: None,
         trace_id: if i % 40 == 7 { TRACE.into() } else { String::new() },
+        cost: None,
+        currency: String::new(),
     }
 }
 

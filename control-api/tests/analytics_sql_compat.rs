@@ -35,7 +35,7 @@ fn inference_values(range: std::ops::Range<u32>) -> String {
             format!(
                 "('r-{i:04}', toDateTime({s}), {ms}, 't', 'c', '{GROUP}', '{member}', '{role}', 'p', 'mock', 'm', \
                  '{assignment}', 0, {weight}, 3, 'chat.completions', {stream}, {status}, '{class}', {total}, 900, 100, \
-                 {ttft}, {input}, NULL, NULL, NULL, '', NULL, [], [], '', NULL, NULL, NULL, NULL, '')",
+                 {ttft}, {input}, NULL, NULL, NULL, '', NULL, [], [], '', NULL, NULL, NULL, NULL, '', NULL, '')",
                 s = ms / 1000,
                 stream = i % 2,
                 total = 1_000 + (i * 7919) % 5_000,

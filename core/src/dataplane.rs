@@ -6,6 +6,8 @@
 //!   routed, assigned, forwarded, recorded and metered like any client's request, under
 //!   the caller-given tenant and client (the catalog's LLM-assisted import uses tenant
 //!   `system`) — with no network hop;
+//! - ask a provider what it serves with the provider's own URL and credentials
+//!   ([`DataPlane::discover`], the catalog's discovery);
 //! - read live data-plane state that lives only in memory ([`DataPlane::busiest_keys`]).
 //!
 //! Invariant: nothing here is on a client's request path; a dispatch is one more request
@@ -30,6 +32,20 @@ pub struct Dispatch {
     pub tenant: String,
     /// Client name the request is recorded under.
     pub client: String,
+}
+
+/// A question the control plane asks a provider about what it serves (SPEC §8 discover):
+/// its model list (OpenAI-compatible and Anthropic `/v1/models`, Gemini `models`), TGI's
+/// `/info`, or one OIP model's metadata (`/v2/models/{model}`) — a GET with the
+/// provider's own URL and credentials, which only the data plane holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discover {
+    /// The provider (a `providers:` key).
+    pub provider: String,
+    /// The model to describe (OIP: required; the others list every model).
+    pub model: Option<String>,
+    /// The next page's query parameter and value (`after_id`, `pageToken`).
+    pub page: Option<(String, String)>,
 }
 
 /// What the data plane answered.
@@ -73,6 +89,16 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait DataPlane: Send + Sync + 'static {
     /// Sends `request` through the data plane and collects the answer.
     fn dispatch(&self, request: Dispatch) -> BoxFuture<'_, Result<Dispatched, DispatchError>>;
+
+    /// Asks a provider what it serves (see [`Discover`]); the answer's status and body as
+    /// the provider sent them. An error when the provider does not exist, its kind has no
+    /// discovery endpoint, or it could not be reached.
+    fn discover(&self, request: Discover) -> BoxFuture<'_, Result<Dispatched, DispatchError>> {
+        let _ = request;
+        Box::pin(async {
+            Err(DispatchError { blame: Blame::Internal, message: "this data plane cannot ask providers".into() })
+        })
+    }
 
     /// The `top` busiest rate-limit keys, busiest first (empty without rate limits).
     fn busiest_keys(&self, top: usize) -> Vec<KeyUsage> {

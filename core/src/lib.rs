@@ -18,7 +18,7 @@ pub mod vocab;
 
 pub use backoff::Backoff;
 pub use clock::{unix_ms, unix_secs};
-pub use dataplane::{DataPlane, Dispatch, DispatchError, Dispatched, KeyUsage};
+pub use dataplane::{DataPlane, Discover, Dispatch, DispatchError, Dispatched, KeyUsage};
 pub use id::new_id;
 pub use vocab::{AssignmentReason, ErrorClass, Role};
 

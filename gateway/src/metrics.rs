@@ -5,7 +5,7 @@
 //! requests use `_none`), roles and code classes are fixed sets. Never a request id, a
 //! user id or a raw `model` string from a client.
 
-use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{CounterVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 
 /// Label used for requests that never resolved to a group or member.
 pub const NONE: &str = "_none";
@@ -31,6 +31,9 @@ pub struct Metrics {
     pub ttft: HistogramVec,
     /// `switchyard_tokens_total{group,member,direction}`.
     pub tokens: IntCounterVec,
+    /// `switchyard_cost_total{group,member}`: the recorded costs (SPEC §8), in each member's
+    /// catalog currency (named in the help, not a label).
+    pub cost: CounterVec,
     /// `switchyard_in_flight_requests{group}`.
     pub in_flight: IntGaugeVec,
     /// `switchyard_upstream_errors_total{group,member,kind}`.
@@ -106,6 +109,18 @@ impl Metrics {
                 "Tokens reported by upstreams, by direction (input, output).",
                 &["group", "member", "direction"],
             )?,
+            cost: {
+                let c = CounterVec::new(
+                    Opts::new(
+                        "switchyard_cost_total",
+                        "Cost of the recorded inferences: tokens times the member's catalog price at decision \
+                         time, in the currency of that price (the catalog entry's pricing.currency, e.g. USD).",
+                    ),
+                    &["group", "member"],
+                )?;
+                registry.register(Box::new(c.clone()))?;
+                c
+            },
             in_flight,
             upstream_errors: counter(
                 "switchyard_upstream_errors_total",

@@ -72,8 +72,8 @@ pub use options::{
 };
 pub use queue::{RecordQueue, RecordQueueHandle, RecordQueueMetrics};
 pub use record::{
-    AssignmentReason, Attributions, ErrorClass, ExplanationRecord, FeedbackRecord, InferenceRecord, LogprobSummary,
-    Role,
+    Amount, AssignmentReason, Attributions, ErrorClass, ExplanationRecord, FeedbackRecord, InferenceRecord,
+    LogprobSummary, Role,
 };
 pub use schema::{group_table, migrate, MigrationReport};
 pub use spool::Recovery;

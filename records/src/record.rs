@@ -150,6 +150,46 @@ pub struct InferenceRecord {
     /// Token log-probability summary, when an LLM answer carried `logprobs`.
     #[serde(default)]
     pub logprobs: Option<LogprobSummary>,
+    /// What the inference cost in `currency` (SPEC §8): input and output tokens × the
+    /// member's catalog price at decision time, exact. Null when the member has no price or
+    /// the tokens the price needs are unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Amount>,
+    /// ISO 4217 code of `cost`'s currency ("" without a cost).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub currency: String,
+}
+
+/// An exact decimal amount (a cost), written in JSON as a decimal string (`"0.008755"`)
+/// so that no float ever touches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Amount(pub rust_decimal::Decimal);
+
+// === impl Amount ===
+
+impl Amount {
+    /// The amount as ClickHouse `Decimal(38, 12)` in RowBinary: the value × 10^12, rounded
+    /// half to even at the 12th decimal; `None` when it does not fit 38 digits.
+    pub fn decimal128_e12(self) -> Option<i128> {
+        const SCALE: u32 = 12;
+        let rounded = self.0.round_dp_with_strategy(SCALE, rust_decimal::RoundingStrategy::MidpointNearestEven);
+        let factor = 10i128.checked_pow(SCALE.checked_sub(rounded.scale())?)?;
+        let raw = rounded.mantissa().checked_mul(factor)?;
+        (raw.unsigned_abs() < 10u128.pow(38)).then_some(raw)
+    }
+}
+
+impl Serialize for Amount {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0.normalize())
+    }
+}
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        rust_decimal::Decimal::from_str_exact(&text).map(Amount).map_err(serde::de::Error::custom)
+    }
 }
 
 /// An outcome attached to an inference (`POST /v1/feedback {request_id, metric, value}`).
@@ -210,5 +250,20 @@ mod tests {
         assert!(none.attributions.is_empty());
         let round: InferenceRecord = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
         assert_eq!(round, r);
+        assert_eq!((r.cost, r.currency.as_str()), (None, ""), "frames from before costs have none");
+    }
+
+    #[test]
+    fn costs_are_exact_strings_and_decimal128_at_scale_12() {
+        let d = |s: &str| rust_decimal::Decimal::from_str_exact(s).unwrap();
+        let r = InferenceRecord { cost: Some(Amount(d("0.008755"))), currency: "USD".into(), ..Default::default() };
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!((json["cost"].as_str(), json["currency"].as_str()), (Some("0.008755"), Some("USD")));
+        assert_eq!(serde_json::from_value::<InferenceRecord>(json).unwrap(), r);
+        assert_eq!(Amount(d("0.008755")).decimal128_e12(), Some(8_755_000_000));
+        assert_eq!(Amount(d("2.5")).decimal128_e12(), Some(2_500_000_000_000));
+        assert_eq!(Amount(d("0.0000000000025")).decimal128_e12(), Some(2), "half to even");
+        assert_eq!(Amount(d("0")).decimal128_e12(), Some(0));
+        assert_eq!(Amount(d("79228162514264337593543950335")).decimal128_e12(), None, "beyond 38 digits");
     }
 }

@@ -48,6 +48,9 @@ pub struct InferenceRow {
     pub logprob_min: Option<f64>,
     pub perplexity: Option<f64>,
     pub trace_id: String,
+    /// `Decimal(38, 12)`: the cost × 10^12.
+    pub cost: Option<i128>,
+    pub currency: String,
 }
 
 /// One row of `explanations`: one feature of one (request, source, method, instance, output).
@@ -157,6 +160,8 @@ impl InferenceRow {
             logprob_min: lp.map(|l| l.min),
             perplexity: lp.map(|l| l.perplexity),
             trace_id: r.trace_id.clone(),
+            cost: r.cost.and_then(crate::Amount::decimal128_e12),
+            currency: r.currency.clone(),
         };
         (row, explanations)
     }

@@ -2,7 +2,8 @@
 //!
 //! Every statement is in the SQL subset both ClickHouse 18.16 and current releases accept:
 //! new-style `ENGINE = ReplacingMergeTree() PARTITION BY … ORDER BY …`, plain types
-//! (`String`, `UInt*`, `Int64`, `Float64`, `DateTime`, `Nullable`, `Array`), no TTL, codecs,
+//! (`String`, `UInt*`, `Int64`, `Float64`, `Decimal(38, 12)`, `DateTime`, `Nullable`,
+//! `Array`), no TTL, codecs,
 //! Map, DateTime64 or server-side parameters.
 //!
 //! Invariants:
@@ -63,7 +64,9 @@ const INFERENCE_COLUMNS: &str = "
     logprob_mean Nullable(Float64),
     logprob_min Nullable(Float64),
     perplexity Nullable(Float64),
-    trace_id String";
+    trace_id String,
+    cost Nullable(Decimal(38, 12)),
+    currency String";
 
 /// Columns added to the inference tables after they were first created:
 /// `(name, type)`. [`migrate`] adds a missing one to every existing
@@ -76,6 +79,8 @@ const ADDED_INFERENCE_COLUMNS: &[(&str, &str)] = &[
     ("logprob_min", "Nullable(Float64)"),
     ("perplexity", "Nullable(Float64)"),
     ("trace_id", "String"),
+    ("cost", "Nullable(Decimal(38, 12))"),
+    ("currency", "String"),
 ];
 
 /// One schema migration.

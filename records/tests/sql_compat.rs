@@ -47,7 +47,8 @@ fn inference_values(group: &str, range: std::ops::Range<u32>) -> String {
             format!(
                 "('{group}-{i:04}', toDateTime('{day} 10:{:02}:00'), {ms}, 'acme', 'web', '{group}', '{member}', \
                  '{role}', 'demo', 'mock', 'm', 'random', 0, 0.9, 3, 'chat.completions', {}, {status}, '{}', \
-                 {}, {}, {}, NULL, {}, {output}, NULL, NULL, '', NULL, {names}, {values}, 'client-{i}', {lp}, '{trace}')",
+                 {}, {}, {}, NULL, {}, {output}, NULL, NULL, '', NULL, {names}, {values}, 'client-{i}', {lp}, '{trace}', \
+                 {cost})",
                 i % 60,
                 i % 2,
                 if status == 200 { "" } else { "upstream_status" },
@@ -58,6 +59,8 @@ fn inference_values(group: &str, range: std::ops::Range<u32>) -> String {
                 ms = 1_714_557_600_000_i64 + i64::from(i),
                 lp = if i % 6 == 0 { "4, -0.5, -1.25, 1.6487212707001282" } else { "NULL, NULL, NULL, NULL" },
                 trace = if i % 2 == 0 { format!("{:032x}", u128::from(i) + 1) } else { String::new() },
+                // Exact costs at scale 12 (what the gateway records); none for failures.
+                cost = if status == 200 { format!("0.{:012}, 'USD'", 125 * u64::from(i + 1)) } else { "NULL, ''".into() },
             )
         })
         .collect::<Vec<_>>()
@@ -111,7 +114,16 @@ fn plan(db: &str) -> Plan {
     // A table of the first released shape (without the columns added since), upgraded by
     // the very statements `migrate` and the shipper run.
     exec("legacy shape", format!("CREATE TABLE `{db}`.legacy_shape AS `{db}`.`{demo}`"));
-    for column in ["trace_id", "perplexity", "logprob_min", "logprob_mean", "logprob_tokens", "client_request_id"] {
+    for column in [
+        "currency",
+        "cost",
+        "trace_id",
+        "perplexity",
+        "logprob_min",
+        "logprob_mean",
+        "logprob_tokens",
+        "client_request_id",
+    ] {
         exec("legacy drop", format!("ALTER TABLE `{db}`.legacy_shape DROP COLUMN {column}"));
     }
     for (k, sql) in schema::upgrade_statements(&format!("`{db}`.legacy_shape")).into_iter().enumerate() {
@@ -123,7 +135,7 @@ fn plan(db: &str) -> Plan {
         format!(
             "SELECT name, type FROM system.columns WHERE database = '{db}' AND table = 'legacy_shape' \
              AND name IN ('client_request_id', 'logprob_tokens', 'logprob_mean', 'logprob_min', 'perplexity', \
-             'trace_id') ORDER BY name"
+             'trace_id', 'cost', 'currency') ORDER BY name"
         ),
     );
     query(
@@ -306,8 +318,8 @@ async fn ddl_and_analytics_queries_answer_the_same_on_18_16_and_current_clickhou
     );
     assert_eq!(
         line("legacy upgraded"),
-        "client_request_id\tString\nlogprob_mean\tNullable(Float64)\nlogprob_min\tNullable(Float64)\n\
-         logprob_tokens\tNullable(UInt32)\nperplexity\tNullable(Float64)\ntrace_id\tString"
+        "client_request_id\tString\ncost\tNullable(Decimal(38, 12))\ncurrency\tString\nlogprob_mean\tNullable(Float64)\n\
+         logprob_min\tNullable(Float64)\nlogprob_tokens\tNullable(UInt32)\nperplexity\tNullable(Float64)\ntrace_id\tString"
     );
     assert_eq!(line("by trace id"), format!("support-bot-0032\t{:032x}", 33), "the replayed row is one request");
     let fb = line("feedback by member");

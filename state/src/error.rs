@@ -32,6 +32,13 @@ pub enum StateError {
         /// The version that is current now.
         current: u64,
     },
+    /// A catalog write lost its compare-and-set: the entry is at another version, or
+    /// does not exist (`None`), or exists when it was to be created.
+    #[error("stale catalog entry: {}", describe_current(.current))]
+    StaleEntry {
+        /// The entry's current version; `None` when there is no entry.
+        current: Option<u64>,
+    },
     /// The caller passed something unusable.
     #[error("{field}: {message}")]
     Invalid {
@@ -105,7 +112,7 @@ impl StateError {
     pub fn blame(&self) -> Blame {
         match self {
             Self::Unavailable { .. } => Blame::Upstream,
-            Self::Stale { .. } | Self::Invalid { .. } => Blame::Client,
+            Self::Stale { .. } | Self::StaleEntry { .. } | Self::Invalid { .. } => Blame::Client,
             Self::Corrupt { .. } | Self::Schema { .. } | Self::Database { .. } | Self::Io { .. } | Self::Metrics(_) => {
                 Blame::Internal
             }
@@ -115,6 +122,14 @@ impl StateError {
     /// Whether trying the same call again later can succeed.
     pub fn retryable(&self) -> bool {
         matches!(self, Self::Unavailable { .. })
+    }
+}
+
+/// The current state of a catalog entry, in words.
+fn describe_current(current: &Option<u64>) -> String {
+    match current {
+        Some(v) => format!("the current version is {v}"),
+        None => "the entry does not exist".to_owned(),
     }
 }
 

@@ -9,6 +9,7 @@
 //!   .leases()             try_acquire_or_renew / release / list on the server's clock
 //!   .replicas()           heartbeat, list, cluster view
 //!   .sessions()           console sessions (digests only), idle + absolute expiry
+//!   .catalog()            model catalog entries: JSON documents, compare-and-set per entry version
 //!   .watch_versions()     newest version: LISTEN/NOTIFY + polling (SQLite: polling)
 //! LeaseKeeper::start(leases, options, &registry)  heartbeats every ttl/3; is_held() is atomic
 //! ```
@@ -38,6 +39,7 @@
 //! tasks and publish results into their own in-memory snapshots.
 
 mod audit;
+mod catalog;
 mod config_versions;
 mod db;
 mod error;
@@ -54,6 +56,7 @@ pub mod test_support;
 mod watch;
 
 pub use audit::{Audit, AuditEntry, AuditFilter, AuditPage};
+pub use catalog::{Catalog, CatalogFilter, CatalogPage, CatalogRow, CatalogWrite, Expect};
 pub use config_versions::{ConfigVersion, ConfigVersions, VersionSummary, NOTIFY_CHANNEL};
 pub use error::StateError;
 pub use import::{read_history_dir, ImportReport, ImportedVersion};

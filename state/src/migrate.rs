@@ -57,14 +57,15 @@ macro_rules! migration {
     };
 }
 
-/// Every migration this build knows, in order. Extension point: catalog (§8) and jobs
-/// (§10) add `migration!(6, "catalog", "0006_catalog")` and `7, "jobs"` here with their two SQL files.
+/// Every migration this build knows, in order. Extension point: jobs (§10) adds
+/// `migration!(7, "jobs", "0007_jobs")` here with its two SQL files.
 pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "config_versions", "0001_config_versions"),
     migration!(2, "audit", "0002_audit"),
     migration!(3, "leases", "0003_leases"),
     migration!(4, "replicas", "0004_replicas"),
     migration!(5, "sessions", "0005_sessions"),
+    migration!(6, "catalog", "0006_catalog"),
 ];
 
 /// The bookkeeping table.

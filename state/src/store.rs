@@ -6,6 +6,7 @@
 //! (bounded by `acquire_timeout`), never a hang and never a panic.
 
 use crate::audit::Audit;
+use crate::catalog::Catalog;
 use crate::config_versions::ConfigVersions;
 use crate::db::{on_pool, Pool};
 use crate::error::StateError;
@@ -73,6 +74,11 @@ impl StateStore {
     /// Replicas.
     pub fn replicas(&self) -> Replicas {
         Replicas::new(self.pool.clone())
+    }
+
+    /// The model catalog.
+    pub fn catalog(&self) -> Catalog {
+        Catalog::new(self.pool.clone())
     }
 
     /// Console sessions.

@@ -3,6 +3,7 @@
 //! bodies `{"type":"error","error":{"type","message"}}`. Answers echo the requested model
 //! and carry the recorded usage of `fixtures/anthropic_stream.sse` (12 in, 15 out). A
 //! request whose last user text is `use the tool` gets the recorded `tool_use` answer.
+//! `GET /v1/models` lists three models on two pages.
 
 use std::time::Duration;
 
@@ -15,8 +16,28 @@ pub async fn start() -> Fake {
     Fake::start(Anthropic).await
 }
 
+/// `GET /v1/models`, first page (`has_more`, continued with `after_id`).
+pub const MODELS_PAGE_1: &str = r#"{"data":[
+{"type":"model","id":"claude-3-5-sonnet-20241022","display_name":"Claude 3.5 Sonnet (New)","created_at":"2024-10-22T00:00:00Z"},
+{"type":"model","id":"claude-3-5-haiku-20241022","display_name":"Claude 3.5 Haiku","created_at":"2024-10-22T00:00:00Z"}],
+"has_more":true,"first_id":"claude-3-5-sonnet-20241022","last_id":"claude-3-5-haiku-20241022"}"#;
+/// `GET /v1/models?after_id=claude-3-5-haiku-20241022`, the last page.
+pub const MODELS_PAGE_2: &str = r#"{"data":[
+{"type":"model","id":"claude-3-opus-20240229","display_name":"Claude 3 Opus","created_at":"2024-02-29T00:00:00Z"}],
+"has_more":false,"first_id":"claude-3-opus-20240229","last_id":"claude-3-opus-20240229"}"#;
+
 impl Wire for Anthropic {
     fn answer(&self, seen: &Seen) -> Reply {
+        if seen.method == "GET" && seen.path.starts_with("/v1/models") {
+            if seen.headers.get("x-api-key").is_none() || seen.headers.get("anthropic-version").is_none() {
+                return Reply::Json(401, self.error(401));
+            }
+            return match seen.path.as_str() {
+                "/v1/models" => Reply::Json(200, MODELS_PAGE_1.to_owned()),
+                "/v1/models?after_id=claude-3-5-haiku-20241022" => Reply::Json(200, MODELS_PAGE_2.to_owned()),
+                _ => Reply::Json(400, self.error(400)),
+            };
+        }
         if seen.path != "/v1/messages" || seen.method != "POST" {
             return Reply::Json(404, self.error(404));
         }

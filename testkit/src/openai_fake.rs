@@ -1,7 +1,8 @@
 //! A switchable fake OpenAI chat-completions server on loopback (`POST
 //! /v1/chat/completions`): a completion with usage 3/5, or SSE with three chunks, a usage
 //! chunk and `[DONE]`; error bodies `{"error":{"message","type","code"}}`. Failures are
-//! switched with [`Fake::set_mode`](super::fake_server::Fake::set_mode).
+//! switched with [`Fake::set_mode`](super::fake_server::Fake::set_mode). `GET /v1/models`
+//! lists [`MODELS`] (with a bearer key; 401 without).
 
 use std::time::Duration;
 
@@ -19,8 +20,22 @@ pub fn base_url(fake: &Fake) -> String {
     format!("{}/v1", fake.url())
 }
 
+/// `GET /v1/models`: an OpenAI-compatible list with vLLM's extras on one model.
+pub const MODELS: &str = r#"{"object":"list","data":[
+{"id":"gpt-4o","object":"model","created":1715367049,"owned_by":"system"},
+{"id":"meta-llama/Llama-3.1-8B-Instruct","object":"model","created":1,"owned_by":"vllm","root":"meta-llama/Llama-3.1-8B-Instruct","parent":null,"max_model_len":131072},
+{"id":"sql-lora","object":"model","created":1,"owned_by":"vllm","parent":"meta-llama/Llama-3.1-8B-Instruct","max_model_len":131072},
+{"object":"model","created":1}]}"#;
+
 impl Wire for OpenAi {
     fn answer(&self, seen: &Seen) -> Reply {
+        if seen.method == "GET" {
+            return match seen.path.as_str() {
+                "/v1/models" if seen.headers.get("authorization").is_some() => Reply::Json(200, MODELS.to_owned()),
+                "/v1/models" => Reply::Json(401, self.error(401)),
+                _ => Reply::Json(404, self.error(404)),
+            };
+        }
         let model = seen.body["model"].as_str().unwrap_or("").to_owned();
         if seen.body["stream"].as_bool() == Some(true) {
             let chunk = |delta: &str, finish: &str| {

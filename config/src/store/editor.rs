@@ -49,6 +49,10 @@ impl<P: Send + Sync + 'static> ConfigEditor for ConfigStore<P> {
         })
     }
 
+    fn set_catalog(&self, catalog: Arc<crate::catalog::CatalogView>) -> BoxFuture<'_, ()> {
+        Box::pin(ConfigStore::set_catalog(self, catalog))
+    }
+
     fn versions(&self, limit: u32) -> BoxFuture<'_, Result<Vec<VersionInfo>, EditError>> {
         Box::pin(async move { self.log.list(limit).await.map_err(edit_error) })
     }

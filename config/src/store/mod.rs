@@ -34,6 +34,7 @@ use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use tokio::sync::watch;
 
 use crate::atomic::write_atomically;
+use crate::catalog::CatalogView;
 use crate::error::ConfigError;
 use crate::log::{ChangeNote, LogError, VersionInfo, VersionLog};
 use crate::schema::Config;
@@ -90,6 +91,9 @@ pub struct ConfigStore<P> {
     /// never sees another's text as "seen" before its outcome is known. Lock order:
     /// `reloading`, then `writer`.
     reloading: tokio::sync::Mutex<()>,
+    /// The model catalog the tables are built with (`None` until the control plane sets
+    /// it; then its problems refuse configs). Read only when a table is built.
+    catalog: Mutex<Option<Arc<CatalogView>>>,
 }
 
 /// Why an edit was refused.
@@ -153,6 +157,9 @@ pub trait ConfigEditor: Send + Sync {
         to: u64,
         describe: Describe<'a>,
     ) -> BoxFuture<'a, Result<Edited, EditError>>;
+    /// Takes a new catalog snapshot: the running config is compiled again with it (see
+    /// [`ConfigStore::set_catalog`]).
+    fn set_catalog(&self, catalog: Arc<CatalogView>) -> BoxFuture<'_, ()>;
     /// Up to `limit` stored versions, newest first.
     fn versions(&self, limit: u32) -> BoxFuture<'_, Result<Vec<VersionInfo>, EditError>>;
     /// The YAML text of a stored version (in shared mode: the routing document).
@@ -227,6 +234,7 @@ impl<P: Send + Sync + 'static> ConfigStore<P> {
             writer: tokio::sync::Mutex::new(version),
             last_text: Mutex::new((text_hash(&text), None)),
             reloading: tokio::sync::Mutex::new(()),
+            catalog: Mutex::new(None),
         })
     }
 
@@ -318,7 +326,7 @@ impl<P: Send + Sync + 'static> ConfigStore<P> {
         let before = self.current.load().config.clone();
         let mut config = (*before).clone();
         change(&mut config).map_err(EditError::Invalid)?;
-        let mut table = RoutingTable::build(config, 0, &*self.factory).map_err(|e| {
+        let mut table = self.build(config).map_err(|e| {
             self.account(&Err(e.clone()));
             EditError::Invalid(e)
         })?;
@@ -373,7 +381,7 @@ impl<P: Send + Sync + 'static> ConfigStore<P> {
         if !force && *running.config == config {
             return Ok(ReloadOutcome::Unchanged(*version));
         }
-        let mut table = RoutingTable::build(config, 0, &*self.factory)?;
+        let mut table = self.build(config)?;
         let note = ChangeNote { actor: "file".into(), reason: "the config file changed".into(), audit: None };
         table.version = self.log.append(*version, text, &note).await.map_err(log_problem)?;
         *version = table.version;
@@ -390,12 +398,51 @@ impl<P: Send + Sync + 'static> ConfigStore<P> {
         let Some(latest) = latest.filter(|l| l.version > *version) else {
             return Ok(ReloadOutcome::Unchanged(*version));
         };
-        let mut table = RoutingTable::build(compose(process, &latest.text)?, 0, &*self.factory)?;
+        let mut table = self.build(compose(process, &latest.text)?)?;
         table.version = latest.version;
         *version = latest.version;
         self.current.store(Arc::new(table));
         self.published.send_replace(self.current.load_full());
         Ok(ReloadOutcome::Applied(latest.version))
+    }
+
+    /// Compiles `config` with the catalog, once one is set (its problems refuse it).
+    fn build(&self, config: Config) -> Result<RoutingTable<P>, ConfigError> {
+        let catalog = self.catalog.lock().clone();
+        match catalog {
+            None => RoutingTable::build(config, 0, &*self.factory),
+            Some(view) => RoutingTable::build_with_catalog(config, 0, &*self.factory, &view, true).map(|(t, _)| t),
+        }
+    }
+
+    /// Takes a new catalog snapshot (SPEC §8): the running config is compiled again with
+    /// it, at the same version, and published, so the data plane prices requests with the
+    /// new entries from its next decision on. The catalog's problems with the running
+    /// config are logged, not refused (a catalog change must not stop new prices);
+    /// later config changes are checked against this catalog.
+    pub async fn set_catalog(&self, view: Arc<CatalogView>) {
+        let version = self.writer.lock().await;
+        *self.catalog.lock() = Some(view.clone());
+        let running = self.current.load_full();
+        if *running.catalog == *view {
+            return; // the table already has these entries: no rebuild (its pools stay)
+        }
+        match RoutingTable::build_with_catalog((*running.config).clone(), *version, &*self.factory, &view, false) {
+            Ok((table, warnings)) => {
+                for p in &warnings {
+                    tracing::warn!(problem = %p, "the catalog does not fit the running config; it keeps serving");
+                }
+                let table = Arc::new(table);
+                self.current.store(table.clone());
+                self.published.send_replace(table);
+                tracing::debug!(entries = view.len(), version = *version, "catalog applied to the routing table");
+            }
+            Err(e) => {
+                for p in &e.problems {
+                    tracing::warn!(problem = %p, "routing table not rebuilt with the new catalog; the last one keeps serving");
+                }
+            }
+        }
     }
 
     fn account(&self, result: &Result<ReloadOutcome, ConfigError>) {

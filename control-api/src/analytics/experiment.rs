@@ -1,13 +1,15 @@
 //! `GET /api/v1/groups/{g}/experiment`: per-member aggregates from the group's table, then
 //! [`crate::stats::evaluate`] for the SRM check, the confidence sequences and the verdict.
 //!
-//! Three queries over the same deduplicated window (one row per `request_id`):
+//! Four queries over the same deduplicated window (one row per `request_id`):
 //! 1. per member: requests, errors, latency p50/p95/p99 (`quantilesExact`), TTFT p50/p95 over
 //!    the requests that have one, token sums, the range of recorded weights;
 //! 2. per member: requests slower than the champion's p95 (the slow-rate threshold);
 //! 3. per member and feedback metric: count, mean and variance of one value per request
 //!    (feedback deduplicated by `feedback_id`, several events on a request averaged), joined to
-//!    the window's requests by `request_id`.
+//!    the window's requests by `request_id`;
+//! 4. per member and currency: requests with a cost, their exact total and the variance of
+//!    the per-request cost (SPEC §8: cost per request per arm, with an interval).
 //!
 //! Invariants: members come from the config (`members`, in its order) plus any member seen in
 //! the window but no longer configured (role `removed`, share 0, outside SRM and verdict); a
@@ -18,8 +20,10 @@ use serde::Deserialize;
 use switchyard_records::rows::seconds;
 
 use super::{checked_database, table_exists, AnalyticsError, ERROR_SQL};
+use rust_decimal::Decimal;
+
 use crate::stats::{
-    evaluate, EvalConfig, ExperimentReport, FeedbackStats, LatencyQuantiles, MemberStats, TtftQuantiles,
+    evaluate, CostStats, EvalConfig, ExperimentReport, FeedbackStats, LatencyQuantiles, MemberStats, TtftQuantiles,
 };
 
 /// A member as the config has it now.
@@ -51,6 +55,15 @@ struct AggregateRow {
 struct SlowRow {
     member: String,
     slow: u64,
+}
+
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct CostRow {
+    member: String,
+    currency: String,
+    requests: u64,
+    total: String,
+    var_samp: f64,
 }
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
@@ -129,6 +142,15 @@ pub async fn experiment(
             s.feedback.push(FeedbackStats { metric: row.metric, samples: row.samples, mean: row.mean, variance });
         }
     }
+    for row in fetch_costs(client, &window).await? {
+        let Some(s) = stats.iter_mut().find(|s| s.member == row.member) else { continue };
+        match Decimal::from_str_exact(&row.total) {
+            Ok(total) => s.cost.push(CostStats::new(row.currency, row.requests, total, row.var_samp)),
+            Err(e) => {
+                notes.push(format!("member {}: the cost total {:?} is not a decimal: {e}", row.member, row.total))
+            }
+        }
+    }
     let mut report = evaluate(group, since_ms, until_ms, stats, threshold, cfg);
     report.notes.extend(notes);
     Ok(report)
@@ -193,6 +215,26 @@ impl Window<'_> {
         )
     }
 
+    /// Per member and currency: requests with a cost, their exact total (as text, so no
+    /// float touches it) and the sample variance of the per-request cost.
+    fn cost_sql(&self) -> String {
+        format!(
+            "SELECT mem, cur, toUInt64(count()), toString(sum(assumeNotNull(c))), \
+             varSamp(toFloat64(assumeNotNull(c))) FROM ( \
+               SELECT request_id, any(member) AS mem, any(cost) AS c, any(currency) AS cur FROM `{db}`.`{table}` \
+               WHERE ts >= toDateTime({since_s}) AND ts <= toDateTime({until_s}) \
+               AND timestamp_ms >= {since_ms} AND timestamp_ms < {until_ms} AND assignment != 'pinned' \
+               GROUP BY request_id \
+             ) WHERE isNotNull(c) GROUP BY mem, cur ORDER BY mem, cur",
+            db = self.db,
+            table = self.table,
+            since_s = seconds(self.since_ms),
+            until_s = seconds(self.until_ms),
+            since_ms = self.since_ms,
+            until_ms = self.until_ms,
+        )
+    }
+
     fn slow_sql(&self, threshold_us: u64) -> String {
         format!(
             "SELECT mem, toUInt64(countIf(tot > {threshold_us})) FROM ({dedup}) GROUP BY mem ORDER BY mem",
@@ -232,6 +274,10 @@ async fn fetch_slow(client: &Client, w: &Window<'_>, threshold_us: u64) -> Resul
         .fetch_all()
         .await
         .map_err(|e| AnalyticsError::clickhouse("experiment slow rate", e))
+}
+
+async fn fetch_costs(client: &Client, w: &Window<'_>) -> Result<Vec<CostRow>, AnalyticsError> {
+    client.query(&w.cost_sql()).fetch_all().await.map_err(|e| AnalyticsError::clickhouse("experiment costs", e))
 }
 
 async fn fetch_feedback(client: &Client, w: &Window<'_>) -> Result<Vec<FeedbackRow>, AnalyticsError> {

@@ -4,9 +4,12 @@ pub mod clients;
 pub mod cluster;
 pub mod config;
 pub mod groups;
+pub mod import;
 pub mod insights;
+pub mod models;
 pub mod providers;
 pub mod rate_limits;
+pub mod transform;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Method, Uri};
@@ -43,8 +46,16 @@ pub fn router(state: ControlState) -> Router {
         .route("/config/rollback", post(config::rollback))
         .route("/providers", get(providers::list))
         .route("/providers/{provider}", get(providers::get_one).put(providers::put).delete(providers::remove))
+        .route("/providers/{provider}/discover", post(import::discover))
         .route("/clients", get(clients::list).post(clients::create))
         .route("/clients/{client}", delete(clients::revoke))
+        .route("/models", get(models::list))
+        .route("/models/schema.json", get(models::schema))
+        .route("/models/validate", post(models::validate))
+        .route("/models/import", post(import::import_provider))
+        .route("/models/transform", post(transform::transform))
+        .route("/models/import-file", post(import::import_file).layer(DefaultBodyLimit::max(import::MAX_FILE_BYTES)))
+        .route("/models/{provider}/{*name}", get(models::get_one).put(models::put).delete(models::remove))
         .route("/audit", get(config::audit))
         .route("/cluster", get(cluster::cluster))
         .route("/rate-limits", get(rate_limits::get).put(rate_limits::put))

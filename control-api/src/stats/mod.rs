@@ -19,7 +19,7 @@ pub mod srm;
 
 pub use compare::{compare, Direction, MetricComparison, Samples};
 pub use report::{
-    evaluate, ChallengerResult, EvalConfig, ExperimentReport, FeedbackStats, LatencyQuantiles, MemberStats,
+    evaluate, ChallengerResult, CostStats, EvalConfig, ExperimentReport, FeedbackStats, LatencyQuantiles, MemberStats,
     TtftQuantiles, Verdict, DEFAULT_ALPHA, ERROR_RATE, SLOW_RATE,
 };
 pub use sequence::{

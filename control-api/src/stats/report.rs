@@ -16,6 +16,8 @@
 //! metric's sequence lies entirely on its better side; else `no_difference_yet`. Overall:
 //! `srm_alert`, else the first of worse > better > no difference among the challengers.
 
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -109,6 +111,27 @@ pub struct MemberStats {
     pub output_tokens: u64,
     /// Feedback metrics, sorted by name.
     pub feedback: Vec<FeedbackStats>,
+    /// Cost per request, one entry per currency the member's records carry (SPEC §8);
+    /// empty when none of its requests had a price.
+    #[serde(default)]
+    pub cost: Vec<CostStats>,
+}
+
+/// What a member's requests cost in one currency, from the records' exact costs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CostStats {
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Requests with a cost in this currency (each request id once).
+    pub requests: u64,
+    /// Their total cost, an exact decimal string.
+    pub total: String,
+    /// Mean cost per request (`total / requests`), a decimal string exact to 28
+    /// significant digits.
+    pub per_request: String,
+    /// 95% confidence interval of the mean cost per request, `[low, high]` (normal
+    /// approximation with the sample variance); null below two requests.
+    pub interval: Option<[f64; 2]>,
 }
 
 /// How to evaluate.
@@ -187,6 +210,29 @@ impl EvalConfig {
 }
 
 // === impl MemberStats ===
+
+impl CostStats {
+    /// From one currency's request count, exact total and the sample variance of the
+    /// per-request cost.
+    pub fn new(currency: String, requests: u64, total: Decimal, var_samp: f64) -> Self {
+        // 97.5th percentile of the standard normal: a two-sided 95% interval.
+        const Z: f64 = 1.959_963_984_540_054;
+        let mean = if requests == 0 { Decimal::ZERO } else { total / Decimal::from(requests) };
+        let interval = (requests >= 2 && var_samp.is_finite()).then(|| {
+            let m = mean.to_f64().unwrap_or(f64::NAN);
+            #[allow(clippy::cast_precision_loss)] // request counts are far below 2^52
+            let half = Z * (var_samp.max(0.0) / requests as f64).sqrt();
+            [m - half, m + half]
+        });
+        Self {
+            currency,
+            requests,
+            total: total.normalize().to_string(),
+            per_request: mean.normalize().to_string(),
+            interval,
+        }
+    }
+}
 
 impl MemberStats {
     /// Recomputes `error_rate` and `slow_rate` from the counts.
@@ -281,4 +327,25 @@ fn challenger_result(a: &MemberStats, b: &MemberStats, cfg: &EvalConfig, family_
         Verdict::NoDifferenceYet
     };
     ChallengerResult { member: b.member.clone(), verdict, comparisons }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_per_request_is_exact_with_a_normal_interval() {
+        let total = Decimal::from_str_exact("0.000375000000").unwrap();
+        let c = CostStats::new("USD".into(), 2, total, 7.8125e-9);
+        assert_eq!((c.total.as_str(), c.per_request.as_str()), ("0.000375", "0.0001875"));
+        let [low, high] = c.interval.unwrap();
+        let half = 1.959_963_984_540_054 * (7.8125e-9_f64 / 2.0).sqrt();
+        assert!((low - (0.0001875 - half)).abs() < 1e-15 && (high - (0.0001875 + half)).abs() < 1e-15);
+        // One request: no interval; thirds stay exact to 28 digits.
+        let one = CostStats::new("EUR".into(), 1, Decimal::ONE, f64::NAN);
+        assert_eq!((one.per_request.as_str(), one.interval), ("1", None));
+        let third = CostStats::new("USD".into(), 3, Decimal::ONE, 0.0);
+        assert_eq!(third.per_request, "0.3333333333333333333333333333");
+    }
 }

@@ -17,6 +17,7 @@ use switchyard_config::ProviderSpec;
 
 use super::{CallFuture, UpstreamCall, UpstreamFailure, UpstreamResponse};
 use crate::upstream::UpstreamClient;
+use switchyard_config::Timeouts;
 
 /// How the provider's API key is presented.
 pub(super) enum Auth {
@@ -105,6 +106,36 @@ impl HttpBase {
         let client = self.client.clone();
         let timeouts = call.timeouts;
         Box::pin(async move { Ok(then(exchange(&client, req?, &timeouts).await?)) })
+    }
+}
+
+// === discovery ===
+
+/// Characters escaped in a query value: all but RFC 3986's unreserved ones.
+const QUERY_VALUE: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+impl HttpBase {
+    /// A GET of `uri` (plus `page` as a query parameter) with the provider's headers:
+    /// discovery (SPEC §8), never on a client's request path.
+    pub fn get(&self, uri: &str, page: Option<(&str, &str)>, timeouts: Timeouts) -> CallFuture {
+        let uri = match page {
+            None => uri.to_owned(),
+            Some((param, value)) => {
+                let sep = if uri.contains('?') { '&' } else { '?' };
+                let value = percent_encoding::utf8_percent_encode(value, QUERY_VALUE);
+                format!("{uri}{sep}{param}={value}")
+            }
+        };
+        let mut builder = Request::builder().method(Method::GET).uri(uri);
+        if let Some(h) = builder.headers_mut() {
+            h.clone_from(&self.headers);
+            h.remove(CONTENT_TYPE);
+            h.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        }
+        let req = builder.body(Full::new(Bytes::new())).map_err(|_| UpstreamFailure::Request);
+        let client = self.client.clone();
+        Box::pin(async move { exchange(&client, req?, &timeouts).await })
     }
 }
 

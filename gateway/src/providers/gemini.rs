@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use http::StatusCode;
 use serde_json::{json, Map, Value};
-use switchyard_config::ProviderSpec;
+use switchyard_config::{ProviderSpec, Timeouts};
 use switchyard_core::unix_secs as now_secs;
 
 use super::base::{Auth, HttpBase};
@@ -49,6 +49,11 @@ impl GeminiAdapter {
 impl Adapter for GeminiAdapter {
     fn supports(&self, endpoint: Endpoint) -> bool {
         endpoint == Endpoint::ChatCompletions
+    }
+
+    /// `GET {base_url}/models` (paged with `pageToken`).
+    fn discover(&self, _: Option<&str>, page: Option<(&str, &str)>, timeouts: Timeouts) -> Option<CallFuture> {
+        Some(self.base.get(&format!("{}/models", self.base.base_url), page, timeouts))
     }
 
     fn translates(&self, endpoint: Endpoint) -> bool {

@@ -11,7 +11,7 @@
 use bytes::Bytes;
 use http::StatusCode;
 use serde_json::{json, Map, Value};
-use switchyard_config::ProviderSpec;
+use switchyard_config::{ProviderSpec, Timeouts};
 use switchyard_core::unix_secs as now_secs;
 
 use super::base::{Auth, HttpBase};
@@ -45,6 +45,11 @@ impl TgiAdapter {
 impl Adapter for TgiAdapter {
     fn supports(&self, endpoint: Endpoint) -> bool {
         matches!(endpoint, Endpoint::ChatCompletions | Endpoint::Completions)
+    }
+
+    /// `GET {base_url}/info`: the one model the endpoint serves.
+    fn discover(&self, _: Option<&str>, _: Option<(&str, &str)>, timeouts: Timeouts) -> Option<CallFuture> {
+        Some(self.base.get(&format!("{}/info", self.base.base_url), None, timeouts))
     }
 
     fn translates(&self, endpoint: Endpoint) -> bool {

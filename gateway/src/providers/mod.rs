@@ -77,6 +77,14 @@ pub trait Adapter: Send + Sync + 'static {
         false
     }
 
+    /// A GET of what the provider serves (SPEC §8 discover): its model list, TGI's
+    /// `/info`, or model `model`'s OIP metadata; `page` continues a paged list (query
+    /// parameter and value). `None` when this kind of provider has no such endpoint.
+    fn discover(&self, model: Option<&str>, page: Option<(&str, &str)>, timeouts: Timeouts) -> Option<CallFuture> {
+        let _ = (model, page, timeouts);
+        None
+    }
+
     /// Sends an explainer request (SPEC §9): `call.body` is already in `protocol`'s shape
     /// and `call.model` names the explainer's model. `None` when this adapter cannot be
     /// asked that way (validation keeps such configs out).

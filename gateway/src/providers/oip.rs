@@ -8,7 +8,7 @@
 //! `{base_url}/v2/models/{model}/infer` (OIP).
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use switchyard_config::ProviderSpec;
+use switchyard_config::{ProviderSpec, Timeouts};
 
 use super::base::{Auth, HttpBase};
 use super::{Adapter, CallFuture, Endpoint, UpstreamCall};
@@ -50,6 +50,12 @@ impl Adapter for OipAdapter {
     fn call(&self, call: UpstreamCall) -> CallFuture {
         let uri = format!("{}/v2/models/{}/infer", self.root(), utf8_percent_encode(&call.model, PATH_SEGMENT));
         self.base.send(&uri, &call, call.body.clone(), |resp| resp)
+    }
+
+    /// `GET {root}/v2/models/{model}`: one model's metadata (its tensors).
+    fn discover(&self, model: Option<&str>, _: Option<(&str, &str)>, timeouts: Timeouts) -> Option<CallFuture> {
+        let uri = format!("{}/v2/models/{}", self.root(), utf8_percent_encode(model?, PATH_SEGMENT));
+        Some(self.base.get(&uri, None, timeouts))
     }
 
     fn explain(&self, call: UpstreamCall, protocol: ExplainProtocol) -> Option<CallFuture> {

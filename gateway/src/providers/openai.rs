@@ -7,7 +7,7 @@
 //! Azure OpenAI: the URL is `{base_url}/openai/deployments/{deployment}{path}?api-version=…`
 //! (deployment defaults to the member's model) and the key goes in `api-key`.
 
-use switchyard_config::ProviderSpec;
+use switchyard_config::{ProviderSpec, Timeouts};
 
 use super::base::{Auth, HttpBase};
 use super::{Adapter, CallFuture, UpstreamCall};
@@ -47,5 +47,10 @@ impl OpenAiAdapter {
 impl Adapter for OpenAiAdapter {
     fn call(&self, call: UpstreamCall) -> CallFuture {
         self.base.send(&self.url(&call), &call, call.body_for_upstream(), |resp| resp)
+    }
+
+    /// `GET {base_url}/models` (not for Azure, whose deployments are not listed there).
+    fn discover(&self, _: Option<&str>, page: Option<(&str, &str)>, timeouts: Timeouts) -> Option<CallFuture> {
+        self.azure.is_none().then(|| self.base.get(&format!("{}/models", self.base.base_url), page, timeouts))
     }
 }

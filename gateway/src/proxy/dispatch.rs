@@ -8,6 +8,10 @@
 //! tenant (so phase 2 asks for no key and every group is allowed). Its answer is
 //! collected whole, streams included, within the data plane's own limits.
 //!
+//! A discovery ([`DataPlane::discover`]) is a GET to a provider through its adapter, with
+//! the provider's URL and credentials from the current table; its answer is returned as
+//! the provider sent it (at most 16 MiB), for the catalog's mappers to read.
+//!
 //! Invariant: the dispatcher holds the data plane weakly — background tasks of the control
 //! plane may outlive shutdown, and must not keep the record queue open; after shutdown a
 //! dispatch is refused as not ready.
@@ -18,7 +22,8 @@ use bytes::Bytes;
 use http::{Method, Request};
 use http_body_util::{BodyExt, Full};
 use switchyard_config::Client;
-use switchyard_core::dataplane::{BoxFuture, DataPlane, Dispatch, DispatchError, Dispatched, KeyUsage};
+use switchyard_config::Timeouts;
+use switchyard_core::dataplane::{BoxFuture, DataPlane, Discover, Dispatch, DispatchError, Dispatched, KeyUsage};
 use switchyard_core::Blame;
 
 use super::{handle_in, RequestCtx, Shared};
@@ -57,9 +62,58 @@ impl Dispatcher {
     }
 }
 
+/// The most of a provider's discovery answer read (a long model list is a few hundred KiB).
+const MAX_DISCOVERY_BYTES: usize = 16 << 20;
+
+/// Timeouts of a discovery GET.
+const DISCOVERY_TIMEOUTS: Timeouts = Timeouts {
+    connect: std::time::Duration::from_secs(5),
+    first_byte: std::time::Duration::from_secs(30),
+    idle: std::time::Duration::from_secs(30),
+    total: std::time::Duration::from_secs(60),
+};
+
+impl Dispatcher {
+    /// A discovery GET to the provider through its adapter (its URL and credentials).
+    async fn ask(&self, request: Discover) -> Result<Dispatched, DispatchError> {
+        let fail = |blame, message: String| DispatchError { blame, message };
+        let shared = self
+            .shared
+            .upgrade()
+            .filter(|s| s.is_ready())
+            .ok_or_else(|| fail(Blame::Internal, "the data plane has stopped".into()))?;
+        let name = &request.provider;
+        let call = {
+            let table = shared.store.current();
+            let provider =
+                table.provider(name).ok_or_else(|| fail(Blame::Client, format!("provider `{name}` does not exist")))?;
+            let page = request.page.as_ref().map(|(p, v)| (p.as_str(), v.as_str()));
+            provider.runtime.discover(request.model.as_deref(), page, DISCOVERY_TIMEOUTS).ok_or_else(|| {
+                let kind = provider.spec.kind.as_str();
+                fail(Blame::Client, format!("provider `{name}` (kind {kind}) has no endpoint that lists its models"))
+            })?
+        };
+        let resp = call.await.map_err(|e| fail(Blame::Upstream, format!("provider `{name}`: {e}")))?;
+        let body = http_body_util::Limited::new(resp.body, MAX_DISCOVERY_BYTES)
+            .collect()
+            .await
+            .map_err(|e| fail(Blame::Upstream, format!("provider `{name}`: the answer could not be read: {e}")))?
+            .to_bytes();
+        let mut headers = http::HeaderMap::new();
+        if let Some(ct) = resp.content_type {
+            headers.insert(http::header::CONTENT_TYPE, ct);
+        }
+        Ok(Dispatched { status: resp.status.as_u16(), headers, body })
+    }
+}
+
 impl DataPlane for Dispatcher {
     fn dispatch(&self, request: Dispatch) -> BoxFuture<'_, Result<Dispatched, DispatchError>> {
         Box::pin(self.run(request))
+    }
+
+    fn discover(&self, request: Discover) -> BoxFuture<'_, Result<Dispatched, DispatchError>> {
+        Box::pin(self.ask(request))
     }
 
     fn busiest_keys(&self, top: usize) -> Vec<KeyUsage> {

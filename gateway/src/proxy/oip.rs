@@ -5,7 +5,9 @@
 //! /v2` (server metadata), `/v2/health/live`, `/v2/health/ready` (503 while starting or
 //! draining), `/v2/models/{group}[/versions/{v}]` (model metadata) and
 //! `/v2/models/{group}/ready`. Model routes authenticate like inference and answer 404
-//! for groups the client may not see. Errors are OIP-shaped (`{"error": "<message>"}`).
+//! for groups the client may not see. A group's model metadata carries its champion's
+//! tensors (`inputs`, `outputs`: name, datatype, shape) from the champion's catalog entry
+//! (`io_schema`, SPEC §8); empty lists when the catalog does not know them. Errors are OIP-shaped (`{"error": "<message>"}`).
 
 use http::{HeaderMap, Method, Response, StatusCode};
 use percent_encoding::percent_decode_str;
@@ -75,9 +77,12 @@ pub fn answer(
         }
         OipRoute::Model(group) => {
             visible(ctx, headers, &group)?;
+            // The champion's tensors from its catalog entry (SPEC §8); none known: empty.
+            let io = ctx.group.as_ref().and_then(|g| g.champion().entry.as_ref()).and_then(|e| e.io_schema.as_ref());
+            let (inputs, outputs) = io.map_or((json!([]), json!([])), |io| (json!(io.inputs), json!(io.outputs)));
             json!({
                 "name": group, "versions": [ctx.table.version.to_string()], "platform": "switchyard",
-                "inputs": [], "outputs": [],
+                "inputs": inputs, "outputs": outputs,
             })
         }
         OipRoute::ModelReady(group) => {

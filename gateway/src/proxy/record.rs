@@ -14,11 +14,17 @@
 //! path; the recorder keeps its [`crate::explain::Pending`] (the request body only for
 //! sampled requests) until then. The request's trace ends there too: the server span gets
 //! the record's outcome and the access log its line (shadow copies have neither).
+//!
+//! The record's `cost` (SPEC §8) is computed when the answer is complete, from its token
+//! counts and the price of the member's catalog entry in the routing table the request
+//! was decided on (never a store lookup); `switchyard_cost_total` counts the same amount.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use switchyard_records::{AssignmentReason, Attributions, ErrorClass, InferenceRecord, LogprobSummary};
+use rust_decimal::prelude::ToPrimitive;
+use switchyard_catalog::{CatalogEntry, Decimal};
+use switchyard_records::{Amount, AssignmentReason, Attributions, ErrorClass, InferenceRecord, LogprobSummary};
 
 use super::assign::Decision;
 use super::limit::Held;
@@ -70,6 +76,8 @@ pub struct Recorder {
     held: Held,
     /// The client request's trace (`None` for a shadow copy).
     trace: Option<RequestTrace>,
+    /// The serving member's catalog entry as of the decision (its price; SPEC §8).
+    entry: Option<Arc<CatalogEntry>>,
 }
 
 /// Starts recording `request`, assigned by `decision`; from here on every outcome is
@@ -97,6 +105,7 @@ pub fn record(shared: &Arc<Shared>, ctx: &mut RequestCtx, request: &Resolved, de
     attribute(&mut record, member, decision.reason);
     ctx.recorded = true;
     let mut recorder = Recorder::start(shared.clone(), record, ctx.accepted);
+    recorder.entry = member.entry.clone();
     recorder.explain = explain::pending(group, member, &request.body);
     recorder.trace = Some(std::mem::take(&mut ctx.trace));
     recorder
@@ -111,6 +120,20 @@ pub fn attribute(record: &mut InferenceRecord, member: &Member, reason: Assignme
     record.upstream_model = member.model.clone();
     record.assignment = reason;
     record.weight = member.share;
+}
+
+/// The cost of an inference with these token counts at `entry`'s price, exact, and its
+/// currency: `None` without a price, when no token count is known, or when a side with
+/// tokens has no price (never a guessed cost). A side the answer states no count for
+/// counts as none (an embedding has no output tokens).
+pub fn cost(entry: &CatalogEntry, input: Option<u32>, output: Option<u32>) -> Option<(Decimal, String)> {
+    let pricing = entry.pricing.as_ref()?;
+    if input.is_none() && output.is_none() {
+        return None;
+    }
+    let amount =
+        switchyard_catalog::cost(pricing, u64::from(input.unwrap_or(0)), u64::from(output.unwrap_or(0))).ok()?;
+    Some((amount, pricing.currency.clone()))
 }
 
 /// At most `cap` bytes of `bytes` as text.
@@ -146,6 +169,7 @@ impl Recorder {
             explain: None,
             held: Held::default(),
             trace: None,
+            entry: None,
         }
     }
 
@@ -193,7 +217,14 @@ impl Recorder {
     /// Re-attributes the record (the champion served a challenger's request).
     pub fn attribute(&mut self, member: &Member, reason: AssignmentReason) {
         attribute(&mut self.record, member, reason);
+        self.entry = member.entry.clone();
         self.event(reason.as_str());
+    }
+
+    /// Prices the request at `member`'s catalog entry (a shadow copy, recorded as its
+    /// shadow member).
+    pub fn price_as(&mut self, member: &Member) {
+        self.entry = member.entry.clone();
     }
 
     /// An event on the request's server span (when sampled).
@@ -235,6 +266,15 @@ impl Recorder {
         r.response_body = ending.response_body;
         r.attributions = ending.attributions;
         r.logprobs = ending.logprobs;
+        if let Some((amount, currency)) = self.entry.as_deref().and_then(|e| cost(e, r.input_tokens, r.output_tokens)) {
+            self.shared
+                .metrics
+                .cost
+                .with_label_values(&[r.group.as_str(), r.member.as_str()])
+                .inc_by(amount.to_f64().unwrap_or(0.0));
+            r.cost = Some(Amount(amount));
+            r.currency = currency;
+        }
         self.shared.explainers.metrics.count_cut(&r.group, &r.member, ending.attributions_cut);
         let pending = self.explain.take();
         // The explainer needs the record's identity and outcome, not its attributions.

@@ -85,6 +85,7 @@ fn prepare(
 async fn send(shared: Arc<Shared>, group: &Group, shadow: &Member, mut copy: Copy) {
     let _slot = copy.slot;
     let mut recorder = Recorder::start(shared, copy.record, Instant::now());
+    recorder.price_as(shadow);
     recorder.upstream_started();
     let span = AttemptSpan::start(&mut copy.call, &group.name, shadow, AssignmentReason::Shadow, 0);
     let Attempt { result, .. } = attempt::once(shadow, copy.route, copy.call, copy.budget).await;

@@ -5,6 +5,7 @@
 mod common;
 
 mod audit;
+mod catalog;
 mod config_versions;
 mod leases;
 mod migrate;

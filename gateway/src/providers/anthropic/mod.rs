@@ -11,7 +11,7 @@ pub mod stream;
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 use http_body_util::{BodyExt, Full};
-use switchyard_config::ProviderSpec;
+use switchyard_config::{ProviderSpec, Timeouts};
 
 use super::base::{Auth, HttpBase};
 use super::{Adapter, CallFuture, Endpoint, UpstreamCall, UpstreamResponse};
@@ -48,6 +48,12 @@ impl AnthropicAdapter {
 impl Adapter for AnthropicAdapter {
     fn supports(&self, endpoint: Endpoint) -> bool {
         matches!(endpoint, Endpoint::Messages | Endpoint::ChatCompletions)
+    }
+
+    /// `GET …/v1/models` (paged with `after_id`).
+    fn discover(&self, _: Option<&str>, page: Option<(&str, &str)>, timeouts: Timeouts) -> Option<CallFuture> {
+        let models = self.url.strip_suffix("/messages").map(|root| format!("{root}/models"))?;
+        Some(self.base.get(&models, page, timeouts))
     }
 
     fn translates(&self, endpoint: Endpoint) -> bool {
