@@ -12,7 +12,7 @@ use switchyard_records::{
 pub use switchyard_testkit::clickhouse::{ch_url, unique_db};
 
 pub fn ch_opts(url: &str, db: &str) -> ClickHouseOptions {
-    ClickHouseOptions { url: url.into(), database: db.into(), user: "default".into(), password: None }
+    ClickHouseOptions { url: url.into(), database: db.into(), user: "default".into(), password: None, cluster: None }
 }
 
 pub fn options(dir: &std::path::Path, ch: Option<ClickHouseOptions>) -> RecordsOptions {
