@@ -150,6 +150,9 @@ const MIGRATIONS: &[Migration] = &[
 /// Sorting and partitioning of every `inferences_<group>` table.
 const GROUP_KEYS: &str = "PARTITION BY toYYYYMMDD(ts) ORDER BY (ts, request_id)";
 
+/// The `Distributed` sharding key of every `inferences_<group>` table on a cluster.
+const GROUP_SHARD_BY: &str = "cityHash64(request_id)";
+
 // === impl Step ===
 
 impl Step {
@@ -301,7 +304,7 @@ pub fn cluster_ddl_statements(cluster: Cluster<'_>, groups: &[&str]) -> Vec<Stri
         out.extend(m.steps.iter().flat_map(|s| s.statements(cluster.database, Some(cluster))));
     }
     for g in groups {
-        out.extend(cluster.create_table(&group_table(g), INFERENCE_COLUMNS, GROUP_KEYS, "cityHash64(request_id)"));
+        out.extend(cluster.create_table(&group_table(g), INFERENCE_COLUMNS, GROUP_KEYS, GROUP_SHARD_BY));
     }
     out
 }

@@ -116,14 +116,21 @@ impl<'a> Cluster<'a> {
         ]
     }
 
-    /// Adds a column to the data table `name`: the local table first (the `Distributed`
-    /// table must never name a column its shards lack).
-    pub(super) fn add_column(&self, name: &str, column: &str, ty: &str) -> [String; 2] {
+    /// Adds a column to the replicated local table behind the data table `name`.
+    /// 18.16 refuses `ALTER … ON CLUSTER` of a `Distributed` table on a cluster whose
+    /// shards use internal replication ("isn't replicated, but shard #1 is replicated");
+    /// [`Cluster::recreate_distributed`] brings that table up to date instead.
+    pub(super) fn add_column(&self, name: &str, column: &str, ty: &str) -> String {
         let (db, cluster, local) = (self.database, self.name, local_table(name));
-        [
-            format!("ALTER TABLE `{db}`.`{local}` ON CLUSTER `{cluster}` ADD COLUMN {column} {ty}"),
-            format!("ALTER TABLE `{db}`.`{name}` ON CLUSTER `{cluster}` ADD COLUMN {column} {ty}"),
-        ]
+        format!("ALTER TABLE `{db}`.`{local}` ON CLUSTER `{cluster}` ADD COLUMN {column} {ty}")
+    }
+
+    /// Drops and creates the `Distributed` table `name` with `columns` (it holds no data:
+    /// inserts are synchronous). An insert in between fails as a missing table and is
+    /// retried after the shipper re-creates it.
+    pub(super) fn recreate_distributed(&self, name: &str, columns: &str, keys: &str, shard_by: &str) -> [String; 2] {
+        let [_, create] = self.create_table(name, columns, keys, shard_by);
+        [format!("DROP TABLE IF EXISTS `{}`.`{name}` ON CLUSTER `{}`", self.database, self.name), create]
     }
 
     /// Drops partition `partition` (an SQL literal) of the data table `name` on every

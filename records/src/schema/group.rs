@@ -1,15 +1,15 @@
 //! Group tables (`inferences_<group>`, created when a group appears) and the columns
 //! added to the inference tables since their first release, on either layout.
 //!
-//! Invariants: a column is added to a cluster's local tables before its `Distributed`
-//! tables; the `inferences` table (Merge, or Distributed over Merge) holds no data and is
+//! Invariants: a column is added to a cluster's local tables, then the `Distributed`
+//! table is re-created over them (18.16 cannot `ALTER` it `ON CLUSTER`); the `inferences` table (Merge, or Distributed over Merge) holds no data and is
 //! rebuilt, never altered.
 
 use clickhouse::Client;
 
 use super::{
     add_column, create_group_table, exec, group_table, local_table, Cluster, Step, ADDED_INFERENCE_COLUMNS, GROUP_KEYS,
-    INFERENCE_COLUMNS,
+    GROUP_SHARD_BY, INFERENCE_COLUMNS,
 };
 use crate::RecordsError;
 
@@ -88,7 +88,7 @@ pub async fn ensure_group_table_on(
         }
         Some(c) => {
             if !(c.has_table(client, &table).await? && c.has_table(client, &local_table(&table)).await?) {
-                for sql in c.create_table(&table, INFERENCE_COLUMNS, GROUP_KEYS, "cityHash64(request_id)") {
+                for sql in c.create_table(&table, INFERENCE_COLUMNS, GROUP_KEYS, GROUP_SHARD_BY) {
                     exec(client, &sql, "create group table on cluster").await?;
                 }
             }
@@ -107,7 +107,8 @@ pub async fn ensure_group_table_on(
 }
 
 /// Adds each of [`ADDED_INFERENCE_COLUMNS`] that `has` says `table` (in `db`, or the
-/// client's database) lacks; on a cluster to its local and its `Distributed` table.
+/// client's database) lacks; on a cluster to its local tables, then re-creates its
+/// `Distributed` table with every column.
 async fn add_missing_columns(
     client: &Client,
     db: Option<&str>,
@@ -115,18 +116,23 @@ async fn add_missing_columns(
     cluster: Option<Cluster<'_>>,
     has: impl Fn(&str) -> bool,
 ) -> Result<(), RecordsError> {
+    let mut added = false;
     for (name, ty) in ADDED_INFERENCE_COLUMNS.iter().filter(|(name, _)| !has(name)) {
-        let statements = match cluster {
+        let sql = match cluster {
             None => {
                 let target = db.map_or_else(|| format!("`{table}`"), |db| format!("`{db}`.`{table}`"));
-                vec![add_column(&target, name, ty)]
+                add_column(&target, name, ty)
             }
-            Some(c) => c.add_column(table, name, ty).to_vec(),
+            Some(c) => c.add_column(table, name, ty),
         };
-        for sql in statements {
-            exec(client, &sql, "add inference column").await?;
-        }
+        exec(client, &sql, "add inference column").await?;
         tracing::info!(table, column = name, "column added");
+        added = true;
+    }
+    if let Some(c) = cluster.filter(|_| added) {
+        for sql in c.recreate_distributed(table, INFERENCE_COLUMNS, GROUP_KEYS, GROUP_SHARD_BY) {
+            exec(client, &sql, "re-create distributed group table").await?;
+        }
     }
     Ok(())
 }
