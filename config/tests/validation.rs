@@ -133,3 +133,19 @@ fn promotion_rules_are_validated_with_paths() {
         problems(&typo)
     );
 }
+
+#[test]
+fn clickhouse_cluster_names_are_checked() {
+    let with = |cluster: &str| {
+        format!("{BASE}records:\n  clickhouse: {{ url: \"http://127.0.0.1:8123\", cluster: \"{cluster}\" }}\n")
+    };
+    assert_eq!(problems(&with("sy_1x2")), Vec::<String>::new());
+    assert_eq!(problems(&with("analytics-eu")), Vec::<String>::new());
+    for bad in ["", "a`b", "a b", "x'); DROP"] {
+        assert_eq!(
+            problems(&with(bad)),
+            vec!["records.clickhouse.cluster: must be 1-64 letters, digits, _ and -"],
+            "{bad:?}"
+        );
+    }
+}
