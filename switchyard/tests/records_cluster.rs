@@ -406,7 +406,7 @@ async fn cluster_2x1_every_request_once_across_two_shards() {
             eprintln!("gateway {i} log tail:\n{}", g.log_tail(30));
         }
     }
-    assert!(n > 300, "enough load: {summary}");
+    assert!(n > 200, "enough load: {summary}");
     assert!(all_in, "{summary}");
     assert_eq!(failed, 0, "{summary}");
     assert_eq!(both, 0, "a request lives on one shard: {summary}");
