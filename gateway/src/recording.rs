@@ -44,6 +44,7 @@ pub fn options(cfg: &Config) -> Result<RecordsOptions, ConfigError> {
                 database: ch.database.clone(),
                 user: ch.user.clone(),
                 password,
+                cluster: ch.cluster.clone(),
             })
         }
     };

@@ -125,6 +125,10 @@ const MALFORMED_CODES: &[u32] = &[
 pub fn classify(error: &clickhouse::error::Error) -> Failure {
     use clickhouse::error::Error as E;
     match error {
+        // A server forwarding the insert (a `Distributed` table on a cluster) lost its
+        // connection to a shard: the first code may then read like bad data (32,
+        // ATTEMPT_TO_READ_AFTER_EOF) although the rows were fine.
+        E::BadResponse(message) if is_network(message) => Failure::Retry,
         E::BadResponse(message) => match clickhouse_exception_code(message) {
             Some(60) => Failure::MissingTable, // UNKNOWN_TABLE
             Some(81) => Failure::MissingTable, // UNKNOWN_DATABASE
@@ -135,6 +139,13 @@ pub fn classify(error: &clickhouse::error::Error) -> Failure {
         E::SequenceMustHaveLength | E::Custom(_) | E::InvalidUtf8Encoding(_) => Failure::Malformed,
         _ => Failure::Retry,
     }
+}
+
+/// Whether a server's exception is about its connection to another server.
+fn is_network(message: &str) -> bool {
+    ["NetException", "while receiving packet from", "while writing to socket", "Connection refused"]
+        .iter()
+        .any(|m| message.contains(m))
 }
 
 /// The `Code: N` of a ClickHouse exception message (`None`: not an exception, e.g. a
@@ -163,6 +174,13 @@ mod tests {
         );
         assert_eq!(classify(&bad("Code: 241, DB::Exception: Memory limit")), Failure::Retry);
         assert_eq!(classify(&bad("503 Service Unavailable")), Failure::Retry);
+        assert_eq!(
+            classify(&bad(
+                "Code: 32, e.displayText() = DB::Exception: Attempt to read after eof: while receiving packet from \
+                 127.0.0.1:28002"
+            )),
+            Failure::Retry
+        );
         assert_eq!(classify(&clickhouse::error::Error::TimedOut), Failure::Retry);
     }
 }

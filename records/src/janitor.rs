@@ -4,11 +4,11 @@
 //! for the cut-off day); a partition is dropped when its day is strictly before
 //! `today - retention_days`. The group's `explanations` rows go with them: that table is
 //! partitioned by `(toYYYYMMDD(ts), group_name)`. Idempotent; a missing table is not an
-//! error.
+//! error. On a cluster the same happens to the replicated local tables, `ON CLUSTER`.
 
 use clickhouse::Client;
 
-use crate::schema::group_table;
+use crate::schema::{group_table, Cluster};
 use crate::RecordsError;
 
 /// Drops the expired partitions of `group`'s table; returns the dropped `YYYYMMDD` days.
@@ -19,32 +19,51 @@ pub async fn drop_expired_partitions(
     retention_days: u32,
     now_ms: i64,
 ) -> Result<Vec<u32>, RecordsError> {
+    drop_expired_partitions_on(client, None, database, group, retention_days, now_ms).await
+}
+
+/// [`drop_expired_partitions`] for either layout. On a cluster the days are read through
+/// the `Distributed` table (a shard may hold days another lacks) and each is dropped from
+/// the replicated local tables `ON CLUSTER`.
+pub async fn drop_expired_partitions_on(
+    client: &Client,
+    cluster: Option<Cluster<'_>>,
+    database: &str,
+    group: &str,
+    retention_days: u32,
+    now_ms: i64,
+) -> Result<Vec<u32>, RecordsError> {
     let table = group_table(group);
     let cutoff = yyyymmdd(now_ms.div_euclid(86_400_000) - i64::from(retention_days));
-    let partitions: Vec<String> = client
-        .query("SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active")
-        .bind(database)
-        .bind(table.as_str())
-        .fetch_all::<String>()
-        .await
-        .map_err(|e| RecordsError::clickhouse("list partitions", e))?;
-    let mut dropped = Vec::new();
-    for p in partitions {
-        let Ok(day) = p.trim_matches('\'').parse::<u32>() else {
-            continue;
-        };
-        if day >= cutoff {
-            continue;
-        }
-        client
-            .query(&format!("ALTER TABLE `{table}` DROP PARTITION {day}"))
-            .execute()
+    let days: Vec<u32> = match cluster {
+        None => client
+            .query("SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active")
+            .bind(database)
+            .bind(table.as_str())
+            .fetch_all::<String>()
             .await
-            .map_err(|e| RecordsError::clickhouse("drop partition", e))?;
+            .map_err(|e| RecordsError::clickhouse("list partitions", e))?
+            .iter()
+            .filter_map(|p| p.trim_matches('\'').parse::<u32>().ok())
+            .collect(),
+        Some(_) => client
+            .query(&format!("SELECT DISTINCT toYYYYMMDD(ts) FROM `{database}`.`{table}` WHERE ts < toDateTime(?)"))
+            .bind(cutoff_seconds(cutoff))
+            .fetch_all::<u32>()
+            .await
+            .map_err(|e| RecordsError::clickhouse("list partitions", e))?,
+    };
+    let mut dropped = Vec::new();
+    for day in days.into_iter().filter(|day| *day < cutoff) {
+        let sql = match cluster {
+            None => format!("ALTER TABLE `{table}` DROP PARTITION {day}"),
+            Some(c) => c.drop_partition(&table, &day.to_string()),
+        };
+        client.query(&sql).execute().await.map_err(|e| RecordsError::clickhouse("drop partition", e))?;
         tracing::info!(table = %table, partition = day, retention_days, "dropped expired partition");
         dropped.push(day);
     }
-    drop_expired_explanations(client, database, group, cutoff).await?;
+    drop_expired_explanations(client, cluster, database, group, cutoff).await?;
     dropped.sort_unstable();
     Ok(dropped)
 }
@@ -52,6 +71,7 @@ pub async fn drop_expired_partitions(
 /// Drops the `explanations` partitions `(day, group)` with `day < cutoff`.
 async fn drop_expired_explanations(
     client: &Client,
+    cluster: Option<Cluster<'_>>,
     database: &str,
     group: &str,
     cutoff: u32,
@@ -73,8 +93,12 @@ async fn drop_expired_explanations(
         .await
         .map_err(|e| RecordsError::clickhouse("list explanation partitions", e))?;
     for Part { day } in days {
+        let sql = match cluster {
+            None => format!("ALTER TABLE `{database}`.explanations DROP PARTITION ({day}, ?)"),
+            Some(c) => c.drop_partition("explanations", &format!("({day}, ?)")),
+        };
         client
-            .query(&format!("ALTER TABLE `{database}`.explanations DROP PARTITION ({day}, ?)"))
+            .query(&sql)
             .bind(group)
             .execute()
             .await

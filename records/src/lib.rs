@@ -65,7 +65,7 @@ use tokio::sync::{mpsc, watch};
 pub use dead_letter::DeadLetter;
 pub use entry::Entry;
 pub use error::{classify, clickhouse_exception_code, Failure, RecordsError};
-pub use janitor::drop_expired_partitions;
+pub use janitor::{drop_expired_partitions, drop_expired_partitions_on};
 pub use metrics::{Outcome, OUTCOMES};
 pub use options::{
     BatchOptions, ClickHouseOptions, RecordsOptions, RetentionGate, RetryOptions, SpoolOptions, WhenFull,

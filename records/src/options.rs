@@ -46,6 +46,9 @@ pub struct ClickHouseOptions {
     pub user: String,
     /// Password (already resolved from its `env:`/`file:` reference).
     pub password: Option<String>,
+    /// The cluster (of the servers' `remote_servers`) the tables are spread over; `None`:
+    /// one server. See [`crate::schema`] for the layout on a cluster.
+    pub cluster: Option<String>,
 }
 
 /// `records.batch`.
@@ -136,6 +139,7 @@ impl Default for ClickHouseOptions {
             database: "switchyard".into(),
             user: "default".into(),
             password: None,
+            cluster: None,
         }
     }
 }

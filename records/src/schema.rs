@@ -14,15 +14,23 @@
 //! - group table names are an injective escaping of the group name ([`group_table`]), so
 //!   two groups never share a table;
 //! - migrations are `IF NOT EXISTS` statements recorded in `schema_migrations` after they
-//!   succeed: a second run is a no-op and a partly applied run completes.
+//!   succeed: a second run is a no-op and a partly applied run completes;
+//! - with `records.clickhouse.cluster` every data table is a replicated local table plus a
+//!   `Distributed` table of the same name as here ([`cluster`]), so writers and readers
+//!   use the same names on either layout.
 
 use clickhouse::Client;
 
 use crate::{ClickHouseOptions, RecordsError};
 
+pub mod cluster;
 mod explanations;
+mod group;
 
-use explanations::{upgrade_explanations, CREATE_EXPLANATIONS};
+pub use cluster::{local_table, Cluster};
+use explanations::{upgrade_explanations, EXPLANATIONS};
+use group::add_inference_columns;
+pub use group::{ensure_group_table, ensure_group_table_on};
 
 /// Columns of every `inferences_<group>` table and of the `inferences` Merge table.
 /// Order matches [`crate::rows::InferenceRow`]; columns added later go last (where
@@ -83,48 +91,90 @@ const ADDED_INFERENCE_COLUMNS: &[(&str, &str)] = &[
     ("currency", "String"),
 ];
 
+/// A data table: its name, columns, `PARTITION BY … ORDER BY …` and, on a cluster, the
+/// `Distributed` sharding key (the event's id, so replays land on one shard).
+#[derive(Debug)]
+struct TableSpec {
+    name: &'static str,
+    columns: &'static str,
+    keys: &'static str,
+    shard_by: &'static str,
+}
+
+/// What one migration creates.
+#[derive(Debug)]
+enum Step {
+    Table(TableSpec),
+    /// The `inferences` table over every group table.
+    Inferences,
+}
+
 /// One schema migration.
 #[derive(Debug)]
 struct Migration {
     version: u32,
     name: &'static str,
-    /// Statements; `{db}` is replaced with the quoted database name.
-    statements: &'static [&'static str],
+    steps: &'static [Step],
 }
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "feedback",
-        statements: &["CREATE TABLE IF NOT EXISTS {db}.feedback (
+        steps: &[Step::Table(TableSpec {
+            name: "feedback",
+            columns: "
             feedback_id String, request_id String, ts DateTime, timestamp_ms Int64,
-            metric String, value Float64, tenant String, client String
-        ) ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMMDD(ts)
-          ORDER BY (request_id, metric, feedback_id)"],
+            metric String, value Float64, tenant String, client String",
+            keys: "PARTITION BY toYYYYMMDD(ts) ORDER BY (request_id, metric, feedback_id)",
+            shard_by: "cityHash64(request_id)",
+        })],
     },
     Migration {
         version: 2,
         name: "explanations",
         // The long layout since issue 14; a database that has the first layout is
         // upgraded by `upgrade_explanations`.
-        statements: &[CREATE_EXPLANATIONS],
+        steps: &[Step::Table(EXPLANATIONS)],
     },
     Migration {
         version: 3,
         name: "control_audit",
-        statements: &["CREATE TABLE IF NOT EXISTS {db}.control_audit (
+        steps: &[Step::Table(TableSpec {
+            name: "control_audit",
+            columns: "
             audit_id String, ts DateTime, timestamp_ms Int64, actor String, action String,
             target String, before_json String, after_json String, config_version UInt64,
-            reason String
-        ) ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMM(ts) ORDER BY (ts, audit_id)"],
+            reason String",
+            keys: "PARTITION BY toYYYYMM(ts) ORDER BY (ts, audit_id)",
+            shard_by: "cityHash64(audit_id)",
+        })],
     },
-    Migration {
-        version: 4,
-        name: "inferences_merge",
-        statements: &["CREATE TABLE IF NOT EXISTS {db}.inferences ({columns})
-            ENGINE = Merge({db_literal}, '^inferences_')"],
-    },
+    Migration { version: 4, name: "inferences_merge", steps: &[Step::Inferences] },
 ];
+
+/// Sorting and partitioning of every `inferences_<group>` table.
+const GROUP_KEYS: &str = "PARTITION BY toYYYYMMDD(ts) ORDER BY (ts, request_id)";
+
+/// The `Distributed` sharding key of every `inferences_<group>` table on a cluster.
+const GROUP_SHARD_BY: &str = "cityHash64(request_id)";
+
+// === impl Step ===
+
+impl Step {
+    /// The statements of this step for database `db` (on `cluster`, if any).
+    fn statements(&self, db: &str, cluster: Option<Cluster<'_>>) -> Vec<String> {
+        match (self, cluster) {
+            (Self::Table(t), None) => vec![create_replacing(&format!("`{db}`.{}", t.name), t.columns, t.keys)],
+            (Self::Table(t), Some(c)) => c.create_table(t.name, t.columns, t.keys, t.shard_by).to_vec(),
+            (Self::Inferences, None) => vec![format!(
+                "CREATE TABLE IF NOT EXISTS `{db}`.inferences ({INFERENCE_COLUMNS})
+            ENGINE = Merge('{db}', '^inferences_')"
+            )],
+            (Self::Inferences, Some(c)) => c.create_inferences(INFERENCE_COLUMNS).to_vec(),
+        }
+    }
+}
 
 /// What [`migrate`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,7 +234,10 @@ pub fn validate_database(database: &str) -> Result<(), RecordsError> {
 }
 
 /// A client for `opts` (RowBinary without schema validation: 18.16 lacks
-/// `RowBinaryWithNamesAndTypes`), bound to `opts.database`.
+/// `RowBinaryWithNamesAndTypes`), bound to `opts.database`. On a cluster its inserts into
+/// `Distributed` tables are synchronous (`insert_distributed_sync = 1`): acknowledged once
+/// every shard's rows are written on a replica, never merely queued on the server the
+/// client talks to.
 pub fn client(opts: &ClickHouseOptions) -> Client {
     let mut c = Client::default()
         .with_url(&opts.url)
@@ -194,6 +247,9 @@ pub fn client(opts: &ClickHouseOptions) -> Client {
     if let Some(p) = &opts.password {
         c = c.with_password(p);
     }
+    if opts.cluster.is_some() {
+        c = c.with_setting("insert_distributed_sync", "1");
+    }
     c
 }
 
@@ -201,13 +257,27 @@ pub fn client(opts: &ClickHouseOptions) -> Client {
 pub async fn migrate(opts: &ClickHouseOptions) -> Result<MigrationReport, RecordsError> {
     validate_database(&opts.database)?;
     let db = &opts.database;
+    let cluster = Cluster::of(opts);
     // Without a database: it may not exist yet.
     let root = client(opts).with_database("default");
     let server_version = root.query("SELECT version()").fetch_one::<String>().await.map_err(|source| {
         RecordsError::ClickHouseAt { url: opts.url.clone(), op: "connect (SELECT version())", source }
     })?;
-    exec(&root, &create_database(db), "create database").await?;
-    exec(&root, &create_schema_migrations(db), "create schema_migrations").await?;
+    match cluster {
+        None => {
+            exec(&root, &create_database(db), "create database").await?;
+            exec(&root, &create_schema_migrations(db), "create schema_migrations").await?;
+        }
+        Some(c) => {
+            c.check_layout(&root).await?;
+            if !c.has_database(&root).await? {
+                exec(&root, &c.create_database(), "create database on cluster").await?;
+            }
+            if !c.has_table(&root, "schema_migrations").await? {
+                exec(&root, &c.create_schema_migrations(), "create schema_migrations on cluster").await?;
+            }
+        }
+    }
     let done: Vec<u32> = root
         .query(&format!("SELECT DISTINCT version FROM `{db}`.schema_migrations"))
         .fetch_all::<u32>()
@@ -215,8 +285,8 @@ pub async fn migrate(opts: &ClickHouseOptions) -> Result<MigrationReport, Record
         .map_err(|e| RecordsError::clickhouse("read schema_migrations", e))?;
     let mut applied = Vec::new();
     for m in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
-        for statement in m.statements {
-            exec(&root, &expand(statement, db), m.name).await?;
+        for statement in m.steps.iter().flat_map(|s| s.statements(db, cluster)) {
+            exec(&root, &statement, m.name).await?;
         }
         root.query(&format!("INSERT INTO `{db}`.schema_migrations (version, name, applied_at) VALUES (?, ?, now())"))
             .bind(m.version)
@@ -224,12 +294,16 @@ pub async fn migrate(opts: &ClickHouseOptions) -> Result<MigrationReport, Record
             .execute()
             .await
             .map_err(|e| RecordsError::clickhouse("record migration", e))?;
-        tracing::info!(database = %db, version = m.version, name = m.name, "schema migration applied");
+        tracing::info!(database = %db, version = m.version, name = m.name, cluster = ?opts.cluster, "schema migration applied");
         applied.push(m.version);
     }
-    add_inference_columns(&root, db).await?;
-    upgrade_explanations(&root, db).await?;
-    add_audit_reason(&root, db).await?;
+    add_inference_columns(&root, db, cluster).await?;
+    // A clustered database is created with the long layout: nothing to upgrade.
+    if cluster.is_none() {
+        upgrade_explanations(&root, db).await?;
+        // A clustered database is newer than the `reason` column.
+        add_audit_reason(&root, db).await?;
+    }
     Ok(MigrationReport { server_version, applied })
 }
 
@@ -252,69 +326,6 @@ async fn add_audit_reason(root: &Client, db: &str) -> Result<(), RecordsError> {
     Ok(())
 }
 
-/// Brings every existing `inferences_<group>` table and the `inferences` Merge table up
-/// to [`INFERENCE_COLUMNS`] by adding [`ADDED_INFERENCE_COLUMNS`] where missing.
-/// Idempotent; a no-op on a schema created by this version.
-async fn add_inference_columns(root: &Client, db: &str) -> Result<(), RecordsError> {
-    #[derive(clickhouse::Row, serde::Deserialize)]
-    struct Column {
-        table: String,
-        name: String,
-    }
-    let columns: Vec<Column> = root
-        .query(
-            "SELECT table, name FROM system.columns \
-             WHERE database = ? AND (table = 'inferences' OR startsWith(table, 'inferences_'))",
-        )
-        .bind(db)
-        .fetch_all()
-        .await
-        .map_err(|e| RecordsError::clickhouse("read inference columns", e))?;
-    let mut tables: Vec<&str> = columns.iter().map(|c| c.table.as_str()).collect();
-    tables.sort_unstable();
-    tables.dedup();
-    let has = |table: &str, name: &str| columns.iter().any(|c| c.table == table && c.name == name);
-    for table in tables.iter().filter(|t| **t != "inferences") {
-        add_missing_columns(root, &format!("`{db}`.`{table}`"), |name| has(table, name)).await?;
-    }
-    let merge_stale =
-        tables.contains(&"inferences") && ADDED_INFERENCE_COLUMNS.iter().any(|(name, _)| !has("inferences", name));
-    if merge_stale {
-        // A Merge table holds no data: rebuilding it with the new columns loses nothing.
-        exec(root, &format!("DROP TABLE IF EXISTS `{db}`.inferences"), "drop stale inferences merge").await?;
-        let create = MIGRATIONS.iter().find(|m| m.name == "inferences_merge").map(|m| m.statements[0]);
-        if let Some(create) = create {
-            exec(root, &expand(create, db), "recreate inferences merge").await?;
-        }
-    }
-    Ok(())
-}
-
-/// Creates `inferences_<group>` if missing, or adds columns it lacks (a table created
-/// by an older version when `migrate` was not run since); returns the table name.
-pub async fn ensure_group_table(client: &Client, group: &str) -> Result<String, RecordsError> {
-    let table = group_table(group);
-    exec(client, &create_group_table(&format!("`{table}`")), "create group table").await?;
-    let present: Vec<String> = client
-        .query("SELECT name FROM system.columns WHERE database = currentDatabase() AND table = ?")
-        .bind(&table)
-        .fetch_all()
-        .await
-        .map_err(|e| RecordsError::clickhouse("read group table columns", e))?;
-    add_missing_columns(client, &format!("`{table}`"), |name| present.iter().any(|p| p == name)).await?;
-    Ok(table)
-}
-
-/// Adds each of [`ADDED_INFERENCE_COLUMNS`] that `has` says `table` (quoted, maybe
-/// qualified) lacks.
-async fn add_missing_columns(client: &Client, table: &str, has: impl Fn(&str) -> bool) -> Result<(), RecordsError> {
-    for (name, ty) in ADDED_INFERENCE_COLUMNS.iter().filter(|(name, _)| !has(name)) {
-        exec(client, &add_column(table, name, ty), "add inference column").await?;
-        tracing::info!(table, column = name, "column added");
-    }
-    Ok(())
-}
-
 /// Every DDL statement [`migrate`] and the shipper run for `database` and `groups`, in
 /// order, with fully qualified table names — for compatibility tests against other
 /// ClickHouse versions (`records/tests/sql_compat.rs`). `database` must pass
@@ -322,10 +333,22 @@ async fn add_missing_columns(client: &Client, table: &str, has: impl Fn(&str) ->
 pub fn ddl_statements(database: &str, groups: &[&str]) -> Vec<String> {
     let mut out = vec![create_database(database), create_schema_migrations(database)];
     for m in MIGRATIONS {
-        out.extend(m.statements.iter().map(|s| expand(s, database)));
+        out.extend(m.steps.iter().flat_map(|s| s.statements(database, None)));
     }
     for g in groups {
         out.push(create_group_table(&format!("`{database}`.`{}`", group_table(g))));
+    }
+    out
+}
+
+/// [`ddl_statements`] on `cluster`.
+pub fn cluster_ddl_statements(cluster: Cluster<'_>, groups: &[&str]) -> Vec<String> {
+    let mut out = vec![cluster.create_database(), cluster.create_schema_migrations()];
+    for m in MIGRATIONS {
+        out.extend(m.steps.iter().flat_map(|s| s.statements(cluster.database, Some(cluster))));
+    }
+    for g in groups {
+        out.extend(cluster.create_table(&group_table(g), INFERENCE_COLUMNS, GROUP_KEYS, GROUP_SHARD_BY));
     }
     out
 }
@@ -353,20 +376,20 @@ fn create_schema_migrations(db: &str) -> String {
     )
 }
 
-/// A migration statement for database `db`.
+/// A statement template for database `db` (`{db}` → the quoted name).
 pub(crate) fn expand(statement: &str, db: &str) -> String {
-    statement
-        .replace("{db_literal}", &format!("'{db}'"))
-        .replace("{db}", &format!("`{db}`"))
-        .replace("{columns}", INFERENCE_COLUMNS)
+    statement.replace("{db}", &format!("`{db}`"))
+}
+
+/// `CREATE TABLE IF NOT EXISTS` of a one-server `ReplacingMergeTree` named `table`
+/// (already quoted, maybe qualified).
+fn create_replacing(table: &str, columns: &str, keys: &str) -> String {
+    format!("CREATE TABLE IF NOT EXISTS {table} ({columns}\n        ) ENGINE = ReplacingMergeTree() {keys}")
 }
 
 /// `CREATE TABLE` of a group table named `table` (already quoted, maybe qualified).
 fn create_group_table(table: &str) -> String {
-    format!(
-        "CREATE TABLE IF NOT EXISTS {table} ({INFERENCE_COLUMNS}
-        ) ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMMDD(ts) ORDER BY (ts, request_id)"
-    )
+    create_replacing(table, INFERENCE_COLUMNS, GROUP_KEYS)
 }
 
 pub(crate) async fn exec(client: &Client, sql: &str, op: &'static str) -> Result<(), RecordsError> {

@@ -15,7 +15,10 @@
 //!   exists); rows ClickHouse rejects as malformed go to the dead-letter file, never
 //!   retried, never silently dropped;
 //! - a retried batch may re-insert rows a table already accepted: the ReplacingMergeTree
-//!   keys make that count once.
+//!   keys make that count once;
+//! - on a cluster the same names are `Distributed` tables and the client inserts with
+//!   `insert_distributed_sync = 1` ([`schema::client`]), so an accepted batch is on a
+//!   replica of every shard it touches before the spool is acked.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -29,7 +32,7 @@ use crate::error::{classify, Failure};
 use crate::metrics::Outcome;
 use crate::priority::Governor;
 use crate::rows::{ExplanationRow, FeedbackRow, InferenceRow};
-use crate::schema::{self, ensure_group_table, group_table};
+use crate::schema::{self, ensure_group_table_on, group_table, Cluster};
 use crate::spool::SpoolReader;
 use crate::{janitor, BatchOptions, ClickHouseOptions, GroupSpec, RecordQueueMetrics, RetryOptions};
 use switchyard_core::Backoff;
@@ -204,7 +207,7 @@ impl Shipper {
             if self.ready.contains(&table) {
                 continue;
             }
-            match ensure_group_table(&self.client, &g.name).await {
+            match ensure_group_table_on(&self.client, Cluster::of(&self.opts), &g.name).await {
                 Ok(t) => {
                     tracing::info!(group = %g.name, table = %t, "group table ready");
                     self.ready.insert(t);
@@ -223,8 +226,10 @@ impl Shipper {
         }
         let now_ms = switchyard_core::unix_ms();
         for (group, days) in self.retention.clone() {
+            let cluster = Cluster::of(&self.opts);
             if let Err(error) =
-                janitor::drop_expired_partitions(&self.client, &self.opts.database, &group, days, now_ms).await
+                janitor::drop_expired_partitions_on(&self.client, cluster, &self.opts.database, &group, days, now_ms)
+                    .await
             {
                 tracing::warn!(group = %group, %error, "retention janitor failed; will retry");
             }
@@ -305,7 +310,7 @@ impl Shipper {
         let mut attempt = 0;
         loop {
             if let Some(g) = group.filter(|_| !self.ready.contains(table)) {
-                match ensure_group_table(&self.client, g).await {
+                match ensure_group_table_on(&self.client, Cluster::of(&self.opts), g).await {
                     Ok(t) => {
                         self.ready.insert(t);
                     }

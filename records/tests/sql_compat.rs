@@ -325,3 +325,31 @@ async fn ddl_and_analytics_queries_answer_the_same_on_18_16_and_current_clickhou
     let fb = line("feedback by member");
     assert_eq!(fb.lines().map(|l| l.split('\t').nth(2).unwrap().parse::<u32>().unwrap()).sum::<u32>(), 12, "{fb}");
 }
+
+/// The cluster layout's DDL (`records.clickhouse.cluster`) and the janitor's partition
+/// drop parse on current ClickHouse. chdb has neither ZooKeeper nor clusters, so this
+/// checks the syntax (`EXPLAIN AST`); `switchyard/tests/records_cluster.rs` runs the same
+/// statements on real 18.16 clusters.
+#[test]
+fn cluster_ddl_parses_on_current_clickhouse() {
+    let cluster = schema::Cluster { name: "sy_1x2", database: "sy_compat" };
+    let mut statements = schema::cluster_ddl_statements(cluster, &GROUPS);
+    statements.push(cluster.drop_partition(&group_table("demo"), "20240501"));
+    statements.push(cluster.drop_partition("explanations", "(20240501, 'demo')"));
+    let steps: Vec<Step> = statements
+        .iter()
+        .enumerate()
+        .map(|(k, sql)| Step { name: format!("ast {k}"), sql: format!("EXPLAIN AST {sql}"), query: true })
+        .collect();
+    let n = steps.len();
+    let dir = tempfile::tempdir().unwrap();
+    let answers = on_chdb(&Plan { steps }, dir.path());
+    for (k, sql) in statements.iter().enumerate() {
+        let ast = &answers[&format!("ast {k}")];
+        assert!(ast.contains("Query"), "{sql}\n-> {ast}");
+    }
+    assert!(statements
+        .iter()
+        .any(|s| s.contains("ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/sy_compat/")));
+    eprintln!("sql_compat: {n} cluster statements parse on {}", answers["__engine__"]);
+}

@@ -141,6 +141,43 @@ impl Drop for PrivateClickHouse {
     }
 }
 
+/// The private cluster of `scripts/clickhouse-cluster.sh` (ZooKeeper and three servers:
+/// `sy_1x2` = nodes 1 and 2, replicas of one shard; `sy_2x1` = nodes 1 and 3, one shard
+/// each), whose `env` lines put the servers' URLs in `SWITCHYARD_TEST_CH_CLUSTER_URLS`.
+pub struct ClickHouseCluster {
+    /// HTTP URLs of nodes 1, 2 and 3.
+    pub urls: Vec<String>,
+}
+
+impl ClickHouseCluster {
+    /// The running cluster; fails (never skips) when its URLs are not set.
+    pub fn from_env() -> Self {
+        let _ = ch_url();
+        let urls: Vec<String> = match std::env::var("SWITCHYARD_TEST_CH_CLUSTER_URLS") {
+            Ok(v) if !v.is_empty() => v.split(',').map(str::to_owned).collect(),
+            _ => panic!(
+                "SWITCHYARD_TEST_CH_CLUSTER_URLS is not set: run the suite through scripts/test.sh, or \
+                 `bash scripts/clickhouse-cluster.sh start && eval \"$(bash scripts/clickhouse-cluster.sh env)\"` first"
+            ),
+        };
+        assert_eq!(urls.len(), 3, "three cluster nodes: {urls:?}");
+        Self { urls }
+    }
+
+    /// Node `n`'s (1-based) HTTP URL.
+    pub fn url(&self, n: usize) -> &str {
+        &self.urls[n - 1]
+    }
+
+    /// Runs `scripts/clickhouse-cluster.sh action node` (`kill-node`, `start-node`);
+    /// blocks for as long as the script takes.
+    pub fn node(&self, action: &str, n: usize) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/clickhouse-cluster.sh");
+        let out = Command::new("bash").arg(script).arg(action).arg(n.to_string()).output().expect("run script");
+        assert!(out.status.success(), "clickhouse-cluster.sh {action} {n}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
 /// The value of the sample `series` (name plus labels exactly as Prometheus prints them,
 /// e.g. `switchyard_records_total{outcome="shipped"}`) in a `/metrics` text.
 pub fn metric(text: &str, series: &str) -> Option<f64> {

@@ -56,6 +56,11 @@ pub struct ClickHouseConfig {
     /// Create/upgrade the schema at start-up. Default true.
     #[serde(default = "default_true")]
     pub auto_migrate: bool,
+    /// A cluster of the servers' `remote_servers` (SPEC §7): DDL runs `ON CLUSTER`, tables
+    /// are replicated per shard and written and read through `Distributed` tables. Default
+    /// absent: one server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
 }
 
 /// `records.spool:`.

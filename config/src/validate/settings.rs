@@ -68,6 +68,14 @@ pub(super) fn check_records(cfg: &Config, problems: &mut Vec<Problem>) {
         if !db_ok {
             problems.push(Problem::new("records.clickhouse.database", "must be letters, digits and _"));
         }
+        if let Some(cluster) = &ch.cluster {
+            let ok = !cluster.is_empty()
+                && cluster.len() <= 64
+                && cluster.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !ok {
+                problems.push(Problem::new("records.clickhouse.cluster", "must be 1-64 letters, digits, _ and -"));
+            }
+        }
     }
     if r.spool.dir.is_empty() {
         problems.push(Problem::new("records.spool.dir", "must not be empty"));

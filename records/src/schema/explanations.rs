@@ -3,21 +3,24 @@
 
 use clickhouse::Client;
 
-use super::{exec, expand};
+use super::{create_replacing, exec, expand, TableSpec};
 use crate::RecordsError;
 
 /// `explanations`: one row per (request, source, method, instance, output, feature) —
 /// SPEC §9; two methods (TrustyAI LIME and SHAP) of one output are two rows.
 /// Partitioned by day and group so retention drops a group's days whole.
-pub(super) const CREATE_EXPLANATIONS: &str = "CREATE TABLE IF NOT EXISTS {db}.explanations (
+pub(super) const EXPLANATIONS: TableSpec = TableSpec {
+    name: "explanations",
+    columns: "
             request_id String, ts DateTime, timestamp_ms Int64, group_name String, member String,
             config_version UInt64, source String, method String, instance UInt32, output UInt32,
             output_name String, ordinal UInt32, feature String, value Float64,
             base_value Nullable(Float64), output_value Nullable(Float64),
             confidence Nullable(Float64), coverage Nullable(Float64),
-            explainer_latency_us Nullable(UInt64)
-        ) ENGINE = ReplacingMergeTree() PARTITION BY (toYYYYMMDD(ts), group_name)
-          ORDER BY (request_id, source, method, instance, output, ordinal)";
+            explainer_latency_us Nullable(UInt64)",
+    keys: "PARTITION BY (toYYYYMMDD(ts), group_name) ORDER BY (request_id, source, method, instance, output, ordinal)",
+    shard_by: "cityHash64(request_id)",
+};
 
 /// Copies the rows of the first `explanations` layout (one set per request, renamed to
 /// `explanations_v1`) into the long layout: instance 0, output 0, source `inline`.
@@ -60,7 +63,9 @@ pub(super) async fn upgrade_explanations(root: &Client, db: &str) -> Result<(), 
         });
     }
     if old_layout || has_table("explanations_v1") {
-        exec(root, &expand(CREATE_EXPLANATIONS, db), "create explanations").await?;
+        let create =
+            create_replacing(&format!("`{db}`.{}", EXPLANATIONS.name), EXPLANATIONS.columns, EXPLANATIONS.keys);
+        exec(root, &create, "create explanations").await?;
         exec(root, &expand(COPY_EXPLANATIONS_V1, db), "copy explanations v1").await?;
         exec(root, &format!("DROP TABLE IF EXISTS `{db}`.explanations_v1"), "drop explanations v1").await?;
         tracing::info!(database = %db, "explanations table moved to the long layout");

@@ -9,10 +9,12 @@ use switchyard_records::{
     RetryOptions, Role, SpoolOptions,
 };
 
+// Not every test binary reads the single server's URL (cluster_schema.rs does not).
+#[allow(unused_imports)]
 pub use switchyard_testkit::clickhouse::{ch_url, unique_db};
 
 pub fn ch_opts(url: &str, db: &str) -> ClickHouseOptions {
-    ClickHouseOptions { url: url.into(), database: db.into(), user: "default".into(), password: None }
+    ClickHouseOptions { url: url.into(), database: db.into(), user: "default".into(), password: None, cluster: None }
 }
 
 pub fn options(dir: &std::path::Path, ch: Option<ClickHouseOptions>) -> RecordsOptions {
