@@ -112,9 +112,30 @@ pub enum Incoming {
     Failed(String, Vec<Problem>),
 }
 
-/// Imports `items` in order (see the module doc).
+/// One planned write: the item it reports to, the entry, what the store must hold now,
+/// and its audit entry.
+struct Write {
+    index: usize,
+    entry: CatalogEntry,
+    expect: Expect,
+    audit: AuditEntry,
+}
+
+/// Imports `items` in order (see the module doc): plan every item against what is
+/// stored, then store the planned writes in one batch (unless `dry_run`).
 pub async fn import(state: &ControlState, items: Vec<Incoming>, options: Options<'_>) -> Result<Vec<Item>, ApiError> {
-    let stored: HashMap<String, Stored> = state
+    let stored = load_stored(state).await?;
+    let (mut out, writes) = plan(&stored, items, &options);
+    if options.dry_run || writes.is_empty() {
+        return Ok(out);
+    }
+    store(state, &writes, &mut out).await?;
+    Ok(out)
+}
+
+/// Every stored entry by id.
+async fn load_stored(state: &ControlState) -> Result<HashMap<String, Stored>, ApiError> {
+    state
         .plane
         .store()
         .catalog()
@@ -122,11 +143,14 @@ pub async fn import(state: &ControlState, items: Vec<Incoming>, options: Options
         .await?
         .into_iter()
         .map(|row| decode(row).map(|s| (s.entry.id.clone(), s)))
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, _>>()
+}
+
+/// Each item's result as if stored, and the writes that would store it.
+fn plan(stored: &HashMap<String, Stored>, items: Vec<Incoming>, options: &Options<'_>) -> (Vec<Item>, Vec<Write>) {
     let now = crate::routes::models::now();
     let mut out = Vec::with_capacity(items.len());
-    // (index into `out`, the entry to store, what it expects, its audit entry)
-    let mut writes: Vec<(usize, CatalogEntry, Expect, AuditEntry)> = Vec::new();
+    let mut writes = Vec::new();
     let mut stopped = false;
     for item in items {
         let (id, stated) = match item {
@@ -160,40 +184,49 @@ pub async fn import(state: &ControlState, items: Vec<Incoming>, options: Options
             None => (Status::Created, Expect::Absent),
             Some(s) => (Status::Updated, Expect::Version(s.version)),
         };
-        let audit = AuditEntry {
-            audit_id: switchyard_core::new_id(),
-            timestamp_ms: switchyard_core::unix_ms(),
-            actor: options.actor.to_owned(),
-            action: "model.import".to_owned(),
-            target: target(&id),
-            tenant: None,
-            config_version: 0,
-            before: json(before.map(|s| &s.entry)),
-            after: json(Some(&merged)),
-            reason: options.reason.to_owned(),
-        };
-        writes.push((out.len(), merged, expect, audit));
+        let audit = import_audit(options, &id, before.map(|s| &s.entry), &merged);
+        writes.push(Write { index: out.len(), entry: merged, expect, audit });
         out.push(Item { id, status, version: None, changes, problems: Vec::new() });
     }
-    if options.dry_run || writes.is_empty() {
-        return Ok(out);
+    (out, writes)
+}
+
+/// The audit entry of importing `after` over `before`.
+fn import_audit(options: &Options<'_>, id: &str, before: Option<&CatalogEntry>, after: &CatalogEntry) -> AuditEntry {
+    AuditEntry {
+        audit_id: switchyard_core::new_id(),
+        timestamp_ms: switchyard_core::unix_ms(),
+        actor: options.actor.to_owned(),
+        action: "model.import".to_owned(),
+        target: target(id),
+        tenant: None,
+        config_version: 0,
+        before: json(before),
+        after: json(Some(after)),
+        reason: options.reason.to_owned(),
     }
+}
+
+/// Stores `writes` in one batch (each a compare-and-set with its audit entry) and marks
+/// their items stored, or failed when the entry changed meanwhile.
+async fn store(state: &ControlState, writes: &[Write], out: &mut [Item]) -> Result<(), ApiError> {
     let documents = writes
         .iter()
-        .map(|(_, e, _, _)| serde_json::to_string(e))
+        .map(|w| serde_json::to_string(&w.entry))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ApiError::Internal(format!("entry to JSON: {e}")))?;
     let audits = writes
         .iter()
-        .map(|(_, _, _, a)| a.to_stored())
+        .map(|w| w.audit.to_stored())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ApiError::Internal(format!("audit entry: {e}")))?;
     let batch: Vec<(CatalogWrite<'_>, Expect, switchyard_state::AuditEntry)> = writes
         .iter()
         .zip(&documents)
         .zip(audits)
-        .map(|(((_, e, expect, _), doc), audit)| {
-            let w = CatalogWrite {
+        .map(|((w, doc), audit)| {
+            let e = &w.entry;
+            let write = CatalogWrite {
                 id: &e.id,
                 provider: &e.provider,
                 name: &e.name,
@@ -201,17 +234,17 @@ pub async fn import(state: &ControlState, items: Vec<Incoming>, options: Options
                 display_name: e.display_name.as_deref(),
                 document: doc,
             };
-            (w, *expect, audit)
+            (write, w.expect, audit)
         })
         .collect();
     let results = state.plane.store().catalog().put_many(&batch).await?;
     super::published(state).await;
-    for ((index, _, _, audit), result) in writes.iter().zip(results) {
-        let item = &mut out[*index];
+    for (w, result) in writes.iter().zip(results) {
+        let item = &mut out[w.index];
         match result {
             Ok(version) => {
                 item.version = Some(version);
-                state.audit.published(audit);
+                state.audit.published(&w.audit);
             }
             Err(current) => {
                 item.status = Status::Failed;
@@ -221,7 +254,7 @@ pub async fn import(state: &ControlState, items: Vec<Incoming>, options: Options
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Counts of `items` by status.
