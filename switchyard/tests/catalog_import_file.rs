@@ -6,8 +6,6 @@
 //! a dry run that stores nothing, and a second import that changes nothing. Fails, never
 //! skips, when the file or Python is missing.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Instant;
 
 use reqwest::StatusCode;
@@ -15,42 +13,10 @@ use serde_json::{json, Value};
 use switchyard_testkit::control::{admin_yaml, Api, ADMIN, VIEWER};
 use switchyard_testkit::TestGateway;
 
-/// The rows `catalog/tests/litellm_file.rs` checks: every mode, float limits, tiered and
-/// per-second prices, names with `/`, `*` and `@`, a duplicate's provider-qualified winner.
-const SPOT: [&str; 10] = [
-    "gpt-4o",
-    "groq/llama-3.3-70b-versatile",
-    "text-embedding-3-small",
-    "gpt-3.5-turbo-instruct",
-    "dall-e-3",
-    "xai/grok-4-1-fast",
-    "gemini/gemini-2.5-pro",
-    "bedrock/*/1-month-commitment/cohere.command-text-v14",
-    "vertex_ai/claude-3-5-sonnet@20240620",
-    "deepseek/deepseek-chat",
-];
+#[path = "../../catalog/tests/litellm/mod.rs"]
+mod litellm;
 
-fn file_path() -> PathBuf {
-    if let Ok(p) = std::env::var("SWITCHYARD_LITELLM_FILE") {
-        return p.into();
-    }
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/litellm-file.sh");
-    let out = Command::new("bash").args([script, "--path"]).output().expect("run scripts/litellm-file.sh --path");
-    PathBuf::from(String::from_utf8(out.stdout).expect("utf-8 path").trim())
-}
-
-fn python_reading(path: &PathBuf) -> Value {
-    let python = std::env::var("SWITCHYARD_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../catalog/tests/litellm_expect.py");
-    let out = Command::new(&python)
-        .arg(script)
-        .arg(path)
-        .args(SPOT)
-        .output()
-        .unwrap_or_else(|e| panic!("{python} is required (scripts/python-test-deps.sh installs it): {e}"));
-    assert!(out.status.success(), "litellm_expect.py failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("litellm_expect.py prints JSON")
-}
+use litellm::{file_path, python_reading, SPOT};
 
 /// The fields `litellm_expect.py` computes, read from an entry the API returned.
 fn observed(e: &Value) -> Value {
