@@ -30,7 +30,7 @@ pub mod w3c;
 use std::time::Duration;
 
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, SpanExporter as _};
 use opentelemetry_sdk::Resource;
 use prometheus::Registry;
@@ -124,6 +124,8 @@ impl Export {
             .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
             .with_endpoint(url)
             .with_timeout(timeout)
+            // One attempt per batch: the worker backs off itself (see `export`).
+            .with_retry_policy(opentelemetry_otlp::RetryPolicy::disabled())
             .build()
             .map_err(|e| TraceError::Exporter(e.to_string()))?;
         let resource = Resource::builder().with_service_name(cfg.service_name.clone()).build();
