@@ -93,27 +93,39 @@ impl Quotas {
 
     /// Writes `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` for the units held.
     pub fn write_headers(&self, headers: &mut HeaderMap) {
-        for (unit, quota) in [(Unit::Requests, &self.requests), (Unit::Tokens, &self.tokens)] {
+        let units = [(Unit::Requests, &self.requests), (Unit::Tokens, &self.tokens)];
+        headers.reserve(3 * units.iter().filter(|(_, q)| q.is_some()).count());
+        for (unit, quota) in units {
             let Some(q) = quota else { continue };
-            let names = header_names(unit);
-            headers.insert(names[0].clone(), HeaderValue::from(q.limit));
-            headers.insert(names[1].clone(), HeaderValue::from(q.remaining));
+            let [limit, remaining, reset] = header_names(unit);
+            headers.insert(limit, HeaderValue::from(q.limit));
+            headers.insert(remaining, HeaderValue::from(q.remaining));
             if let Ok(value) = HeaderValue::from_str(&format_reset(q.reset)) {
-                headers.insert(names[2].clone(), value);
+                headers.insert(reset, value);
             }
         }
     }
 }
 
+/// The `x-ratelimit-*` names, checked once at compile time (`from_static` at run time
+/// validates every byte on every call).
+const REQUESTS_HEADERS: [HeaderName; 3] = [
+    HeaderName::from_static("x-ratelimit-limit-requests"),
+    HeaderName::from_static("x-ratelimit-remaining-requests"),
+    HeaderName::from_static("x-ratelimit-reset-requests"),
+];
+const TOKENS_HEADERS: [HeaderName; 3] = [
+    HeaderName::from_static("x-ratelimit-limit-tokens"),
+    HeaderName::from_static("x-ratelimit-remaining-tokens"),
+    HeaderName::from_static("x-ratelimit-reset-tokens"),
+];
+
 /// `[limit, remaining, reset]` header names of `unit`.
 fn header_names(unit: Unit) -> [HeaderName; 3] {
-    let names = match unit {
-        Unit::Requests => {
-            ["x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"]
-        }
-        Unit::Tokens => ["x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"],
-    };
-    names.map(HeaderName::from_static)
+    match unit {
+        Unit::Requests => REQUESTS_HEADERS,
+        Unit::Tokens => TOKENS_HEADERS,
+    }
 }
 
 /// A duration as OpenAI writes resets: `20ms` below a second, else `1h2m3.5s`, `6m0s`, `1s`.
@@ -123,7 +135,9 @@ pub fn format_reset(d: Duration) -> String {
         return "0s".to_owned();
     }
     if ms < 1000 {
-        return format!("{ms}ms");
+        let mut out = String::with_capacity(6);
+        let _ = write!(out, "{ms}ms");
+        return out;
     }
     let (hours, rest) = (ms / 3_600_000, ms % 3_600_000);
     let (minutes, rest) = (rest / 60_000, rest % 60_000);
@@ -137,7 +151,13 @@ pub fn format_reset(d: Duration) -> String {
     }
     let _ = write!(out, "{seconds}");
     if millis > 0 {
-        let _ = write!(out, ".{}", format!("{millis:03}").trim_end_matches('0'));
+        let mut fraction = millis;
+        let mut digits = 3;
+        while fraction % 10 == 0 {
+            fraction /= 10;
+            digits -= 1;
+        }
+        let _ = write!(out, ".{fraction:0digits$}");
     }
     out.push('s');
     out

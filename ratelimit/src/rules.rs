@@ -91,6 +91,21 @@ impl<'a> Subject<'a> {
             },
         }
     }
+
+    /// Whether the request has a key in `scope` (and, with `want`, that it is `want`),
+    /// without building the `group/member` key.
+    fn has_key(&self, scope: Scope, want: Option<&str>) -> bool {
+        match (scope, want) {
+            (Scope::Member, Some(want)) => match (self.group, self.member) {
+                (Some(group), Some(member)) => {
+                    want.strip_prefix(group).and_then(|rest| rest.strip_prefix('/')) == Some(member)
+                }
+                _ => false,
+            },
+            (Scope::Member, None) => self.group.is_some() && self.member.is_some(),
+            (scope, want) => self.key(scope).is_some_and(|key| want.is_none_or(|want| want == key)),
+        }
+    }
 }
 
 // === impl Charge ===
@@ -150,7 +165,7 @@ impl RuleSet {
         self.rules.iter().any(|rule| {
             rule.unit == Unit::Tokens
                 && charge.covers(rule.scope)
-                && subject.key(rule.scope).is_some_and(|key| rule.match_key.as_deref().is_none_or(|m| m == key))
+                && subject.has_key(rule.scope, rule.match_key.as_deref())
         })
     }
 
@@ -164,11 +179,13 @@ impl RuleSet {
             if !charge.covers(rule.scope) {
                 continue;
             }
-            let Some(key) = subject.key(rule.scope) else { continue };
-            if rule.match_key.as_deref().is_some_and(|m| m != key) {
+            if !subject.has_key(rule.scope, rule.match_key.as_deref()) {
                 continue;
             }
-            let key = if rule.each { key } else { Cow::Borrowed("") };
+            let key = match rule.each {
+                true => subject.key(rule.scope).unwrap_or_default(),
+                false => Cow::Borrowed(""),
+            };
             planned.push(Planned { rule, key });
         }
         planned
