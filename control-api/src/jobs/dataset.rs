@@ -214,6 +214,14 @@ impl Sink {
     }
 }
 
+/// The builder's two queries for `job` on `database`, named `count` and `rows`, with `?`
+/// where the tenant and then (with a feedback filter) the metric are bound — exactly what
+/// [`Builder::build`] runs (for the SQL compatibility test).
+pub fn dataset_sql(database: &str, job: &Job) -> [(&'static str, String); 2] {
+    let table = switchyard_records::group_table(&job.spec.group);
+    [("count", count_sql(database, &table, job)), ("rows", rows_sql(database, &table, job))]
+}
+
 /// Binds the query's strings in order: the tenant, then the feedback metric when filtered.
 fn bind(q: clickhouse::query::Query, tenant: &str, metric: &str) -> clickhouse::query::Query {
     let q = q.bind(tenant);
@@ -261,7 +269,10 @@ fn rows_sql(db: &str, table: &str, job: &Job) -> String {
         collapsed_sql(db, table, job)
     );
     let chosen = if job.spec.dataset.dedup {
-        format!("SELECT any(request_id) AS rid, rq, any(rs) AS rs2, max(t) AS t2 FROM ({bodies}) GROUP BY rq")
+        // Of identical requests the newest is kept (deterministic on every engine).
+        format!(
+            "SELECT argMax(request_id, t) AS rid, rq, argMax(rs, t) AS rs2, max(t) AS t2 FROM ({bodies}) GROUP BY rq"
+        )
     } else {
         format!("SELECT request_id AS rid, rq, rs AS rs2, t AS t2 FROM ({bodies})")
     };
