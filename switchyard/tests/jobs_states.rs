@@ -131,6 +131,12 @@ async fn cancelling_a_running_job_cancels_it_at_the_trainer() {
     let (status, j) = post(&c, &gw, &format!("{draft}/cancel")).await;
     assert_eq!((status, j["state"].as_str()), (200, Some("cancelled")));
     assert_eq!(fake.jobs_created(), 1);
+    // Datasets hold users' bodies: gone once a job no longer needs them.
+    let work = gw.dir.path().join("switchyard-data/jobs");
+    for job in [&id, &draft] {
+        let gone = eventually(Duration::from_secs(5), async || !work.join(job).exists()).await;
+        assert!(gone, "the dataset of {job} was removed");
+    }
     gw.stop().await;
 }
 

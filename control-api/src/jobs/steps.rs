@@ -130,7 +130,13 @@ async fn validate(ctx: &Context<'_>, stored: Stored) -> Result<(), StepError> {
     next.dataset = Some(built.info);
     next.validated_at_ms = Some(switchyard_core::unix_ms());
     next.state = if next.spec.start { JobState::Queued } else { JobState::Draft };
-    transition(ctx, &stored, next, "info", message).await.map(drop)
+    let result = transition(ctx, &stored, next, "info", message).await.map(drop);
+    if result.is_err() {
+        // Not recorded (an operator cancelled meanwhile, or the store is down): the files
+        // hold users' bodies and the next validation rebuilds them anyway.
+        remove_work_dir(&work_dir(ctx.cfg, ctx.base_dir, &stored.job.id)).await;
+    }
+    result
 }
 
 async fn build(ctx: &Context<'_>, job: &Job) -> Result<super::dataset::Built, DatasetError> {
