@@ -13,12 +13,14 @@ use serde::{Deserialize, Serialize};
 use crate::secret::SecretRef;
 
 mod explain;
+mod jobs;
 mod policies;
 mod records;
 mod state;
 mod tracing;
 
 pub use explain::{ExplainConfig, ExplainProtocol};
+pub use jobs::JobsConfig;
 pub use policies::{BreakerConfig, PromotionConfig, RetriesConfig};
 pub use records::{BatchConfig, ClickHouseConfig, RecordsConfig, RetryConfig, SpoolConfig, WhenFull};
 pub use state::{StateConfig, DEFAULT_STATE_URL};
@@ -72,6 +74,9 @@ pub struct Config {
     /// Trace export and the access log (per process; read at start-up).
     #[serde(default, skip_serializing_if = "TracingConfig::is_default")]
     pub tracing: TracingConfig,
+    /// The fine-tuning job worker (per process; SPEC §10).
+    #[serde(default, skip_serializing_if = "JobsConfig::is_default")]
+    pub jobs: JobsConfig,
 }
 
 fn is_default_state(s: &StateConfig) -> bool {

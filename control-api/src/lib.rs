@@ -7,7 +7,8 @@
 //! previous version kept in history, and an immediate swap into the running data plane.
 //! Each change is audited ([`audit`]). The model catalog ([`catalog`], SPEC §8) lives in
 //! the state store, with a version per entry. Experiment statistics ([`stats`], [`analytics`])
-//! and the inference browser read ClickHouse.
+//! and the inference browser read ClickHouse. Fine-tuning jobs ([`jobs`], SPEC §10) live in
+//! the state store; their worker runs on the holder of the `jobs` lease.
 
 pub mod analytics;
 pub mod audit;
@@ -19,6 +20,7 @@ pub mod edit;
 pub mod error;
 pub mod extract;
 pub mod groups;
+pub mod jobs;
 pub mod openapi;
 pub mod plane;
 pub mod promotion;
@@ -95,6 +97,9 @@ pub fn mount(m: Mount<'_>) -> Router {
     let _sync = catalog::spawn_sync(state.clone());
     if let Err(error) = autopilot::spawn(state.clone(), registry) {
         tracing::error!(%error, "auto-promotion metrics could not be registered; auto-promotion is off");
+    }
+    if let Err(error) = jobs::worker::spawn(state.clone(), registry, state.plane.base_dir().to_path_buf()) {
+        tracing::error!(%error, "job metrics could not be registered; the job worker is off");
     }
     router(state)
 }

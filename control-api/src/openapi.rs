@@ -10,7 +10,7 @@ use crate::routes;
 /// The document.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Switchyard control API", description = "Operate model groups, run champion/challenger experiments, browse inferences, keep the model catalog."),
+    info(title = "Switchyard control API", description = "Operate model groups, run champion/challenger experiments, browse inferences, keep the model catalog, run fine-tuning jobs."),
     paths(
         routes::groups::list, routes::groups::get_one, routes::groups::create, routes::groups::replace,
         routes::groups::remove, routes::groups::weights, routes::groups::promote, routes::groups::pause,
@@ -25,6 +25,8 @@ use crate::routes;
         routes::models::validate, routes::models::schema,
         routes::import::discover, routes::import::import_provider, routes::import::import_file,
         routes::transform::transform,
+        routes::jobs::create, routes::jobs::list, routes::jobs::get_one, routes::jobs::events,
+        routes::jobs::start, routes::jobs::cancel,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

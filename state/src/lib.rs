@@ -10,6 +10,7 @@
 //!   .replicas()           heartbeat, list, cluster view
 //!   .sessions()           console sessions (digests only), idle + absolute expiry
 //!   .catalog()            model catalog entries: JSON documents, compare-and-set per entry version
+//!   .jobs()               fine-tuning jobs: JSON documents, compare-and-set per job, events in order
 //!   .watch_versions()     newest version: LISTEN/NOTIFY + polling (SQLite: polling)
 //! LeaseKeeper::start(leases, options, &registry)  heartbeats every ttl/3; is_held() is atomic
 //! ```
@@ -44,6 +45,7 @@ mod config_versions;
 mod db;
 mod error;
 mod import;
+mod jobs;
 mod lease_keeper;
 mod leases;
 mod migrate;
@@ -60,6 +62,7 @@ pub use catalog::{Catalog, CatalogFilter, CatalogPage, CatalogRow, CatalogWrite,
 pub use config_versions::{ConfigVersion, ConfigVersions, VersionSummary, NOTIFY_CHANNEL};
 pub use error::StateError;
 pub use import::{read_history_dir, ImportReport, ImportedVersion};
+pub use jobs::{JobEventRow, JobFilter, JobPage, JobRow, JobWrite, Jobs};
 pub use lease_keeper::{LeaseHandle, LeaseKeeper, LeaseKeeperOptions};
 pub use leases::{LeaseInfo, LeaseName, LeaseState, Leases};
 pub use migrate::{Migration, MigrationReport, MIGRATIONS};

@@ -57,8 +57,7 @@ macro_rules! migration {
     };
 }
 
-/// Every migration this build knows, in order. Extension point: jobs (§10) adds
-/// `migration!(7, "jobs", "0007_jobs")` here with its two SQL files.
+/// Every migration this build knows, in order.
 pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "config_versions", "0001_config_versions"),
     migration!(2, "audit", "0002_audit"),
@@ -66,6 +65,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(4, "replicas", "0004_replicas"),
     migration!(5, "sessions", "0005_sessions"),
     migration!(6, "catalog", "0006_catalog"),
+    migration!(7, "jobs", "0007_jobs"),
 ];
 
 /// The bookkeeping table.

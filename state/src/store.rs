@@ -10,6 +10,7 @@ use crate::catalog::Catalog;
 use crate::config_versions::ConfigVersions;
 use crate::db::{on_pool, Pool};
 use crate::error::StateError;
+use crate::jobs::Jobs;
 use crate::leases::Leases;
 use crate::migrate::{self, MigrationReport};
 use crate::options::{Engine, StoreOptions};
@@ -79,6 +80,11 @@ impl StateStore {
     /// The model catalog.
     pub fn catalog(&self) -> Catalog {
         Catalog::new(self.pool.clone())
+    }
+
+    /// Fine-tuning jobs.
+    pub fn jobs(&self) -> Jobs {
+        Jobs::new(self.pool.clone())
     }
 
     /// Console sessions.

@@ -66,7 +66,7 @@ pub fn is_member_error(status: u16, error_class: &str) -> bool {
 }
 
 /// Validates `database` for interpolation into SQL.
-fn checked_database(database: &str) -> Result<&str, AnalyticsError> {
+pub(crate) fn checked_database(database: &str) -> Result<&str, AnalyticsError> {
     switchyard_records::schema::validate_database(database).map_err(|_| AnalyticsError::InvalidInput {
         field: "database",
         message: "must match [A-Za-z_][A-Za-z0-9_]{0,63}".into(),
@@ -75,7 +75,11 @@ fn checked_database(database: &str) -> Result<&str, AnalyticsError> {
 }
 
 /// Whether `database.table` exists (a group's table appears with its first record).
-async fn table_exists(client: &clickhouse::Client, database: &str, table: &str) -> Result<bool, AnalyticsError> {
+pub(crate) async fn table_exists(
+    client: &clickhouse::Client,
+    database: &str,
+    table: &str,
+) -> Result<bool, AnalyticsError> {
     let n: u64 = client
         .query("SELECT count() FROM system.tables WHERE database = ? AND name = ?")
         .bind(database)

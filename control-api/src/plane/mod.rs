@@ -54,6 +54,7 @@ pub struct ControlPlane {
     shared: bool,
     watch: Option<VersionWatch>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    base_dir: PathBuf,
 }
 
 // === impl ControlPlane ===
@@ -70,7 +71,9 @@ impl ControlPlane {
         let shared = cfg.state.shared_config;
         let watch = if shared { Some(store.watch_versions(WatchOptions::default()).await?) } else { None };
         let leases = keeper.handle();
-        Ok(Self { store, keeper: Mutex::new(Some(keeper)), leases, replica_id, shared, watch, tasks: Mutex::default() })
+        let base_dir = base_dir(source);
+        let keeper = Mutex::new(Some(keeper));
+        Ok(Self { store, keeper, leases, replica_id, shared, watch, tasks: Mutex::default(), base_dir })
     }
 
     /// The config-version log for the data plane's `ConfigStore`.
@@ -96,6 +99,12 @@ impl ControlPlane {
     /// This replica's id (`<host>-<pid>-<random>`).
     pub fn replica_id(&self) -> &str {
         &self.replica_id
+    }
+
+    /// The directory relative paths of this process's settings resolve against (the
+    /// config file's, else the working directory).
+    pub fn base_dir(&self) -> &Path {
+        &self.base_dir
     }
 
     /// Whether routing config is shared through the store.

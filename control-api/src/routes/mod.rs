@@ -6,6 +6,7 @@ pub mod config;
 pub mod groups;
 pub mod import;
 pub mod insights;
+pub mod jobs;
 pub mod models;
 pub mod providers;
 pub mod rate_limits;
@@ -56,6 +57,11 @@ pub fn router(state: ControlState) -> Router {
         .route("/models/transform", post(transform::transform))
         .route("/models/import-file", post(import::import_file).layer(DefaultBodyLimit::max(import::MAX_FILE_BYTES)))
         .route("/models/{provider}/{*name}", get(models::get_one).put(models::put).delete(models::remove))
+        .route("/jobs", get(jobs::list).post(jobs::create))
+        .route("/jobs/{id}", get(jobs::get_one))
+        .route("/jobs/{id}/events", get(jobs::events))
+        .route("/jobs/{id}/start", post(jobs::start))
+        .route("/jobs/{id}/cancel", post(jobs::cancel))
         .route("/audit", get(config::audit))
         .route("/cluster", get(cluster::cluster))
         .route("/rate-limits", get(rate_limits::get).put(rate_limits::put))

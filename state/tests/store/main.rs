@@ -7,6 +7,7 @@ mod common;
 mod audit;
 mod catalog;
 mod config_versions;
+mod jobs;
 mod leases;
 mod migrate;
 mod sessions_replicas;
