@@ -15,12 +15,14 @@ use crate::secret::SecretRef;
 mod explain;
 mod policies;
 mod records;
+mod retention;
 mod state;
 mod tracing;
 
 pub use explain::{ExplainConfig, ExplainProtocol};
 pub use policies::{BreakerConfig, PromotionConfig, RetriesConfig};
 pub use records::{BatchConfig, ClickHouseConfig, RecordsConfig, RetryConfig, SpoolConfig, WhenFull};
+pub use retention::RetentionConfig;
 pub use state::{StateConfig, DEFAULT_STATE_URL};
 /// The `rate_limits:` section (SPEC §11); its schema and range checks live with the
 /// limiter in `switchyard-ratelimit`, cross-references in [`crate::rate_limits`].
@@ -72,6 +74,10 @@ pub struct Config {
     /// Trace export and the access log (per process; read at start-up).
     #[serde(default, skip_serializing_if = "TracingConfig::is_default")]
     pub tracing: TracingConfig,
+    /// Retention of feedback, explanations, the audit, config versions and the dead-letter
+    /// file (per process; read at start-up; run by the `retention` lease holder).
+    #[serde(default, skip_serializing_if = "RetentionConfig::is_default")]
+    pub retention: RetentionConfig,
 }
 
 fn is_default_state(s: &StateConfig) -> bool {

@@ -57,6 +57,7 @@ pub fn validate(cfg: &Config) -> Result<(), ConfigError> {
     check_state(cfg, &mut problems);
     crate::rate_limits::check(cfg, &mut problems);
     cfg.tracing.check(&mut problems);
+    cfg.retention.check(&mut problems);
     for (i, token) in cfg.admin.tokens.iter().enumerate() {
         check_text(&mut problems, &format!("admin.tokens[{i}].name"), &token.name);
         check_sha256(&mut problems, &format!("admin.tokens[{i}].token_sha256"), &token.token_sha256);
