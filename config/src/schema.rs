@@ -243,6 +243,10 @@ pub struct GroupConfig {
     /// are skipped, never queued. Default 32.
     #[serde(default = "default_mirror_concurrency")]
     pub mirror_concurrency: u32,
+    /// The tenant the group belongs to: tenant-scoped admin and viewer tokens see only
+    /// their tenant's groups. Absent: seen only by unscoped tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 /// `assignment:` of a group.
@@ -362,6 +366,10 @@ pub struct AdminTokenConfig {
     pub token_sha256: String,
     /// `admin` or `viewer`.
     pub role: AdminRole,
+    /// A tenant: the token sees only that tenant's groups and inferences (and no other
+    /// route; see the README). Absent: every tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 /// What an admin token may do.

@@ -390,7 +390,7 @@ async fn browser_pages_filters_and_detail() {
     let explanations = [expl(0, "age", 0.25), expl(1, "income", -0.125)];
     insert(&client, "explanations", &explanations).await;
     insert(&client, "explanations", &explanations).await;
-    let detail = get_inference(&client, &db, &target.request_id).await.unwrap().unwrap();
+    let detail = get_inference(&client, &db, &target.request_id, None).await.unwrap().unwrap();
     assert_eq!(detail.record.request_id, target.request_id);
     assert_eq!(detail.record.status, target.status);
     assert_eq!(detail.record.ttft_us, target.ttft_us);
@@ -404,7 +404,7 @@ async fn browser_pages_filters_and_detail() {
     let a = &detail.attributions[0];
     assert_eq!((a.names.clone(), a.values.clone()), (vec!["age".to_owned(), "income".to_owned()], vec![0.25, -0.125]));
     assert_eq!((a.base_value, a.output_value, a.explainer_latency_us), (Some(0.5), Some(0.625), Some(900)));
-    assert!(get_inference(&client, &db, "no-such-request").await.unwrap().is_none());
+    assert!(get_inference(&client, &db, "no-such-request", None).await.unwrap().is_none());
 
     // Bad input and an unreachable server are told apart.
     match list_inferences(&client, &db, &group, Some("%%%"), 10).await {

@@ -21,6 +21,14 @@
 //!   the batch goes on; while isolated, each later batch tries its rows once and
 //!   dead-letters them on failure. The first success ends the isolation. When the probe
 //!   fails too, ClickHouse itself is down: every table retries forever as before;
+//! - a malformed batch is dead-lettered whole, not bisected: ClickHouse 18.16 takes or
+//!   refuses a RowBinary insert as a whole, and found nothing to refuse per row — a
+//!   Nullable flag of 2, a Decimal(38, 12) past 38 digits, invalid UTF-8 in a String and
+//!   the largest DateTime were all stored; only a cut-off row (code 33, "Cannot read all
+//!   data … at row 2") fails, which misaligns the rest of the stream and comes from the
+//!   encoder, not from one record. A schema expression that throws (`MATERIALIZED
+//!   throwIf(…)`, code 395) fails per row but is not about the rows; it is retried, and
+//!   isolated as above;
 //! - a retried batch may re-insert rows a table already accepted: the ReplacingMergeTree
 //!   keys make that count once;
 //! - on a cluster the same names are `Distributed` tables and the client inserts with
