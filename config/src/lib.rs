@@ -14,6 +14,7 @@ pub mod dupes;
 pub mod error;
 pub mod log;
 pub mod rate_limits;
+pub mod request_id;
 pub mod schema;
 pub mod secret;
 pub mod split;

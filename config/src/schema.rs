@@ -16,6 +16,7 @@ mod explain;
 mod jobs;
 mod policies;
 mod records;
+mod retention;
 mod state;
 mod tracing;
 
@@ -23,6 +24,7 @@ pub use explain::{ExplainConfig, ExplainProtocol};
 pub use jobs::JobsConfig;
 pub use policies::{BreakerConfig, PromotionConfig, RetriesConfig};
 pub use records::{BatchConfig, ClickHouseConfig, RecordsConfig, RetryConfig, SpoolConfig, WhenFull};
+pub use retention::RetentionConfig;
 pub use state::{StateConfig, DEFAULT_STATE_URL};
 /// The `rate_limits:` section (SPEC §11); its schema and range checks live with the
 /// limiter in `switchyard-ratelimit`, cross-references in [`crate::rate_limits`].
@@ -77,6 +79,10 @@ pub struct Config {
     /// The fine-tuning job worker (per process; SPEC §10).
     #[serde(default, skip_serializing_if = "JobsConfig::is_default")]
     pub jobs: JobsConfig,
+    /// Retention of feedback, explanations, the audit, config versions and the dead-letter
+    /// file (per process; read at start-up; run by the `retention` lease holder).
+    #[serde(default, skip_serializing_if = "RetentionConfig::is_default")]
+    pub retention: RetentionConfig,
 }
 
 fn is_default_state(s: &StateConfig) -> bool {
@@ -242,6 +248,10 @@ pub struct GroupConfig {
     /// are skipped, never queued. Default 32.
     #[serde(default = "default_mirror_concurrency")]
     pub mirror_concurrency: u32,
+    /// The tenant the group belongs to: tenant-scoped admin and viewer tokens see only
+    /// their tenant's groups. Absent: seen only by unscoped tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 /// `assignment:` of a group.
@@ -361,6 +371,10 @@ pub struct AdminTokenConfig {
     pub token_sha256: String,
     /// `admin` or `viewer`.
     pub role: AdminRole,
+    /// A tenant: the token sees only that tenant's groups and inferences (and no other
+    /// route; see the README). Absent: every tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 /// What an admin token may do.

@@ -95,7 +95,7 @@ impl fmt::Debug for SecretRef {
     }
 }
 
-fn master_key() -> Result<[u8; 32], String> {
+pub(crate) fn master_key() -> Result<[u8; 32], String> {
     let hex_key = std::env::var(MASTER_KEY_ENV).map_err(|_| format!("{MASTER_KEY_ENV} is not set"))?;
     let mut key = [0u8; 32];
     hex::decode_to_slice(hex_key.trim(), &mut key)

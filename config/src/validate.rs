@@ -58,9 +58,13 @@ pub fn validate(cfg: &Config) -> Result<(), ConfigError> {
     crate::rate_limits::check(cfg, &mut problems);
     cfg.tracing.check(&mut problems);
     cfg.jobs.check(&mut problems);
+    cfg.retention.check(&mut problems);
     for (i, token) in cfg.admin.tokens.iter().enumerate() {
         check_text(&mut problems, &format!("admin.tokens[{i}].name"), &token.name);
         check_sha256(&mut problems, &format!("admin.tokens[{i}].token_sha256"), &token.token_sha256);
+        if let Some(tenant) = &token.tenant {
+            check_name(&mut problems, &format!("admin.tokens[{i}].tenant"), tenant);
+        }
         let _: AdminRole = token.role;
     }
     check_allow_list(&mut problems, &cfg.admin.secret_allow_list);
@@ -168,6 +172,9 @@ fn http_token(s: &str) -> Option<()> {
 fn check_group(cfg: &Config, name: &str, group: &GroupConfig, problems: &mut Vec<Problem>) {
     let at = |key: &str| format!("groups.{name}.{key}");
     check_name(problems, &format!("groups.{name}"), name);
+    if let Some(tenant) = &group.tenant {
+        check_name(problems, &at("tenant"), tenant);
+    }
     if group.members.is_empty() {
         problems.push(Problem::new(at("members"), "a group needs at least a champion"));
         return;

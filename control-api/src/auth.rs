@@ -5,6 +5,11 @@
 //! serving at the time of the request, so adding or revoking a token is a config change
 //! like any other. Every configured hash is compared in constant time. Without a
 //! configured token nothing is allowed. Viewers may only use safe methods.
+//!
+//! Tenant scoping (first slice): a token with a `tenant` reaches only
+//! [`TENANT_ROUTES`] — its tenant's groups, their experiments, and inferences whose
+//! record carries its tenant — and gets 404 for every other route, as for another
+//! tenant's objects, so nothing tells it what exists elsewhere.
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -23,6 +28,35 @@ pub struct Operator {
     pub name: String,
     /// What it may do.
     pub role: AdminRole,
+    /// Its tenant; `None`: every tenant.
+    pub tenant: Option<String>,
+}
+
+/// The routes (method, path under `/api/v1`, `*` one segment) a tenant-scoped token may use.
+pub const TENANT_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/groups"),
+    ("GET", "/groups/*"),
+    ("GET", "/groups/*/experiment"),
+    ("GET", "/inferences"),
+    ("GET", "/inferences/*"),
+];
+
+/// Whether `method` and `path` (with or without `/api/v1`) are one of [`TENANT_ROUTES`].
+fn tenant_route(method: &Method, path: &str) -> bool {
+    let path = path.strip_prefix("/api/v1").unwrap_or(path);
+    TENANT_ROUTES.iter().any(|(m, pattern)| {
+        *m == method.as_str() && {
+            let (mut want, mut got) = (pattern.split('/'), path.split('/'));
+            loop {
+                match (want.next(), got.next()) {
+                    (None, None) => break true,
+                    (Some("*"), Some(seg)) if !seg.is_empty() => {}
+                    (Some(w), Some(seg)) if w == seg => {}
+                    _ => break false,
+                }
+            }
+        }
+    })
 }
 
 /// An operator allowed to write.
@@ -50,7 +84,7 @@ impl Operator {
         for t in &config.admin.tokens {
             let mut want = [0u8; 32];
             if hex::decode_to_slice(&t.token_sha256, &mut want).is_ok() && bool::from(want.ct_eq(&hash)) {
-                found = Some(Operator { name: t.name.clone(), role: t.role });
+                found = Some(Operator { name: t.name.clone(), role: t.role, tenant: t.tenant.clone() });
             }
         }
         let op = found.ok_or(ApiError::Unauthenticated)?;
@@ -59,6 +93,13 @@ impl Operator {
             return Err(ApiError::Forbidden);
         }
         Ok(op)
+    }
+}
+
+impl Operator {
+    /// Whether this operator may see `group` (unscoped, or the group is its tenant's).
+    pub fn sees_group(&self, group: &switchyard_config::schema::GroupConfig) -> bool {
+        self.tenant.is_none() || self.tenant == group.tenant
     }
 }
 
@@ -95,6 +136,25 @@ pub async fn require_token(
     next: axum::middleware::Next,
 ) -> Result<axum::response::Response, ApiError> {
     let (parts, body) = req.into_parts();
-    Operator::from_parts(&parts, &state)?;
+    let op = Operator::from_parts(&parts, &state)?;
+    if op.tenant.is_some() && !tenant_route(&parts.method, parts.uri.path()) {
+        return Err(ApiError::NotFound("no such route".into()));
+    }
     Ok(next.run(axum::extract::Request::from_parts(parts, body)).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_routes_match_whole_segments() {
+        for ok in ["/groups", "/groups/g", "/api/v1/groups/g/experiment", "/inferences", "/inferences/abc"] {
+            assert!(tenant_route(&Method::GET, ok), "{ok}");
+        }
+        for no in ["/groups/g/explanations", "/groups//experiment", "/audit", "/config/versions", "/inferencesx", "/"] {
+            assert!(!tenant_route(&Method::GET, no), "{no}");
+        }
+        assert!(!tenant_route(&Method::PUT, "/groups/g"));
+    }
 }

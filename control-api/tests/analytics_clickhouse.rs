@@ -158,7 +158,8 @@ async fn experiment_numbers_match_the_rows() {
     insert(&client, &table, &replay).await;
 
     // Feedback: thumbs_up on two thirds of the requests; some events replayed; a request with
-    // two distinct events (averaged); feedback on pinned and out-of-window requests.
+    // two distinct events (the later one wins), the later inserted first; feedback on pinned
+    // and out-of-window requests.
     let mut feedback = Vec::new();
     let mut per_request: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for (k, r) in rows.iter().enumerate().filter(|(k, _)| k % 3 != 0) {
@@ -176,7 +177,10 @@ async fn experiment_numbers_match_the_rows() {
         per_request.entry(r.request_id.clone()).or_default().push(value);
         if k % 5 == 0 {
             let mut second = f.clone();
-            second.feedback_id = format!("fb-{k}-b");
+            // An earlier feedback id but a later time: time decides, not the id.
+            second.feedback_id = format!("fb-{k}-a");
+            second.timestamp_ms += 1_000;
+            second.ts = seconds(second.timestamp_ms);
             second.value = 1.0 - value;
             per_request.entry(r.request_id.clone()).or_default().push(second.value);
             feedback.push(second);
@@ -224,12 +228,9 @@ async fn experiment_numbers_match_the_rows() {
         assert_eq!(got.ttft_us.p95, Some(quantile_exact(&ttft, 0.95)));
         assert_eq!(got.input_tokens, mine.iter().map(|r| u64::from(r.input_tokens.unwrap_or(0))).sum::<u64>());
         assert_eq!(got.output_tokens, mine.iter().map(|r| u64::from(r.output_tokens.unwrap_or(0))).sum::<u64>());
-        // Feedback: one value per request (the mean of its events), then the member mean.
-        let values: Vec<f64> = mine
-            .iter()
-            .filter_map(|r| per_request.get(&r.request_id))
-            .map(|v| v.iter().sum::<f64>() / v.len() as f64)
-            .collect();
+        // Feedback: one value per request (its last event's), then the member mean.
+        let values: Vec<f64> =
+            mine.iter().filter_map(|r| per_request.get(&r.request_id)).filter_map(|v| v.last().copied()).collect();
         let fb = got.feedback.iter().find(|f| f.metric == "thumbs_up").unwrap();
         let mean = values.iter().sum::<f64>() / values.len() as f64;
         let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (values.len() - 1) as f64;
@@ -389,7 +390,7 @@ async fn browser_pages_filters_and_detail() {
     let explanations = [expl(0, "age", 0.25), expl(1, "income", -0.125)];
     insert(&client, "explanations", &explanations).await;
     insert(&client, "explanations", &explanations).await;
-    let detail = get_inference(&client, &db, &target.request_id).await.unwrap().unwrap();
+    let detail = get_inference(&client, &db, &target.request_id, None).await.unwrap().unwrap();
     assert_eq!(detail.record.request_id, target.request_id);
     assert_eq!(detail.record.status, target.status);
     assert_eq!(detail.record.ttft_us, target.ttft_us);
@@ -403,7 +404,7 @@ async fn browser_pages_filters_and_detail() {
     let a = &detail.attributions[0];
     assert_eq!((a.names.clone(), a.values.clone()), (vec!["age".to_owned(), "income".to_owned()], vec![0.25, -0.125]));
     assert_eq!((a.base_value, a.output_value, a.explainer_latency_us), (Some(0.5), Some(0.625), Some(900)));
-    assert!(get_inference(&client, &db, "no-such-request").await.unwrap().is_none());
+    assert!(get_inference(&client, &db, "no-such-request", None).await.unwrap().is_none());
 
     // Bad input and an unreachable server are told apart.
     match list_inferences(&client, &db, &group, Some("%%%"), 10).await {

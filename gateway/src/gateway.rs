@@ -137,6 +137,8 @@ impl Gateway {
             explainers: explain::Explainers::new(explain::ExplainMetrics::new(&registry)?),
             ready: false.into(),
             tracing,
+            request_ids: request_id_signer(),
+            feedback_repeats: proxy::feedback::Repeats::default(),
         });
         explain::metrics::keep_exported(&store, shared.explainers.metrics.clone());
         let mounted = mount(&MountContext {
@@ -232,4 +234,18 @@ async fn bind(addr: &str, what: &str) -> Result<TcpListener, StartError> {
 
 fn local_addr(l: &TcpListener) -> Result<SocketAddr, StartError> {
     l.local_addr().map_err(|source| StartError::Io { what: "local_addr".into(), source })
+}
+
+/// The request-id signer under the master key's subkey; without a master key a random
+/// per-process key, said at WARN (feedback then verifies only on this process).
+fn request_id_signer() -> switchyard_config::request_id::RequestIdSigner {
+    let signer = switchyard_config::request_id::RequestIdSigner::from_env();
+    if signer.is_ephemeral() {
+        tracing::warn!(
+            env = switchyard_config::secret::MASTER_KEY_ENV,
+            "no usable master key: request ids are signed with a key random to this process, so \
+             feedback is accepted only by this process and only until it restarts"
+        );
+    }
+    signer
 }

@@ -68,6 +68,13 @@ pub fn options(cfg: &Config) -> Result<RecordsOptions, ConfigError> {
             max_delay_ms: r.batch.max_delay_ms,
         },
         retry: RetryOptions { initial_backoff_ms: r.retry.initial_backoff_ms, max_backoff_ms: r.retry.max_backoff_ms },
+        janitor_interval: std::time::Duration::from_secs(cfg.retention.interval_s),
+        shared_retention: switchyard_records::SharedRetention {
+            feedback_days: cfg.retention.feedback_days,
+            explanations_days: cfg.retention.explanations_days,
+            audit_days: cfg.retention.audit_days,
+            dead_letter_days: cfg.retention.dead_letter_days,
+        },
         ..RecordsOptions::default()
     })
 }

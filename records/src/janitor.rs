@@ -5,6 +5,12 @@
 //! `today - retention_days`. The group's `explanations` rows go with them: that table is
 //! partitioned by `(toYYYYMMDD(ts), group_name)`. Idempotent; a missing table is not an
 //! error. On a cluster the same happens to the replicated local tables, `ON CLUSTER`.
+//!
+//! The shared tables ([`drop_expired_shared`], `retention:` in the config): `feedback`
+//! loses whole days older than `feedback_days`; `explanations` whole (day, group)
+//! partitions older than `explanations_days`, of every group (deleted ones too);
+//! `control_audit` (partitioned by month) whole months whose last day is older than
+//! `audit_days`.
 
 use clickhouse::Client;
 
@@ -106,6 +112,98 @@ async fn drop_expired_explanations(
         tracing::info!(group, partition = day, "dropped expired explanations");
     }
     Ok(())
+}
+
+/// How long the shared tables keep rows, days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedRetention {
+    /// `feedback`. Default 90.
+    pub feedback_days: u32,
+    /// `explanations` (every group). Default 30.
+    pub explanations_days: u32,
+    /// `control_audit`. Default 365.
+    pub audit_days: u32,
+    /// The dead-letter file (this process's). Default 30.
+    pub dead_letter_days: u32,
+}
+
+impl Default for SharedRetention {
+    fn default() -> Self {
+        Self { feedback_days: 90, explanations_days: 30, audit_days: 365, dead_letter_days: 30 }
+    }
+}
+
+/// Drops the expired partitions of `feedback`, `explanations` and `control_audit`; returns
+/// how many partitions were dropped.
+pub async fn drop_expired_shared(
+    client: &Client,
+    cluster: Option<Cluster<'_>>,
+    database: &str,
+    retention: &SharedRetention,
+    now_ms: i64,
+) -> Result<usize, RecordsError> {
+    let today = now_ms.div_euclid(86_400_000);
+    let cutoff = |days: u32| cutoff_seconds(yyyymmdd(today - i64::from(days)));
+    let mut dropped = 0;
+    // Whole days / months whose newest row is before the cut-off.
+    for (table, partition, before_s) in [
+        ("feedback", "toYYYYMMDD(ts)", cutoff(retention.feedback_days)),
+        ("control_audit", "toYYYYMM(ts)", cutoff(retention.audit_days)),
+    ] {
+        let sql = format!(
+            "SELECT {partition} AS p FROM `{database}`.{table} GROUP BY p HAVING max(ts) < toDateTime({before_s})"
+        );
+        let parts: Vec<u32> =
+            client.query(&sql).fetch_all().await.map_err(|e| RecordsError::clickhouse("list expired partitions", e))?;
+        for p in parts {
+            let sql = match cluster {
+                None => format!("ALTER TABLE `{database}`.{table} DROP PARTITION {p}"),
+                Some(c) => c.drop_partition(table, &p.to_string()),
+            };
+            client.query(&sql).execute().await.map_err(|e| RecordsError::clickhouse("drop partition", e))?;
+            tracing::info!(table, partition = p, "dropped expired partition");
+            dropped += 1;
+        }
+    }
+    dropped += drop_expired_explanations_of_all(client, cluster, database, cutoff(retention.explanations_days)).await?;
+    Ok(dropped)
+}
+
+/// Drops the `explanations` partitions (day, group) of every group whose day is before
+/// `before_s` (Unix seconds of a day's start).
+async fn drop_expired_explanations_of_all(
+    client: &Client,
+    cluster: Option<Cluster<'_>>,
+    database: &str,
+    before_s: u32,
+) -> Result<usize, RecordsError> {
+    #[derive(clickhouse::Row, serde::Deserialize)]
+    struct Part {
+        day: u32,
+        group_name: String,
+    }
+    let parts: Vec<Part> = client
+        .query(&format!(
+            "SELECT DISTINCT toYYYYMMDD(ts) AS day, group_name FROM `{database}`.explanations WHERE ts < toDateTime(?)"
+        ))
+        .bind(before_s)
+        .fetch_all()
+        .await
+        .map_err(|e| RecordsError::clickhouse("list expired explanation partitions", e))?;
+    for Part { day, group_name } in &parts {
+        let sql = match cluster {
+            None => format!("ALTER TABLE `{database}`.explanations DROP PARTITION ({day}, ?)"),
+            Some(c) => c.drop_partition("explanations", &format!("({day}, ?)")),
+        };
+        client
+            .query(&sql)
+            .bind(group_name.as_str())
+            .execute()
+            .await
+            .map_err(|e| RecordsError::clickhouse("drop explanation partition", e))?;
+        tracing::info!(group = %group_name, partition = day, "dropped expired explanations");
+    }
+    Ok(parts.len())
 }
 
 /// Unix seconds of 00:00 UTC of the `YYYYMMDD` day `day`.

@@ -65,6 +65,7 @@ use tokio::sync::{mpsc, watch};
 pub use dead_letter::DeadLetter;
 pub use entry::Entry;
 pub use error::{classify, clickhouse_exception_code, Failure, RecordsError};
+pub use janitor::SharedRetention;
 pub use janitor::{drop_expired_partitions, drop_expired_partitions_on};
 pub use metrics::{Outcome, OUTCOMES};
 pub use options::{
@@ -140,8 +141,10 @@ pub fn start(opts: RecordsOptions, registry: &Registry) -> Result<(RecordQueue, 
                 migrate_on_start: opts.migrate_on_start,
                 janitor_interval: opts.janitor_interval,
                 retention_gate: opts.retention_gate.clone(),
+                shared_retention: opts.shared_retention,
                 ready: Default::default(),
                 retention: Default::default(),
+                isolated: Default::default(),
             };
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -92,6 +92,8 @@ pub struct RecordsOptions {
     /// Whether this process runs retention now (replicas: the holder of the `retention`
     /// lease). Default: always.
     pub retention_gate: RetentionGate,
+    /// Retention of `feedback`, `explanations`, `control_audit` and the dead-letter file.
+    pub shared_retention: crate::janitor::SharedRetention,
 }
 
 /// Whether this process may run retention now; replicas share one ClickHouse, and only
@@ -167,6 +169,7 @@ impl Default for RecordsOptions {
             dead_letter_path: None,
             janitor_interval: Duration::from_secs(3600),
             retention_gate: RetentionGate::default(),
+            shared_retention: Default::default(),
         }
     }
 }

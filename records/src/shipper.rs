@@ -14,6 +14,21 @@
 //! - a missing group table is created (records of a group wait in the spool until it
 //!   exists); rows ClickHouse rejects as malformed go to the dead-letter file, never
 //!   retried, never silently dropped;
+//! - one group's table never blocks the others (issue 11): when a group's insert (or its
+//!   table's creation) has failed [`ISOLATE_AFTER`] times in a row for a reason that is
+//!   not malformed rows while ClickHouse answers a probe, that group is *isolated*: its
+//!   rows of this batch are written to the dead-letter file (ERROR naming the group) and
+//!   the batch goes on; while isolated, each later batch tries its rows once and
+//!   dead-letters them on failure. The first success ends the isolation. When the probe
+//!   fails too, ClickHouse itself is down: every table retries forever as before;
+//! - a malformed batch is dead-lettered whole, not bisected: ClickHouse 18.16 takes or
+//!   refuses a RowBinary insert as a whole, and found nothing to refuse per row — a
+//!   Nullable flag of 2, a Decimal(38, 12) past 38 digits, invalid UTF-8 in a String and
+//!   the largest DateTime were all stored; only a cut-off row (code 33, "Cannot read all
+//!   data … at row 2") fails, which misaligns the rest of the stream and comes from the
+//!   encoder, not from one record. A schema expression that throws (`MATERIALIZED
+//!   throwIf(…)`, code 395) fails per row but is not about the rows; it is retried, and
+//!   isolated as above;
 //! - a retried batch may re-insert rows a table already accepted: the ReplacingMergeTree
 //!   keys make that count once;
 //! - on a cluster the same names are `Distributed` tables and the client inserts with
@@ -37,6 +52,10 @@ use crate::spool::SpoolReader;
 use crate::{janitor, BatchOptions, ClickHouseOptions, GroupSpec, RecordQueueMetrics, RetryOptions};
 use switchyard_core::Backoff;
 
+/// Failed attempts in a row after which a group whose table fails while ClickHouse
+/// answers is isolated (see the module docs).
+pub(crate) const ISOLATE_AFTER: u32 = 3;
+
 /// Per-insert timeouts (send a chunk, wait for the server's answer).
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 const END_TIMEOUT: Duration = Duration::from_secs(120);
@@ -56,8 +75,11 @@ pub(crate) struct Shipper {
     pub(crate) migrate_on_start: bool,
     pub(crate) janitor_interval: Duration,
     pub(crate) retention_gate: crate::RetentionGate,
+    pub(crate) shared_retention: janitor::SharedRetention,
     pub(crate) ready: HashSet<String>,
     pub(crate) retention: HashMap<String, u32>,
+    /// Group tables isolated for failing while ClickHouse answers.
+    pub(crate) isolated: HashSet<String>,
 }
 
 /// Shutdown deadline passed while ClickHouse was still failing: leave the rest spooled.
@@ -220,11 +242,24 @@ impl Shipper {
     }
 
     async fn run_janitor(&mut self) {
+        let now_ms = switchyard_core::unix_ms();
+        // The dead-letter file is this process's own: trimmed whatever the lease.
+        match self.dead_letter.trim_older_than(self.shared_retention.dead_letter_days, now_ms) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(lines = n, path = %self.dead_letter.path().display(), "dead-letter lines expired"),
+            Err(error) => tracing::warn!(%error, "cannot trim the dead-letter file; will retry"),
+        }
         if !self.retention_gate.is_open() {
             tracing::debug!("retention runs on the holder of the retention lease; skipped here");
             return;
         }
-        let now_ms = switchyard_core::unix_ms();
+        let cluster = Cluster::of(&self.opts);
+        if let Err(error) =
+            janitor::drop_expired_shared(&self.client, cluster, &self.opts.database, &self.shared_retention, now_ms)
+                .await
+        {
+            tracing::warn!(%error, "retention of feedback, explanations and control_audit failed; will retry");
+        }
         for (group, days) in self.retention.clone() {
             let cluster = Cluster::of(&self.opts);
             if let Err(error) =
@@ -316,6 +351,9 @@ impl Shipper {
                     }
                     Err(error) => {
                         tracing::warn!(table, %error, attempt, "cannot create group table; retrying");
+                        if self.should_isolate(table, group, attempt).await {
+                            return self.isolate(table, &error.to_string(), rows.len(), sources).await;
+                        }
                         self.backoff(attempt).await?;
                         attempt += 1;
                         continue;
@@ -323,9 +361,17 @@ impl Shipper {
                 }
             }
             let error = match insert_rows(&self.client, table, rows).await {
-                Ok(()) => return Ok(rows.len() as u64),
+                Ok(()) => {
+                    if self.isolated.remove(table) {
+                        tracing::info!(table, "group table takes rows again; isolation ended");
+                    }
+                    return Ok(rows.len() as u64);
+                }
                 Err(error) => error,
             };
+            if classify(&error) != Failure::Malformed && self.should_isolate(table, group, attempt).await {
+                return self.isolate(table, &error.to_string(), rows.len(), sources).await;
+            }
             match classify(&error) {
                 Failure::Retry => {
                     tracing::warn!(table, rows = rows.len(), %error, attempt, "clickhouse insert failed; retrying");
@@ -362,6 +408,38 @@ impl Shipper {
             self.backoff(attempt).await?;
             attempt += 1;
         }
+    }
+
+    /// Whether `table` (a group's) should be isolated after `attempt` failed: already
+    /// isolated, or [`ISOLATE_AFTER`] failures in a row while ClickHouse answers a probe.
+    async fn should_isolate(&self, table: &str, group: Option<&str>, attempt: u32) -> bool {
+        if group.is_none() {
+            return false;
+        }
+        if self.isolated.contains(table) {
+            return true;
+        }
+        attempt + 1 >= ISOLATE_AFTER && self.client.query("SELECT 1").execute().await.is_ok()
+    }
+
+    /// Dead-letters a group's rows of this batch and marks the group isolated.
+    async fn isolate(&mut self, table: &str, error: &str, rows: usize, sources: &[&Entry]) -> Result<u64, Stopped> {
+        let message = format!("group table `{table}` takes no rows while ClickHouse answers: {error}");
+        let mut attempt = 0;
+        while let Err(io) = self.dead_letter.write_entries(table, &message, sources.iter().copied()) {
+            tracing::error!(error = %io, "cannot write the dead-letter file; retrying");
+            self.backoff(attempt).await?;
+            attempt += 1;
+        }
+        if self.isolated.insert(table.to_owned()) {
+            tracing::error!(
+                table, rows, error = %message, path = %self.dead_letter.path().display(),
+                "group table failing while ClickHouse answers; isolated: its rows go to the dead-letter file \
+                 so other groups keep shipping"
+            );
+        }
+        self.metrics.count(Outcome::DeadLetter, rows as u64);
+        Ok(0)
     }
 
     async fn dead_letter_raw(&mut self, error: &str, payload: &[u8]) -> Result<(), Stopped> {

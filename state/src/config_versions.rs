@@ -192,6 +192,27 @@ impl ConfigVersions {
         max.map_or(Ok(0), |v| to_u64(v, "config version"))
     }
 
+    /// Deletes the versions stored more than `days` days ago (database server clock),
+    /// except those numbered within `keep` of the newest (at least 1, so the running
+    /// version stays and the next
+    /// append still numbers from it); returns how many.
+    pub async fn delete_older_than(&self, days: u32, keep: u32) -> Result<u64, StateError> {
+        let horizon_ms = i64::from(days) * 86_400_000;
+        let keep = i64::from(keep.max(1));
+        let sql = self.pool.sql(
+            "DELETE FROM config_versions WHERE created_at_ms < {now_ms} - $1 \
+             AND version <= (SELECT MAX(version) FROM config_versions) - $2",
+        );
+        let done = on_pool!(&self.pool, |p| sqlx::query(&sql)
+            .bind(horizon_ms)
+            .bind(keep)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| StateError::from_sqlx("config_versions.delete_older_than", e))?;
+        Ok(done)
+    }
+
     /// The newest version with its text.
     pub async fn latest(&self) -> Result<Option<ConfigVersion>, StateError> {
         let sql = format!("SELECT {COLUMNS} FROM config_versions ORDER BY version DESC LIMIT 1");

@@ -60,6 +60,7 @@ pub async fn start(source: ConfigSource) -> Result<Running, ServeError> {
     })?;
     let store = gateway.store().clone();
     plane.spawn_heartbeat(gateway.admin_addr.to_string(), move || store.current().version);
+    plane.spawn_retention();
     Ok(Running { gateway, plane })
 }
 

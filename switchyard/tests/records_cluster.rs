@@ -54,7 +54,9 @@ impl Gateway {
             BIN,
             &["serve", "--config", self.config.to_str().expect("utf-8")],
             self.dir.path(),
-            &[("RUST_LOG", "info")],
+            // One master key for both gateways: feedback sent to one verifies request ids
+            // the other signed.
+            &[("RUST_LOG", "info"), ("SWITCHYARD_MASTER_KEY", &"55".repeat(32))],
         );
         let (data, admin) = served.serving().await;
         self.admin = format!("http://{admin}");

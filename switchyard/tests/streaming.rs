@@ -59,7 +59,7 @@ async fn forwards_with_attribution_headers_and_rewritten_model() {
     let timing = h["server-timing"].to_str().expect("ascii");
     assert!(timing.starts_with("overhead;dur=") && timing.contains(", upstream;dur="), "{timing}");
     let id = h["x-switchyard-request-id"].to_str().expect("ascii").to_owned();
-    assert_eq!(id.len(), 32);
+    assert_eq!(id.len(), 48, "32 hex digits of id and 16 of its tenant tag: {id}");
     let body: serde_json::Value = resp.json().await.expect("json");
     assert_eq!(body["choices"][0]["message"]["content"], "hello");
 

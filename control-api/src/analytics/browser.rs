@@ -60,6 +60,9 @@ pub struct InferenceFilter {
     pub client_request_id: Option<String>,
     /// Only requests of this W3C trace (32 lowercase hex characters).
     pub trace_id: Option<String>,
+    /// Only requests of this tenant's clients (set from a tenant-scoped token, never
+    /// from the query).
+    pub tenant: Option<String>,
 }
 
 /// One inference in a listing.
@@ -283,6 +286,9 @@ pub async fn list_inferences(
     if filter.trace_id.is_some() {
         conditions.push("trace_id = ?".into());
     }
+    if filter.tenant.is_some() {
+        conditions.push("tenant = ?".into());
+    }
     if let Some(status) = filter.status {
         conditions.push(status.sql());
     }
@@ -311,6 +317,9 @@ pub async fn list_inferences(
     if let Some(t) = &filter.trace_id {
         q = q.bind(t.as_str());
     }
+    if let Some(t) = &filter.tenant {
+        q = q.bind(t.as_str());
+    }
     if let Some(s) = filter.since_ms {
         q = q.bind(seconds(s)).bind(s);
     }
@@ -331,22 +340,27 @@ pub async fn list_inferences(
     Ok(Page { items, next_cursor })
 }
 
-/// The inference `request_id` with its feedback and attributions, or `None` if unknown.
+/// The inference `request_id` with its feedback and attributions, or `None` if unknown —
+/// or, with `tenant`, when its record is not that tenant's.
 pub async fn get_inference(
     client: &Client,
     database: &str,
     request_id: &str,
+    tenant: Option<&str>,
 ) -> Result<Option<InferenceDetail>, AnalyticsError> {
     let db = checked_database(database)?;
     if !table_exists(client, db, "inferences").await? {
         return Ok(None);
     }
-    let record: Option<InferenceItem> = client
-        .query(&format!("SELECT {ITEM_COLUMNS} FROM `{db}`.inferences WHERE request_id = ? GROUP BY request_id"))
-        .bind(request_id)
-        .fetch_optional()
-        .await
-        .map_err(|e| AnalyticsError::clickhouse("get inference", e))?;
+    let scope = if tenant.is_some() { " AND tenant = ?" } else { "" };
+    let mut query = client
+        .query(&format!("SELECT {ITEM_COLUMNS} FROM `{db}`.inferences WHERE request_id = ?{scope} GROUP BY request_id"))
+        .bind(request_id);
+    if let Some(t) = tenant {
+        query = query.bind(t);
+    }
+    let record: Option<InferenceItem> =
+        query.fetch_optional().await.map_err(|e| AnalyticsError::clickhouse("get inference", e))?;
     let Some(record) = record else { return Ok(None) };
     let bodies: Bodies = client
         .query(&format!("SELECT any(request_body), any(response_body) FROM `{db}`.inferences WHERE request_id = ?"))

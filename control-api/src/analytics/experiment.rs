@@ -6,7 +6,8 @@
 //!    the requests that have one, token sums, the range of recorded weights;
 //! 2. per member: requests slower than the champion's p95 (the slow-rate threshold);
 //! 3. per member and feedback metric: count, mean and variance of one value per request
-//!    (feedback deduplicated by `feedback_id`, several events on a request averaged), joined to
+//!    (feedback deduplicated by `feedback_id`, the last value per (request, metric) wins:
+//!    `argMax` by (timestamp, `feedback_id`)), joined to
 //!    the window's requests by `request_id`;
 //! 4. per member and currency: requests with a cost, their exact total and the variance of
 //!    the per-request cost (SPEC §8: cost per request per arm, with an interval).
@@ -245,8 +246,9 @@ impl Window<'_> {
     fn feedback_sql(&self) -> String {
         format!(
             "SELECT mem, metric, toUInt64(count()), avg(v), varPop(v) FROM ( \
-               SELECT request_id, metric, avg(fv) AS v FROM ( \
-                 SELECT request_id, metric, feedback_id, any(value) AS fv FROM `{db}`.feedback \
+               SELECT request_id, metric, argMax(fv, (t, feedback_id)) AS v FROM ( \
+                 SELECT request_id, metric, feedback_id, any(value) AS fv, any(timestamp_ms) AS t \
+                 FROM `{db}`.feedback \
                  WHERE ts >= toDateTime({since_s}) GROUP BY request_id, metric, feedback_id \
                ) GROUP BY request_id, metric \
              ) AS f ALL INNER JOIN ( \

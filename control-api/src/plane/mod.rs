@@ -55,6 +55,7 @@ pub struct ControlPlane {
     watch: Option<VersionWatch>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     base_dir: PathBuf,
+    retention: switchyard_config::schema::RetentionConfig,
 }
 
 // === impl ControlPlane ===
@@ -72,8 +73,18 @@ impl ControlPlane {
         let watch = if shared { Some(store.watch_versions(WatchOptions::default()).await?) } else { None };
         let leases = keeper.handle();
         let base_dir = base_dir(source);
-        let keeper = Mutex::new(Some(keeper));
-        Ok(Self { store, keeper, leases, replica_id, shared, watch, tasks: Mutex::default(), base_dir })
+        let retention = cfg.retention.clone();
+        Ok(Self {
+            store,
+            keeper: Mutex::new(Some(keeper)),
+            leases,
+            replica_id,
+            shared,
+            watch,
+            tasks: Mutex::default(),
+            base_dir,
+            retention,
+        })
     }
 
     /// The config-version log for the data plane's `ConfigStore`.
@@ -127,6 +138,23 @@ impl ControlPlane {
         }));
     }
 
+    /// Trims the store's `audit` and `config_versions` tables every `retention.interval_s`
+    /// (the file's `retention:`, read at start-up) while this replica holds the
+    /// `retention` lease (SPEC §7); a failure is logged and retried next time.
+    pub fn spawn_retention(&self) {
+        let (store, leases, retention) = (self.store.clone(), self.leases.clone(), self.retention.clone());
+        self.tasks.lock().push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(retention.interval_s.max(1)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if leases.is_held(LeaseName::Retention) {
+                    trim_store(&store, &retention).await;
+                }
+            }
+        }));
+    }
+
     /// Stops the background work and releases the leases at once (a clean shutdown lets
     /// another replica take over without waiting for the ttl).
     pub async fn shutdown(&self) {
@@ -138,6 +166,21 @@ impl ControlPlane {
             keeper.shutdown().await;
         }
         let _ = self.store.replicas().remove(&self.replica_id).await;
+    }
+}
+
+/// One retention pass over the store's tables.
+async fn trim_store(store: &StateStore, retention: &switchyard_config::schema::RetentionConfig) {
+    match store.audit().delete_older_than(retention.audit_days).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(entries = n, days = retention.audit_days, "expired audit entries deleted"),
+        Err(error) => tracing::warn!(%error, "audit retention failed; will retry"),
+    }
+    let versions = store.config_versions();
+    match versions.delete_older_than(retention.config_versions_days, retention.config_versions_keep).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(versions = n, days = retention.config_versions_days, "expired config versions deleted"),
+        Err(error) => tracing::warn!(%error, "config version retention failed; will retry"),
     }
 }
 

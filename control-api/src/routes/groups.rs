@@ -60,10 +60,14 @@ pub struct MemberName {
 
 /// `GET /api/v1/groups`
 #[utoipa::path(get, path = "/api/v1/groups", tag = "groups", responses((status = 200, body = [GroupView])))]
-pub async fn list(State(state): State<ControlState>, _: Operator) -> Response {
+pub async fn list(State(state): State<ControlState>, op: Operator) -> Response {
     let (cfg, version) = state.editor.snapshot();
-    let groups: Vec<GroupView> =
-        cfg.groups.iter().map(|(n, g)| GroupView { name: n.clone(), config: g.clone(), version }).collect();
+    let groups: Vec<GroupView> = cfg
+        .groups
+        .iter()
+        .filter(|(_, g)| op.sees_group(g))
+        .map(|(n, g)| GroupView { name: n.clone(), config: g.clone(), version })
+        .collect();
     tagged(version, groups)
 }
 
@@ -72,11 +76,12 @@ pub async fn list(State(state): State<ControlState>, _: Operator) -> Response {
     responses((status = 200, body = GroupView), (status = 404)))]
 pub async fn get_one(
     State(state): State<ControlState>,
-    _: Operator,
+    op: Operator,
     Path(group): Path<String>,
 ) -> Result<Response, ApiError> {
     let (cfg, version) = state.editor.snapshot();
-    let g = cfg.groups.get(&group).ok_or_else(|| missing_group(&group))?;
+    // Another tenant's group is as missing as one that does not exist.
+    let g = cfg.groups.get(&group).filter(|g| op.sees_group(g)).ok_or_else(|| missing_group(&group))?;
     Ok(tagged(version, GroupView { name: group, config: g.clone(), version }))
 }
 

@@ -76,6 +76,7 @@ impl BrowseQuery {
             until_ms: self.until,
             client_request_id: self.client_request_id,
             trace_id: self.trace_id.as_deref().map(analytics::trace_id_filter).transpose()?,
+            tenant: None,
         };
         Ok((filter, self.cursor, self.limit.unwrap_or(analytics::DEFAULT_PAGE_LIMIT)))
     }
@@ -102,11 +103,14 @@ impl From<AnalyticsError> for ApiError {
     responses((status = 200, body = ExperimentReport), (status = 404), (status = 503)))]
 pub async fn experiment(
     State(state): State<ControlState>,
-    _: Operator,
+    op: Operator,
     Path(group): Path<String>,
     Query(q): Query<ExperimentQuery>,
 ) -> Result<Json<ExperimentReport>, ApiError> {
     let (cfg, _) = state.editor.snapshot();
+    if cfg.groups.get(&group).is_some_and(|g| !op.sees_group(g)) {
+        return Err(ApiError::NotFound(format!("group `{group}` does not exist")));
+    }
     let members = crate::groups::member_views(&cfg, &group)
         .ok_or_else(|| ApiError::NotFound(format!("group `{group}` does not exist")))?;
     let ch = store(&state)?;
@@ -172,11 +176,12 @@ pub async fn explanations(
     responses((status = 200, body = Page), (status = 400), (status = 503)))]
 pub async fn list_inferences(
     State(state): State<ControlState>,
-    _: Operator,
+    op: Operator,
     Query(q): Query<BrowseQuery>,
 ) -> Result<Json<Page>, ApiError> {
     let ch = store(&state)?;
-    let (filter, cursor, limit) = q.into_parts()?;
+    let (mut filter, cursor, limit) = q.into_parts()?;
+    filter.tenant = op.tenant;
     let page = analytics::list_inferences(&ch.client, &ch.database, &filter, cursor.as_deref(), limit).await?;
     Ok(Json(page))
 }
@@ -186,11 +191,11 @@ pub async fn list_inferences(
     responses((status = 200, body = InferenceDetail), (status = 404), (status = 503)))]
 pub async fn get_inference(
     State(state): State<ControlState>,
-    _: Operator,
+    op: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<InferenceDetail>, ApiError> {
     let ch = store(&state)?;
-    analytics::get_inference(&ch.client, &ch.database, &id)
+    analytics::get_inference(&ch.client, &ch.database, &id, op.tenant.as_deref())
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no inference `{}`", id.chars().take(64).collect::<String>())))

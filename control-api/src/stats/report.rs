@@ -69,7 +69,7 @@ pub struct TtftQuantiles {
 }
 
 /// One feedback metric of one member, one value per request (feedback events deduplicated
-/// by `feedback_id`, several events on one request averaged).
+/// by `feedback_id`, the last value per (request, metric) wins).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct FeedbackStats {
     /// Metric name.

@@ -96,6 +96,16 @@ pub enum GatewayError {
     /// No such route.
     #[error("no route for {0}")]
     NotFound(String),
+    /// Feedback names no inference of the caller's tenant (the same answer whether or not
+    /// the id exists elsewhere).
+    #[error("no inference with this request_id for this client")]
+    UnknownInference,
+    /// Feedback for a (request, metric) that already has the most values one replica takes.
+    #[error("this request already has {limit} values for this metric")]
+    FeedbackRepeated {
+        /// The bound.
+        limit: u8,
+    },
     /// Route exists, method does not; carries the allowed method.
     #[error("method not allowed")]
     MethodNotAllowed(&'static str),
@@ -215,6 +225,8 @@ impl GatewayError {
             | UnknownGroup(_)
             | UnknownMember { .. }
             | NotFound(_)
+            | UnknownInference
+            | FeedbackRepeated { .. }
             | MethodNotAllowed(_)
             | Unsupported { .. } => Blame::Client,
             UpstreamRejected { status, .. } if *status != 429 => Blame::Client,
@@ -288,7 +300,8 @@ impl GatewayError {
             GroupForbidden(_) => ErrorClass::Forbidden,
             UnknownGroup(_) => ErrorClass::UnknownGroup,
             UnknownMember { .. } => ErrorClass::UnknownMember,
-            NotFound(_) => ErrorClass::NotFound,
+            NotFound(_) | UnknownInference => ErrorClass::NotFound,
+            FeedbackRepeated { .. } => ErrorClass::RateLimited,
             MethodNotAllowed(_) => ErrorClass::MethodNotAllowed,
             UpstreamConnect { .. } => ErrorClass::UpstreamConnect,
             UpstreamTimeout { .. } => ErrorClass::UpstreamTimeout,
@@ -312,7 +325,8 @@ impl GatewayError {
             BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             MissingKey | InvalidKey => StatusCode::UNAUTHORIZED,
             GroupForbidden(_) => StatusCode::FORBIDDEN,
-            UnknownGroup(_) | NotFound(_) => StatusCode::NOT_FOUND,
+            UnknownGroup(_) | NotFound(_) | UnknownInference => StatusCode::NOT_FOUND,
+            FeedbackRepeated { .. } => StatusCode::TOO_MANY_REQUESTS,
             MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             UpstreamConnect { .. } | UpstreamInvalid { .. } | UpstreamReset { .. } => StatusCode::BAD_GATEWAY,
             UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,

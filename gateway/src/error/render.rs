@@ -74,8 +74,10 @@ impl GatewayError {
         match (self.blame(), self) {
             (_, GatewayError::MissingKey | GatewayError::InvalidKey) => "authentication_error",
             (_, GatewayError::GroupForbidden(_)) => "permission_error",
-            (_, GatewayError::UnknownGroup(_) | GatewayError::NotFound(_)) => "not_found_error",
-            (_, GatewayError::RateLimited(_)) => "rate_limit_error",
+            (_, GatewayError::UnknownGroup(_) | GatewayError::NotFound(_) | GatewayError::UnknownInference) => {
+                "not_found_error"
+            }
+            (_, GatewayError::RateLimited(_) | GatewayError::FeedbackRepeated { .. }) => "rate_limit_error",
             (Blame::Client, _) => "invalid_request_error",
             (Blame::Upstream, _) => "upstream_error",
             (Blame::Internal, _) => "server_error",

@@ -82,6 +82,18 @@ impl RequestCtx {
         self.group.as_ref().map_or(NONE, |g| g.name.as_str())
     }
 
+    /// Phase 2's end: the id becomes the signed id bound to the client's tenant (see
+    /// [`switchyard_config::request_id`]), and the log span says so. Early answers (before
+    /// authentication) keep the unsigned id; no feedback can name them.
+    pub fn sign_id(&mut self, signer: &switchyard_config::request_id::RequestIdSigner) {
+        if self.id.len() != switchyard_core::id::ID_LEN {
+            return; // already signed
+        }
+        let tenant = self.client.as_ref().map_or("", |c| c.tenant.as_str());
+        self.id = signer.sign(&self.id, tenant);
+        tracing::Span::current().record("request_id", self.id.as_str());
+    }
+
     /// Tenant and client name for the record (empty without a key).
     pub fn tenant_and_client(&self) -> (String, String) {
         self.client.as_ref().map(|c| (c.tenant.clone(), c.name.clone())).unwrap_or_default()

@@ -4,6 +4,20 @@
 //! The event goes through the same queue and spool as inference records, so it is as
 //! durable; the experiment statistics join it to its inference by request id. Answers
 //! 202 with the feedback id once the event is queued.
+//!
+//! Scope: the request id must be one the gateway signed for the caller's tenant
+//! ([`switchyard_config::request_id`]); anything else — another tenant's inference, an id
+//! that exists nowhere, a client's own `x-request-id`, a tampered tag — gets the same 404,
+//! so the answer never tells whether an id exists elsewhere. No lookup: the id proves
+//! itself, on any replica, as soon as the inference's headers are out.
+//!
+//! Repeats: every value is kept; analytics take the last per (request, metric). Each
+//! replica admits at most [`MAX_REPEATS`] values per (request, metric) and answers 429
+//! (`rate_limit_error`) beyond ([`Repeats`]); this is per pair, never per client, so a
+//! client is bounded only by its own rate limits otherwise.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -19,7 +33,7 @@ use crate::error::GatewayError;
 /// Longest metric name.
 const MAX_METRIC_LEN: usize = 64;
 /// Longest request id.
-const MAX_ID_LEN: usize = 128;
+const MAX_ID_LEN: usize = switchyard_config::request_id::SIGNED_ID_LEN;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,6 +65,12 @@ where
         return Err(GatewayError::SpoolFull);
     }
     let (tenant, client) = ctx.tenant_and_client();
+    if !shared.request_ids.verify(&fb.request_id, &tenant) {
+        return Err(GatewayError::UnknownInference);
+    }
+    if !shared.feedback_repeats.admit(&fb.request_id, &fb.metric) {
+        return Err(GatewayError::FeedbackRepeated { limit: MAX_REPEATS });
+    }
     let id = format!("fb-{}", switchyard_core::new_id());
     let record = FeedbackRecord {
         feedback_id: id.clone(),
@@ -66,6 +86,41 @@ where
     }
     let body = serde_json::json!({"id": id, "status": "accepted"}).to_string();
     Ok(GatewayBody::json(StatusCode::ACCEPTED, Bytes::from(body)))
+}
+
+/// Most values one replica admits per (request, metric).
+pub const MAX_REPEATS: u8 = 16;
+/// (request, metric) pairs remembered per generation; two generations are kept, so at
+/// most twice this many 8-byte hashes (about 2 MiB with the map's overhead).
+const PAIRS_PER_GENERATION: usize = 65_536;
+
+/// How many values each (request, metric) pair got on this replica: a keyed hash of the
+/// pair → count, in two generations (when the current one is full it becomes the previous
+/// one and the older is forgotten). A pair is remembered for at least
+/// [`PAIRS_PER_GENERATION`] newer pairs.
+#[derive(Default)]
+pub struct Repeats {
+    hasher: RandomState,
+    generations: parking_lot::Mutex<[HashMap<u64, u8>; 2]>,
+}
+
+// === impl Repeats ===
+
+impl Repeats {
+    /// Counts one value for (request, metric); false when it already has [`MAX_REPEATS`].
+    pub fn admit(&self, request_id: &str, metric: &str) -> bool {
+        let key = self.hasher.hash_one((request_id, metric));
+        let mut g = self.generations.lock();
+        let seen = g[0].get(&key).or_else(|| g[1].get(&key)).copied().unwrap_or(0);
+        if seen >= MAX_REPEATS {
+            return false;
+        }
+        if !g[0].contains_key(&key) && g[0].len() >= PAIRS_PER_GENERATION {
+            g[1] = std::mem::take(&mut g[0]);
+        }
+        g[0].insert(key, seen + 1);
+        true
+    }
 }
 
 /// A checked feedback body.
@@ -105,4 +160,24 @@ fn parse(body: &[u8]) -> Result<Feedback, GatewayError> {
         )));
     }
     Ok(Feedback { request_id: fb.request_id, metric: fb.metric, value })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeats_are_bounded_per_pair_and_remembered_across_a_generation() {
+        let r = Repeats::default();
+        for _ in 0..MAX_REPEATS {
+            assert!(r.admit("a", "m"));
+        }
+        assert!(!r.admit("a", "m"));
+        assert!(r.admit("a", "other"), "per metric");
+        assert!(r.admit("b", "m"), "per request");
+        for i in 0..PAIRS_PER_GENERATION {
+            assert!(r.admit(&i.to_string(), "fill"));
+        }
+        assert!(!r.admit("a", "m"), "still remembered one generation later");
+    }
 }

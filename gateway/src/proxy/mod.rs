@@ -35,7 +35,7 @@ pub mod authenticate;
 pub mod body;
 mod context;
 pub mod dispatch;
-mod feedback;
+pub mod feedback;
 pub mod forward;
 pub mod limit;
 mod models;
@@ -97,6 +97,10 @@ pub struct Shared {
     pub ready: AtomicBool,
     /// Span export and the access log (SPEC §13).
     pub tracing: crate::trace::Tracing,
+    /// Binds request ids to their tenant (checked by `POST /v1/feedback`).
+    pub request_ids: switchyard_config::request_id::RequestIdSigner,
+    /// Repeats of feedback per (request, metric) on this replica.
+    pub feedback_repeats: feedback::Repeats,
 }
 
 /// A request body the data plane can read (hyper's `Incoming`, or a buffer for requests
@@ -144,6 +148,7 @@ async fn infer<B: RequestBody>(
 ) -> Result<Response<GatewayBody>, GatewayError> {
     let (parts, body) = req.into_parts();
     authenticate::authenticate(ctx, &parts.headers)?;
+    ctx.sign_id(&shared.request_ids);
     ctx.trace.event("authenticated");
     let body = body::read_request(ctx, &parts.headers, body, ctx.table.limits.max_body_bytes, &shared.metrics).await?;
     ctx.trace.event("body_read");

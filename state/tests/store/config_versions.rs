@@ -170,3 +170,25 @@ async fn an_audited_append_stores_both_or_neither(h: &Harness) {
     assert_eq!((audit[0].audit_id.as_str(), audit[0].config_version), ("d1", 1));
 }
 both_engines!(an_audited_append_stores_both_or_neither);
+
+async fn retention_deletes_old_versions_but_keeps_the_newest(h: &Harness) {
+    let store = h.store().await;
+    let versions = store.config_versions();
+    let now = store.server_now_ms().await.unwrap();
+    let day = 86_400_000;
+    // 1–4 old, 5 recent; then everything old: the newest numbers stay whatever their age.
+    let old: Vec<ImportedVersion> = (1..=4)
+        .map(|v| ImportedVersion { version: v, yaml: format!("v: {v}\n"), created_at_ms: now - 40 * day })
+        .chain([ImportedVersion { version: 5, yaml: "v: 5\n".into(), created_at_ms: now - day }])
+        .collect();
+    versions.import(&old, "test").await.unwrap();
+    assert_eq!(versions.delete_older_than(30, 2).await.unwrap(), 3, "1, 2 and 3 (4 is within 2 of 5)");
+    let left: Vec<u64> = versions.list(100, None).await.unwrap().iter().map(|v| v.version).collect();
+    assert_eq!(left, [5, 4]);
+    assert_eq!(versions.delete_older_than(30, 2).await.unwrap(), 0);
+    assert_eq!(versions.delete_older_than(0, 1).await.unwrap(), 1, "all old: only the newest stays");
+    assert_eq!(versions.latest_version().await.unwrap(), 5);
+    let next = versions.append(5, "v: 6\n", "ops", "after retention").await.unwrap();
+    assert_eq!(next.version, 6, "appends still number from the newest");
+}
+both_engines!(retention_deletes_old_versions_but_keeps_the_newest);
