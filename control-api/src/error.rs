@@ -17,6 +17,9 @@ pub enum ApiError {
     /// A viewer tried to write (403).
     #[error("this token may only read")]
     Forbidden,
+    /// A console session's write without its CSRF token in `x-csrf-token` (403).
+    #[error("a console session's writes need its CSRF token in `x-csrf-token`")]
+    CsrfRequired,
     /// Unknown group, member, provider, client or version (404).
     #[error("{0}")]
     NotFound(String),
@@ -82,7 +85,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::CsrfRequired => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -101,6 +104,7 @@ impl ApiError {
         match self {
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden => "forbidden",
+            Self::CsrfRequired => "csrf_required",
             Self::NotFound(_) => "not_found",
             Self::BadRequest(_) => "bad_request",
             Self::MethodNotAllowed(_) => "method_not_allowed",

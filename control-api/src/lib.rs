@@ -7,13 +7,15 @@
 //! previous version kept in history, and an immediate swap into the running data plane.
 //! Each change is audited ([`audit`]). The model catalog ([`catalog`], SPEC §8) lives in
 //! the state store, with a version per entry. Experiment statistics ([`stats`], [`analytics`])
-//! and the inference browser read ClickHouse.
+//! and the inference browser read ClickHouse. The operator console ([`console`]) is served
+//! under `/ui/` and writes through these same routes.
 
 pub mod analytics;
 pub mod audit;
 pub mod auth;
 pub mod autopilot;
 pub mod catalog;
+pub mod console;
 pub mod credentials;
 pub mod edit;
 pub mod error;
@@ -62,6 +64,8 @@ pub struct ControlState {
     pub plane: Arc<ControlPlane>,
     /// The data plane, for requests through a group and its live state.
     pub dataplane: Arc<dyn DataPlane>,
+    /// The operator console's per-process state (sign-in throttle).
+    pub console: Arc<console::ConsoleState>,
 }
 
 /// The control API's router (routes under `/api/v1`, and `/openapi.json`).
@@ -90,7 +94,14 @@ pub fn mount(m: Mount<'_>) -> Router {
         m.clickhouse.map(|o| Analytics { client: switchyard_records::schema::client(o), database: o.database.clone() });
     let mirror = analytics.as_ref().map(|a| (a.client.clone(), a.database.clone()));
     let audit = AuditLog::new(m.plane.store().audit(), mirror);
-    let state = ControlState { editor: m.editor, audit, analytics, plane: m.plane, dataplane: m.dataplane };
+    let state = ControlState {
+        editor: m.editor,
+        audit,
+        analytics,
+        plane: m.plane,
+        dataplane: m.dataplane,
+        console: Arc::default(),
+    };
     let registry = m.registry;
     let _sync = catalog::spawn_sync(state.clone());
     if let Err(error) = autopilot::spawn(state.clone(), registry) {

@@ -9,6 +9,7 @@
 //! invalid.
 
 mod push;
+mod quickstart;
 
 /// jemalloc, built (`.cargo/config.toml`) to purge freed memory on background threads after
 /// 500 ms: glibc's malloc kept hundreds of MB resident after a burst of large translated
@@ -121,11 +122,17 @@ fn init_logging() {
 
 fn serve(config: Option<PathBuf>) -> ExitCode {
     init_logging();
-    let source = match config {
-        Some(path) => ConfigSource::File(path),
+    let (source, quick) = match config {
+        Some(path) => (ConfigSource::File(path), None),
         None => {
             tracing::info!("no --config given: running the embedded quick-start config (group `demo`)");
-            ConfigSource::Embedded(QUICKSTART_YAML)
+            match quickstart::QuickStart::prepare() {
+                Ok(q) => (ConfigSource::File(q.config.clone()), Some(q)),
+                Err(error) => {
+                    eprintln!("quick start: {error}");
+                    return ExitCode::FAILURE;
+                }
+            }
         }
     };
     let mut builder = tokio::runtime::Builder::new_multi_thread();
@@ -139,7 +146,7 @@ fn serve(config: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async {
         let running = match switchyard::start(source).await {
             Ok(r) => r,
             Err(ServeError::Config(err)) => {
@@ -153,11 +160,18 @@ fn serve(config: Option<PathBuf>) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        if let Some(q) = &quick {
+            q.announce(running.gateway.admin_addr);
+        }
         wait_for_stop_signal().await;
         tracing::info!("stop signal received; draining requests in flight");
         running.shutdown().await;
         ExitCode::SUCCESS
-    })
+    });
+    if let Some(q) = quick {
+        q.stop();
+    }
+    code
 }
 
 async fn wait_for_stop_signal() {
