@@ -4,8 +4,10 @@
 //! one-time admin token (its SHA-256 only) and, when a `clickhouse-server` binary is
 //! installed, a private ClickHouse started under `./switchyard-data/clickhouse/` on free
 //! loopback ports — and serves that file, so the console and the control API can edit it.
-//! The file is rewritten at every start (copy it elsewhere to keep changes); relative
-//! paths in it resolve against `./switchyard-data/`. Once serving, [`QuickStart::announce`]
+//! The file is rewritten at every start (copy it elsewhere to keep changes); its paths
+//! (spool, state store) are absolute, into `./switchyard-data/`. Without
+//! `SWITCHYARD_MASTER_KEY` a key of its own in `./switchyard-data/master.key` seals the
+//! provider keys set in the console. Once serving, [`QuickStart::announce`]
 //! prints the console's address and the token on stdout.
 //!
 //! `SWITCHYARD_QUICKSTART_CLICKHOUSE=off` skips ClickHouse even when it is installed.
@@ -62,7 +64,8 @@ impl QuickStart {
         };
         master_key(&dir)?;
         let config = dir.join("quickstart.yaml");
-        let yaml = render(&token, clickhouse_url.as_deref());
+        let abs = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
+        let yaml = render(&token, clickhouse_url.as_deref(), &abs);
         write_atomically(&config, &yaml).map_err(|e| format!("{}: {e}", config.display()))?;
         Ok(Self { config, token, clickhouse, clickhouse_url })
     }
@@ -99,16 +102,17 @@ impl QuickStart {
     }
 }
 
-/// The quick-start YAML: the embedded config, paths relative to the data directory, the
-/// token's hash, and ClickHouse when there is one.
-fn render(token: &str, clickhouse: Option<&str>) -> String {
-    let mut yaml = QUICKSTART_YAML.replace("./switchyard-data/spool", "./spool");
+/// The quick-start YAML: the embedded config with absolute paths into the data directory
+/// `dir` (the spool and the state store), the token's hash, and ClickHouse when there is one.
+fn render(token: &str, clickhouse: Option<&str>, dir: &Path) -> String {
+    let d = dir.display().to_string().replace('\\', "/").replace('"', "");
+    let mut yaml = QUICKSTART_YAML.replace("./switchyard-data/spool", &format!("\"{d}/spool\""));
     if let Some(url) = clickhouse {
         yaml.push_str(&format!("  clickhouse: {{ url: \"{url}\", database: switchyard }}\n"));
     }
     let hash = hex::encode(Sha256::digest(token.as_bytes()));
     yaml.push_str(&format!(
-        "\nstate: {{ url: \"sqlite://./state.db\" }}\n\nadmin:\n  tokens: [ {{ name: quickstart, token_sha256: \"{hash}\", role: admin }} ]\n"
+        "\nstate: {{ url: \"sqlite://{d}/state.db\" }}\n\nadmin:\n  tokens: [ {{ name: quickstart, token_sha256: \"{hash}\", role: admin }} ]\n"
     ));
     yaml
 }
@@ -275,12 +279,13 @@ mod tests {
 
     #[test]
     fn the_rendered_config_is_valid_and_holds_only_the_tokens_hash() {
-        let yaml = render("sy_secret", Some("http://127.0.0.1:1"));
+        let yaml = render("sy_secret", Some("http://127.0.0.1:1"), Path::new("/srv/sy data"));
         assert!(!yaml.contains("sy_secret\""), "{yaml}");
         assert!(yaml.contains(&hex::encode(Sha256::digest(b"sy_secret"))));
         let cfg = switchyard_config::validate::parse(&yaml).expect("parses");
         switchyard_config::validate::validate(&cfg).expect("valid");
         assert_eq!(cfg.admin.tokens.len(), 1);
-        assert_eq!(cfg.records.spool.dir, "./spool");
+        assert_eq!(cfg.records.spool.dir, "/srv/sy data/spool");
+        assert_eq!(cfg.state.url, "sqlite:///srv/sy data/state.db");
     }
 }
