@@ -8,6 +8,7 @@
 //! `version` prints the version. Exit status 64 (EX_USAGE) means the configuration is
 //! invalid.
 
+mod demo;
 mod push;
 mod quickstart;
 
@@ -45,6 +46,10 @@ enum Command {
         /// YAML config; without it the embedded quick-start config runs.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Send a gentle stream of requests with feedback through every group (about
+        /// three a second each), so the console's charts have data.
+        #[arg(long)]
+        demo_traffic: bool,
     },
     /// Validate a config file; print each problem with its path; exit 0 or 1. Secrets
     /// that cannot be resolved here (unset variables, missing files) are warnings.
@@ -95,7 +100,7 @@ enum ConfigCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { config } => serve(config),
+        Command::Serve { config, demo_traffic } => serve(config, demo_traffic),
         Command::CheckConfig { path, strict } => check_config(path, strict),
         Command::Migrate { config } => migrate(config),
         Command::Config { command: ConfigCommand::Push { path, config, if_match, reason } } => {
@@ -120,7 +125,7 @@ fn init_logging() {
     }
 }
 
-fn serve(config: Option<PathBuf>) -> ExitCode {
+fn serve(config: Option<PathBuf>, demo_traffic: bool) -> ExitCode {
     init_logging();
     let (source, quick) = match config {
         Some(path) => (ConfigSource::File(path), None),
@@ -162,6 +167,10 @@ fn serve(config: Option<PathBuf>) -> ExitCode {
         };
         if let Some(q) = &quick {
             q.announce(running.gateway.admin_addr);
+        }
+        if demo_traffic {
+            let groups = running.gateway.store().current().config.groups.keys().cloned().collect();
+            demo::start(running.gateway.data_addr, groups);
         }
         wait_for_stop_signal().await;
         tracing::info!("stop signal received; draining requests in flight");

@@ -89,3 +89,41 @@ async fn the_quick_start_prints_a_working_console_token_and_runs_its_own_clickho
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(dir.path().join("switchyard-data/clickhouse/data").is_dir());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quick_start_with_demo_traffic_gives_the_experiment_requests_and_feedback() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut served = Served::spawn(BIN, &["serve", "--demo-traffic"], dir.path(), &[]);
+    let admin = match served.started().await {
+        Started::Serving(_, a) => a,
+        Started::Exited(status) => {
+            let stderr = served.stderr();
+            assert!(stderr.contains("in use"), "exited with {status}:\n{stderr}");
+            eprintln!("quick-start ports busy; skipped:\n{stderr}");
+            return;
+        }
+    };
+    assert!(eventually(Duration::from_secs(5), async || served.stdout().contains("admin token:")).await);
+    let token = field(&served.stdout(), "admin token:");
+    let mut last = serde_json::Value::Null;
+    let filled = eventually(Duration::from_secs(30), async || {
+        let Ok(resp) =
+            client().get(format!("http://{admin}/api/v1/groups/demo/experiment")).bearer_auth(&token).send().await
+        else {
+            return false;
+        };
+        last = resp.json().await.unwrap_or_default();
+        let members = last["members"].as_array().cloned().unwrap_or_default();
+        let requests: u64 = members.iter().filter_map(|m| m["requests"].as_u64()).sum();
+        let scored = members.iter().any(|m| {
+            m["feedback"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|x| x["metric"] == "demo_score" && x["samples"].as_u64() > Some(0)))
+        });
+        requests >= 10 && scored
+    })
+    .await;
+    assert!(filled, "no demo traffic with feedback in the experiment report: {last}");
+    let (status, _, stderr) = served.terminate().await;
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
