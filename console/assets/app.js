@@ -4,7 +4,7 @@
 // were based on (If-Match); a 412 shows what changed since the page was loaded.
 "use strict";
 
-const state = { role: "viewer", name: "", timers: [], charts: [] };
+const state = { role: "viewer", name: "", timers: [], charts: [], gen: 0 };
 const isAdmin = () => state.role === "admin";
 
 // === DOM helpers (text only; never innerHTML with data) ===
@@ -176,7 +176,13 @@ function intervalChart(el, comparisons, title) {
   const hi = comparisons.map((c) => c.upper ?? null);
   const u = new uPlot({
     width: chartWidth(el), height: 200, title,
-    scales: { x: { time: false, range: [-0.5, xs.length - 0.5] } },
+    scales: { x: { time: false, range: [-0.5, xs.length - 0.5] },
+      // Around 0 and the intervals (with no interval yet, a small band around 0, not 0–100).
+      y: { range: (_, min, max) => {
+        const lo = Math.min(min ?? 0, 0), hi = Math.max(max ?? 0, 0);
+        const pad = Math.max((hi - lo) * 0.15, 0.01);
+        return [lo - pad, hi + pad];
+      } } },
     axes: [{ values: (_, t) => t.map((v) => (Number.isInteger(v) && names[v] !== undefined ? names[v] : "")), splits: () => xs }, {}],
     series: [{}, { label: "lower", stroke: "#9ca3af", paths: () => null, points: { show: true, size: 8 } },
       { label: "challenger − champion", stroke: "#1d4ed8", paths: () => null, points: { show: true, size: 10 } },
@@ -202,7 +208,10 @@ const routes = [
   [/^#\/config$/, configPage],
 ];
 
+// Each navigation renders into a fresh container; a slower earlier page keeps writing
+// into its own detached one and never overwrites the newer page, its marker or its timers.
 async function route() {
+  const gen = ++state.gen;
   state.timers.forEach(clearInterval);
   state.timers = [];
   state.charts.forEach((c) => c.destroy());
@@ -216,14 +225,15 @@ async function route() {
   for (const [re, page] of routes) {
     const m = hash.match(re);
     if (m) {
-      const el = main();
-      el.replaceChildren(h("p", { class: "muted" }, "Loading…"));
+      const el = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+      main().replaceChildren(el);
+      delete document.body.dataset.page;
       try {
         await page(el, ...m.slice(1).map(decodeURIComponent));
       } catch (e) {
         el.replaceChildren(h("p", { class: "error", role: "alert" }, "Could not load this page: " + e.message));
       }
-      document.body.dataset.page = page.name;
+      if (gen === state.gen) document.body.dataset.page = page.name;
       return;
     }
   }
@@ -266,7 +276,7 @@ async function overview(el) {
   window.__overviewShown = performance.now();
   await fill();
   window.__overviewReady = performance.now();
-  state.timers.push(setInterval(fill, 5000));
+  if (el.isConnected) state.timers.push(setInterval(fill, 5000));
 }
 
 function summary(r) {
