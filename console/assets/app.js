@@ -438,6 +438,7 @@ async function providersPage(el) {
         h("td", { class: "hide-narrow" }, p.base_url || "–"),
         h("td", {}, p.api_key ? `${p.api_key.source}${p.api_key.last4 ? " …" + p.api_key.last4 : ""}` : "none"),
         h("td", {}, isAdmin() ? [h("button", { class: "secondary", onclick: () => providerDialog(p, etag) }, "Edit"), " ",
+          p.kind !== "mock" ? h("button", { class: "secondary", "data-action": "discover", onclick: () => discoverDialog(p.name) }, "Discover") : null, " ",
           h("button", { class: "danger", onclick: () => confirmThen(`Delete provider ${p.name}? Groups that use it make this fail.`, async () => {
             try { await api("DELETE", "/providers/" + enc(p.name), { etag }); toast(`${p.name} deleted`); route(); }
             catch (e) { writeFailed(e, p, async () => (await api("GET", "/providers/" + enc(p.name))).data); }
@@ -497,6 +498,40 @@ function providerDialog(p, etag) {
   dlg.showModal();
 }
 
+// What a provider offers against the catalog; import the selected models.
+async function discoverDialog(provider) {
+  let reply;
+  try { reply = (await api("POST", `/providers/${enc(provider)}/discover`, { body: {} })).data; } catch (e) {
+    toast("Discovery failed: " + e.message);
+    return;
+  }
+  const boxes = [];
+  const rows = reply.models.map((m) => {
+    const box = h("input", { type: "checkbox", value: m.id, checked: m.status !== "in_catalog", "aria-label": "import " + m.id });
+    boxes.push(box);
+    return h("tr", { "data-discovered": m.id }, h("td", {}, box), h("td", {}, m.id), h("td", {}, m.status.replaceAll("_", " ")),
+      h("td", {}, m.changes.length ? m.changes.map((c) => c.path || c.field || "").join(", ") : "–"));
+  });
+  const dlg = h("dialog", { "aria-label": "discovered models", id: "discover" },
+    h("h2", {}, `${provider} offers ${reply.models.length} model(s)`),
+    rows.length ? table(["", "id", "status", "changed fields"], rows, "discovered models") : h("p", { class: "muted" }, "Nothing found."),
+    reply.problems.length ? h("p", { class: "notice" }, `${reply.problems.length} item(s) left out or partly unknown`) : null,
+    h("menu", {}, h("button", { class: "secondary", onclick: () => dlg.close() }, "Close"),
+      h("button", { id: "import-selected", onclick: async () => {
+        const models = boxes.filter((b) => b.checked).map((b) => b.value);
+        if (!models.length) { toast("Select at least one model."); return; }
+        try {
+          const { data } = await api("POST", "/models/import", { body: { provider, models } });
+          const counts = Object.entries(data).filter(([k, v]) => typeof v === "number").map(([k, v]) => `${k} ${v}`).join(", ");
+          dlg.close();
+          toast(`Imported from ${provider}: ${counts}`);
+        } catch (e) { toast("Import failed: " + e.message); }
+      } }, "Import selected")));
+  dlg.addEventListener("close", () => dlg.remove());
+  document.body.append(dlg);
+  dlg.showModal();
+}
+
 // === models (catalog) ===
 
 async function modelsPage(el) {
@@ -509,7 +544,7 @@ async function modelsPage(el) {
       return h("tr", {}, h("td", {}, e.id), h("td", {}, e.kind || "–"), h("td", {}, e.display_name || "–"),
         h("td", {}, p.input_per_mtok ? `${p.input_per_mtok} / ${p.output_per_mtok} ${p.currency || ""}` : "–"));
     }), "catalog") : h("p", { class: "muted" }, "The catalog is empty."),
-    h("p", { class: "muted" }, "Discovery, import and the review of an LLM-assisted import are not in the console yet; use the API (README)."));
+    h("p", { class: "muted" }, "Import from a provider on the Providers page (Discover). File import and the review of an LLM-assisted import are not in the console yet; use the API (README)."));
 }
 
 // === inferences ===

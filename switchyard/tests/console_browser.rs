@@ -219,6 +219,9 @@ async fn the_console_in_a_real_browser() {
     let row = out["provider_row"].as_str().unwrap_or_default();
     assert!(row.contains("sealed-prov") && row.contains("encrypted"), "{row}");
     assert_eq!(out["search_rows"], 1, "{show}");
+    // Discover and import from the providers page: the OIP model lands in the catalog.
+    assert!(out["discovered"].as_str().is_some_and(|t| t.contains("kserve/income-xgb") && t.contains("new")), "{show}");
+    assert!(out["models_after_import"].as_str().is_some_and(|t| t.contains("kserve/income-xgb")), "{show}");
     assert!(out["pages_checked"].as_u64().is_some_and(|n| n >= 14), "{show}");
     assert_eq!((out["secret_in_pages"].as_u64(), out["secret_in_api"].as_u64()), (Some(0), Some(0)), "{show}");
     let on_disk = std::fs::read_to_string(&path).expect("config");

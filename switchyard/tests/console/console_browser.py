@@ -189,6 +189,16 @@ def main():
     out["provider_row"] = driver.find_element(By.CSS_SELECTOR, 'tr[data-provider="sealed-prov"]').text
     driver.find_element(By.ID, "provider-search").send_keys("sealed")
     out["search_rows"] = len(driver.find_elements(By.CSS_SELECTOR, "tr[data-provider]"))
+
+    # Discover what the OIP provider serves and import it into the catalog from the page.
+    driver.execute_script("const s = document.getElementById('provider-search'); s.value = ''; s.dispatchEvent(new Event('input'))")
+    driver.execute_script("document.querySelector('tr[data-provider=\"kserve\"] button[data-action=discover]').click()")
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#discover tr[data-discovered]")))
+    out["discovered"] = driver.find_element(By.ID, "discover").text
+    driver.find_element(By.ID, "import-selected").click()
+    wait.until(lambda d: "Imported from kserve" in d.find_element(By.ID, "toast").text)
+    out["imported_toast"] = driver.find_element(By.ID, "toast").text
+    out["models_after_import"] = open_page("#/models", "modelsPage", "h1")
     for hash_, page, ready in pages + [("#/", "overview", ".card")]:
         open_page(hash_, page, ready)
     api_texts = []
