@@ -10,7 +10,8 @@
 //! browser shows its attributions chart; weights changed on the group page change the data
 //! plane's split (χ² here); promote and rollback from the page (audited as the operator);
 //! a stale save shows what changed; a provider created with a key that then appears in no
-//! page and no API response; a write without the CSRF header is refused; sign-out ends the
+//! page and no API response; a provider's models discovered and imported from the page; a
+//! write without the CSRF header is refused; sign-out ends the
 //! session in the store; a viewer sees no write controls and a forged write is 403; failed
 //! sign-ins are throttled. Fails — never skips — without the browser or selenium.
 
