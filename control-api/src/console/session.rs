@@ -7,7 +7,8 @@
 //! - `sy_csrf`: the session's CSRF token, readable by the console's script, which echoes
 //!   it in `x-csrf-token` on every write; the server compares it with the stored digest
 //!   (a forged cross-site request can neither read it nor set the header).
-//! - Sessions end after [`IDLE`] unused or [`ABSOLUTE`] after sign-in, on sign-out, and
+//! - Sessions end after [`IDLE`] unused (moved at most every [`TOUCH_EVERY`]) or
+//!   [`ABSOLUTE`] after sign-in, on sign-out, and
 //!   as soon as their token is no longer configured; they take the token's current role.
 
 use std::time::{Duration, Instant};
@@ -31,6 +32,9 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 pub const IDLE: Duration = Duration::from_secs(30 * 60);
 /// Absolute expiry (SPEC default).
 pub const ABSOLUTE: Duration = Duration::from_secs(12 * 3600);
+/// How often a session in use has its idle expiry moved (so idle expiry is exact to
+/// within this much).
+pub const TOUCH_EVERY: Duration = Duration::from_secs(30);
 
 /// Why a sign-in failed.
 #[derive(Debug)]
@@ -46,14 +50,14 @@ pub enum SignInError {
 /// The operator of a request's session cookie; writes need the CSRF header.
 pub async fn operator(parts: &Parts, state: &ControlState) -> Result<Operator, ApiError> {
     let cookie = cookie(&parts.headers, SESSION_COOKIE).ok_or(ApiError::Unauthenticated)?;
-    let session = state
-        .plane
-        .store()
-        .sessions()
-        .touch(cookie)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("state store: {e}")))?
-        .ok_or(ApiError::Unauthenticated)?;
+    let sessions = state.plane.store().sessions();
+    let unavailable = |e: switchyard_state::StateError| ApiError::Unavailable(format!("state store: {e}"));
+    let mut session = sessions.get(cookie).await.map_err(unavailable)?.ok_or(ApiError::Unauthenticated)?;
+    // A read per request; the idle expiry moves at most once per TOUCH_EVERY (a console
+    // page makes a burst of requests, and each touch is a write).
+    if switchyard_core::unix_ms().saturating_sub(session.last_seen_at_ms) >= TOUCH_EVERY.as_millis() as i64 {
+        session = sessions.touch(cookie).await.map_err(unavailable)?.ok_or(ApiError::Unauthenticated)?;
+    }
     let Some(op) = Operator::by_name(state, &session.token_name) else {
         // The token was removed or renamed: its sessions end with it.
         let _ = state.plane.store().sessions().delete(cookie).await;
