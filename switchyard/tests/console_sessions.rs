@@ -56,6 +56,15 @@ async fn a_session_reads_writes_with_its_csrf_token_and_ends_with_its_token() {
     assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
     assert!(page.text().await.expect("text").contains(r#"type="password" id="token" name="token""#));
 
+    let cross = http
+        .post(format!("{admin}/ui/signin"))
+        .header("origin", "https://evil.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={ADMIN}"))
+        .send()
+        .await
+        .expect("cross-site sign-in");
+    assert_eq!(cross.status(), 403, "a sign-in posted from another origin");
     let (status, _, _, raw) = sign_in(&admin, "not-a-token").await;
     assert_eq!((status, raw.len()), (401, 0));
     let (status, cookie, csrf, raw) = sign_in(&admin, ADMIN).await;

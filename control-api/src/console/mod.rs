@@ -5,6 +5,7 @@
 //! - `POST /ui/signin` (form `token`) — a session ([`session`]) and a 303 to `/ui/`;
 //!   a wrong token is 401, too many failures from one address 429 ([`throttle`]).
 //! - `POST /ui/signout` (form `csrf`) — ends the session.
+//! - Both forms are refused (403) when the browser says they come from another origin.
 //! - `GET /ui/session` — who is signed in (`name`, `role`) for the app's write controls.
 //! - `GET /ui/assets/<file>` — the embedded assets ([`switchyard_console`]).
 //!
@@ -70,8 +71,12 @@ async fn index(State(state): State<ControlState>, headers: HeaderMap) -> Respons
 async fn sign_in(
     State(state): State<ControlState>,
     peer: Option<Extension<PeerAddr>>,
+    headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
+    if !same_origin(&headers) {
+        return ApiError::CrossOrigin.into_response();
+    }
     let source = peer.map(|Extension(PeerAddr(a))| a.ip());
     match session::sign_in(&state, &form.token, source).await {
         Ok((secrets, op)) => {
@@ -98,6 +103,9 @@ async fn sign_in(
 }
 
 async fn sign_out(State(state): State<ControlState>, headers: HeaderMap, Form(form): Form<SignOutForm>) -> Response {
+    if !same_origin(&headers) {
+        return ApiError::CrossOrigin.into_response();
+    }
     match session::sign_out(&state, &headers, &form.csrf).await {
         Ok(true) => {
             let mut resp = (StatusCode::SEE_OTHER, [(header::LOCATION, "/ui/")]).into_response();
@@ -126,6 +134,16 @@ async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
     Ok(resp)
 }
 
+/// Whether a form post comes from the console's own origin: a browser sends `Origin` with
+/// every POST, and a page elsewhere must not sign someone in (or out) here. Clients that
+/// send no `Origin` (curl, scripts) are not browsers carrying someone else's cookies.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let authority = origin.split_once("://").map_or("", |(_, rest)| rest);
+    !host.is_empty() && authority.eq_ignore_ascii_case(host)
+}
+
 /// Whether cookies get `Secure` (the admin listener serves TLS).
 fn secure(state: &ControlState) -> bool {
     state.editor.snapshot().0.admin_tls.is_some()
@@ -150,7 +168,9 @@ fn page(status: StatusCode, html: String) -> Response {
         ),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // `same-origin`, not `no-referrer`: with the latter a browser sends `Origin: null` on
+    // the page's own form posts, which the sign-in check could not tell from a foreign one.
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     resp
 }
