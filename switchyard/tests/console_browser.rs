@@ -133,6 +133,8 @@ fn screenshots_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
     let dir = target.join("console-screenshots");
     std::fs::create_dir_all(&dir).expect("screenshot dir");
+    // Only a run that stops leaves one (the script's last view).
+    let _ = std::fs::remove_file(dir.join("failure.png"));
     dir
 }
 
