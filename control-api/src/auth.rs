@@ -1,10 +1,17 @@
-//! Admin authentication: `authorization: Bearer <token>` (any case of `Bearer`) → the
-//! token's name and role.
+//! Admin authentication: `authorization: Bearer <token>` (any case of `Bearer`), or a
+//! console session cookie ([`crate::console::session`]) → the token's name and role.
 //!
 //! Tokens are configured as sha256 hashes (`admin.tokens`), read from the config snapshot
 //! serving at the time of the request, so adding or revoking a token is a config change
-//! like any other. Every configured hash is compared in constant time. Without a
-//! configured token nothing is allowed. Viewers may only use safe methods.
+//! like any other — a console session lasts only while its token is still configured, and
+//! takes the token's current role. Every configured hash is compared in constant time.
+//! Without a configured token nothing is allowed. Viewers may only use safe methods.
+//!
+//! A session authenticates a write only with the session's CSRF token in
+//! `x-csrf-token` (403 `csrf_required` otherwise): the console's writes take exactly the
+//! API's handlers, validation, `If-Match` and audit. The [`require_token`] middleware
+//! resolves the operator once and leaves it in the request's extensions for the
+//! handlers' extractors.
 //!
 //! Tenant scoping (first slice): a token with a `tenant` reaches only
 //! [`TENANT_ROUTES`] — its tenant's groups, their experiments, and inferences whose
@@ -18,6 +25,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use switchyard_config::schema::AdminRole;
 
+use crate::console::session;
 use crate::error::ApiError;
 use crate::ControlState;
 
@@ -66,18 +74,24 @@ pub struct Writer(pub Operator);
 // === impl Operator ===
 
 impl Operator {
-    fn from_parts(parts: &Parts, state: &ControlState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                // The scheme is case-insensitive (RFC 9110 §11.1).
-                let (scheme, token) = v.trim_start().split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then_some(token)
-            })
-            .map(str::trim)
-            .ok_or(ApiError::Unauthenticated)?;
+    /// Resolves the caller of `parts`: bearer token first, else the console session.
+    pub async fn resolve(parts: &Parts, state: &ControlState) -> Result<Self, ApiError> {
+        if let Some(op) = parts.extensions.get::<Operator>() {
+            return Ok(op.clone());
+        }
+        let op = match bearer(parts) {
+            Some(token) => Self::by_token(state, token).ok_or(ApiError::Unauthenticated)?,
+            None => session::operator(parts, state).await?,
+        };
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if !safe && op.role != AdminRole::Admin {
+            return Err(ApiError::Forbidden);
+        }
+        Ok(op)
+    }
+
+    /// The configured token whose hash is `sha256(token)`, when any.
+    pub fn by_token(state: &ControlState, token: &str) -> Option<Self> {
         let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let (config, _) = state.editor.snapshot();
         let mut found = None;
@@ -87,27 +101,43 @@ impl Operator {
                 found = Some(Operator { name: t.name.clone(), role: t.role, tenant: t.tenant.clone() });
             }
         }
-        let op = found.ok_or(ApiError::Unauthenticated)?;
-        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-        if !safe && op.role != AdminRole::Admin {
-            return Err(ApiError::Forbidden);
-        }
-        Ok(op)
+        found
     }
-}
 
-impl Operator {
+    /// The configured token named `name` (a session's), with its current role.
+    pub fn by_name(state: &ControlState, name: &str) -> Option<Self> {
+        let (config, _) = state.editor.snapshot();
+        config.admin.tokens.iter().find(|t| t.name == name).map(|t| Operator {
+            name: t.name.clone(),
+            role: t.role,
+            tenant: t.tenant.clone(),
+        })
+    }
+
     /// Whether this operator may see `group` (unscoped, or the group is its tenant's).
     pub fn sees_group(&self, group: &switchyard_config::schema::GroupConfig) -> bool {
         self.tenant.is_none() || self.tenant == group.tenant
     }
 }
 
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            // The scheme is case-insensitive (RFC 9110 §11.1).
+            let (scheme, token) = v.trim_start().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then_some(token)
+        })
+        .map(str::trim)
+}
+
 impl FromRequestParts<ControlState> for Operator {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ControlState) -> Result<Self, Self::Rejection> {
-        Self::from_parts(parts, state)
+        Self::resolve(parts, state).await
     }
 }
 
@@ -115,7 +145,7 @@ impl FromRequestParts<ControlState> for Writer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ControlState) -> Result<Self, Self::Rejection> {
-        let op = Self::from_parts_inner(parts, state)?;
+        let op = Operator::resolve(parts, state).await?;
         if op.role != AdminRole::Admin {
             return Err(ApiError::Forbidden);
         }
@@ -123,23 +153,19 @@ impl FromRequestParts<ControlState> for Writer {
     }
 }
 
-impl Writer {
-    fn from_parts_inner(parts: &Parts, state: &ControlState) -> Result<Operator, ApiError> {
-        Operator::from_parts(parts, state)
-    }
-}
-
-/// Middleware: every route requires a valid token (handlers then extract it again cheaply).
+/// Middleware: every route requires a valid token or session (the operator is left in
+/// the request's extensions for the handlers).
 pub async fn require_token(
     State(state): State<ControlState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Result<axum::response::Response, ApiError> {
-    let (parts, body) = req.into_parts();
-    let op = Operator::from_parts(&parts, &state)?;
+    let (mut parts, body) = req.into_parts();
+    let op = Operator::resolve(&parts, &state).await?;
     if op.tenant.is_some() && !tenant_route(&parts.method, parts.uri.path()) {
         return Err(ApiError::NotFound("no such route".into()));
     }
+    parts.extensions.insert(op);
     Ok(next.run(axum::extract::Request::from_parts(parts, body)).await)
 }
 

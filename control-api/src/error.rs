@@ -17,6 +17,12 @@ pub enum ApiError {
     /// A viewer tried to write (403).
     #[error("this token may only read")]
     Forbidden,
+    /// A console form posted from another origin (403).
+    #[error("this form may only be posted from the console's own pages")]
+    CrossOrigin,
+    /// A console session's write without its CSRF token in `x-csrf-token` (403).
+    #[error("a console session's writes need its CSRF token in `x-csrf-token`")]
+    CsrfRequired,
     /// Unknown group, member, provider, client or version (404).
     #[error("{0}")]
     NotFound(String),
@@ -82,7 +88,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::CsrfRequired | Self::CrossOrigin => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -101,6 +107,8 @@ impl ApiError {
         match self {
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden => "forbidden",
+            Self::CsrfRequired => "csrf_required",
+            Self::CrossOrigin => "cross_origin",
             Self::NotFound(_) => "not_found",
             Self::BadRequest(_) => "bad_request",
             Self::MethodNotAllowed(_) => "method_not_allowed",

@@ -8,13 +8,15 @@
 //! Each change is audited ([`audit`]). The model catalog ([`catalog`], SPEC §8) lives in
 //! the state store, with a version per entry. Experiment statistics ([`stats`], [`analytics`])
 //! and the inference browser read ClickHouse. Fine-tuning jobs ([`jobs`], SPEC §10) live in
-//! the state store; their worker runs on the holder of the `jobs` lease.
+//! the state store; their worker runs on the holder of the `jobs` lease. The operator
+//! console ([`console`]) is served under `/ui/` and writes through these same routes.
 
 pub mod analytics;
 pub mod audit;
 pub mod auth;
 pub mod autopilot;
 pub mod catalog;
+pub mod console;
 pub mod credentials;
 pub mod edit;
 pub mod error;
@@ -64,6 +66,8 @@ pub struct ControlState {
     pub plane: Arc<ControlPlane>,
     /// The data plane, for requests through a group and its live state.
     pub dataplane: Arc<dyn DataPlane>,
+    /// The operator console's per-process state (sign-in throttle).
+    pub console: Arc<console::ConsoleState>,
 }
 
 /// The control API's router (routes under `/api/v1`, and `/openapi.json`).
@@ -92,7 +96,14 @@ pub fn mount(m: Mount<'_>) -> Router {
         m.clickhouse.map(|o| Analytics { client: switchyard_records::schema::client(o), database: o.database.clone() });
     let mirror = analytics.as_ref().map(|a| (a.client.clone(), a.database.clone()));
     let audit = AuditLog::new(m.plane.store().audit(), mirror);
-    let state = ControlState { editor: m.editor, audit, analytics, plane: m.plane, dataplane: m.dataplane };
+    let state = ControlState {
+        editor: m.editor,
+        audit,
+        analytics,
+        plane: m.plane,
+        dataplane: m.dataplane,
+        console: Arc::default(),
+    };
     let registry = m.registry;
     let _sync = catalog::spawn_sync(state.clone());
     if let Err(error) = autopilot::spawn(state.clone(), registry) {

@@ -22,6 +22,12 @@ pub use dataplane::{DataPlane, Discover, Dispatch, DispatchError, Dispatched, Ke
 pub use id::new_id;
 pub use vocab::{AssignmentReason, ErrorClass, Role};
 
+/// The peer address of the connection a request came on, left in the request's
+/// extensions by listeners that are asked to (the admin listener: the console throttles
+/// failed sign-ins per address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
 /// Who caused a failure (ARCHITECTURE: errors know their blame).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,5 +1,5 @@
 //! The admin listener: `/metrics`, `/healthz`, `/readyz`, and whatever the binary mounts
-//! (the control API under `/api/` and `/openapi.json`).
+//! (the control API under `/api/` and `/openapi.json`, the operator console under `/ui/`).
 //!
 //! `/healthz` answers 200 while the process runs; `/readyz` answers 200 only while the
 //! data plane takes traffic (503 while starting and while draining), so a load balancer
@@ -54,7 +54,7 @@ pub async fn handle(
 ) -> Response<AdminBody> {
     let path = req.uri().path();
     if let Some(service) = mounted {
-        if path.starts_with("/api/") || path == "/openapi.json" {
+        if path.starts_with("/api/") || path == "/openapi.json" || path == "/ui" || path.starts_with("/ui/") {
             return match service.oneshot(req).await {
                 Ok(resp) => resp,
                 Err(never) => match never {},

@@ -169,7 +169,7 @@ impl Gateway {
         let (admin_shared, admin_registry) = (shared.clone(), registry.clone());
         let admin_task = tokio::spawn(listen::serve(
             admin,
-            ListenOptions { tls: admin_tls, ..options },
+            ListenOptions { tls: admin_tls, peer_extension: true, ..options },
             move |req| admin::handle(admin_shared.clone(), admin_registry.clone(), mounted.clone(), req),
             stop,
             drained_tx,

@@ -8,7 +8,9 @@
 //! `version` prints the version. Exit status 64 (EX_USAGE) means the configuration is
 //! invalid.
 
+mod demo;
 mod push;
+mod quickstart;
 
 /// jemalloc, built (`.cargo/config.toml`) to purge freed memory on background threads after
 /// 500 ms: glibc's malloc kept hundreds of MB resident after a burst of large translated
@@ -44,6 +46,10 @@ enum Command {
         /// YAML config; without it the embedded quick-start config runs.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Send a gentle stream of requests with feedback through every group (about
+        /// three a second each), so the console's charts have data.
+        #[arg(long)]
+        demo_traffic: bool,
     },
     /// Validate a config file; print each problem with its path; exit 0 or 1. Secrets
     /// that cannot be resolved here (unset variables, missing files) are warnings.
@@ -94,7 +100,7 @@ enum ConfigCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { config } => serve(config),
+        Command::Serve { config, demo_traffic } => serve(config, demo_traffic),
         Command::CheckConfig { path, strict } => check_config(path, strict),
         Command::Migrate { config } => migrate(config),
         Command::Config { command: ConfigCommand::Push { path, config, if_match, reason } } => {
@@ -119,13 +125,19 @@ fn init_logging() {
     }
 }
 
-fn serve(config: Option<PathBuf>) -> ExitCode {
+fn serve(config: Option<PathBuf>, demo_traffic: bool) -> ExitCode {
     init_logging();
-    let source = match config {
-        Some(path) => ConfigSource::File(path),
+    let (source, quick) = match config {
+        Some(path) => (ConfigSource::File(path), None),
         None => {
             tracing::info!("no --config given: running the embedded quick-start config (group `demo`)");
-            ConfigSource::Embedded(QUICKSTART_YAML)
+            match quickstart::QuickStart::prepare() {
+                Ok(q) => (ConfigSource::File(q.config.clone()), Some(q)),
+                Err(error) => {
+                    eprintln!("quick start: {error}");
+                    return ExitCode::FAILURE;
+                }
+            }
         }
     };
     let mut builder = tokio::runtime::Builder::new_multi_thread();
@@ -139,7 +151,7 @@ fn serve(config: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async {
         let running = match switchyard::start(source).await {
             Ok(r) => r,
             Err(ServeError::Config(err)) => {
@@ -153,11 +165,22 @@ fn serve(config: Option<PathBuf>) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        if let Some(q) = &quick {
+            q.announce(running.gateway.admin_addr);
+        }
+        if demo_traffic {
+            let groups = running.gateway.store().current().config.groups.keys().cloned().collect();
+            demo::start(running.gateway.data_addr, groups);
+        }
         wait_for_stop_signal().await;
         tracing::info!("stop signal received; draining requests in flight");
         running.shutdown().await;
         ExitCode::SUCCESS
-    })
+    });
+    if let Some(q) = quick {
+        q.stop();
+    }
+    code
 }
 
 async fn wait_for_stop_signal() {

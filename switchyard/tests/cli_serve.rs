@@ -174,7 +174,9 @@ async fn sighup_reloads_and_refuses_an_invalid_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_without_config_runs_the_quick_start() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut served = Served::spawn(BIN, &["serve"], dir.path(), &[]);
+    // Without ClickHouse, so the records stay in the spool to be read back below
+    // (console_quickstart.rs runs the quick start with its private ClickHouse).
+    let mut served = Served::spawn(BIN, &["serve"], dir.path(), &[("SWITCHYARD_QUICKSTART_CLICKHOUSE", "off")]);
     match served.started().await {
         Started::Serving(data, admin) => {
             assert_eq!(data.to_string(), "127.0.0.1:8080");

@@ -118,6 +118,11 @@ impl Served {
         Self { child, pid, stdout, stderr, readers }
     }
 
+    /// Everything written to stdout so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().expect("lock").clone()
+    }
+
     /// Everything written to stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().expect("lock").clone()

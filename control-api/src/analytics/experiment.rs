@@ -99,7 +99,14 @@ pub async fn experiment(
     }
     let window = Window { db, table: &table, since_ms, until_ms };
     let mut notes = Vec::new();
-    for row in fetch_aggregates(client, &window).await? {
+    // Feedback and cost do not depend on the aggregates: fetched at the same time (the
+    // overview asks for one report per group), applied in the same order as before.
+    let (aggregates, feedback, costs) = tokio::try_join!(
+        fetch_aggregates(client, &window),
+        fetch_feedback(client, &window),
+        fetch_costs(client, &window)
+    )?;
+    for row in aggregates {
         let idx = match stats.iter().position(|s| s.member == row.member) {
             Some(i) => i,
             None => {
@@ -136,14 +143,14 @@ pub async fn experiment(
             }
         }
     }
-    for row in fetch_feedback(client, &window).await? {
+    for row in feedback {
         if let Some(s) = stats.iter_mut().find(|s| s.member == row.member) {
             let n = row.samples as f64;
             let variance = if row.samples > 1 { row.var_pop * n / (n - 1.0) } else { 0.0 };
             s.feedback.push(FeedbackStats { metric: row.metric, samples: row.samples, mean: row.mean, variance });
         }
     }
-    for row in fetch_costs(client, &window).await? {
+    for row in costs {
         let Some(s) = stats.iter_mut().find(|s| s.member == row.member) else { continue };
         match Decimal::from_str_exact(&row.total) {
             Ok(total) => s.cost.push(CostStats::new(row.currency, row.requests, total, row.var_samp)),

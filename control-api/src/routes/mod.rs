@@ -69,6 +69,7 @@ pub fn router(state: ControlState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .route("/openapi.json", get(crate::openapi::document))
+        .merge(crate::console::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

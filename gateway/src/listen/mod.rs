@@ -56,6 +56,9 @@ pub struct ListenOptions {
     pub h2: H2Limits,
     /// TLS, if configured.
     pub tls: Option<TlsAcceptor>,
+    /// Whether each request carries its connection's [`switchyard_core::PeerAddr`] in its
+    /// extensions (the admin listener; the data plane skips the allocation).
+    pub peer_extension: bool,
 }
 
 /// hyper's h2 server settings (`limits.h2_*`; README "Configuration reference").
@@ -103,7 +106,7 @@ pub async fn serve<H, F, B>(
 {
     let builder = Arc::new(builder(&options));
     loop {
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
                 Err(error) => {
@@ -124,7 +127,11 @@ pub async fn serve<H, F, B>(
         tokio::spawn(async move {
             let activity = Arc::new(Activity::new());
             let counted = activity.clone();
-            let service = service_fn(move |req| {
+            let tag_peer = options.peer_extension;
+            let service = service_fn(move |mut req: Request<Incoming>| {
+                if tag_peer {
+                    req.extensions_mut().insert(switchyard_core::PeerAddr(peer));
+                }
                 let guard = counted.start();
                 // Boxed: hyper keeps a slot sized for the service future in every
                 // connection, busy or idle; the handler's future is several KiB, a box
@@ -186,6 +193,7 @@ impl ListenOptions {
             keepalive_timeout: Duration::from_millis(limits.keepalive_timeout_ms),
             h2: H2Limits::new(limits),
             tls,
+            peer_extension: false,
         }
     }
 }
