@@ -121,10 +121,11 @@ impl Gateway {
         mount: impl FnOnce(&MountContext) -> Option<admin::AdminService>,
     ) -> Result<Self, StartError> {
         let Startup { source, log, registry, retention_gate } = startup;
+        let base_dir = source.base_dir();
         let store = load_store(source, &registry, log).await?;
         let table = store.current();
         let cfg = &table.config;
-        let records_options = RecordsOptions { retention_gate, ..recording::options(cfg)? };
+        let records_options = RecordsOptions { retention_gate, ..recording::options(cfg, &base_dir)? };
         let tracing = crate::trace::Tracing::new(&cfg.tracing, &registry)?;
         tracing.warn_on_change(&store);
         let (queue, records) = switchyard_records::start(records_options.clone(), &registry)?;

@@ -5,7 +5,7 @@
 //! table: every published table's groups are handed to [`RecordQueue::provision_groups`],
 //! which creates missing `inferences_<group>` tables off the hot path.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,8 +23,9 @@ use crate::proxy::{Store, Table};
 /// Grace the records pipeline gets at shutdown to ship what is spooled.
 pub const SHIP_ON_SHUTDOWN: Duration = Duration::from_secs(5);
 
-/// The pipeline options for `cfg`.
-pub fn options(cfg: &Config) -> Result<RecordsOptions, ConfigError> {
+/// The pipeline options for `cfg`; a relative `records.spool.dir` resolves against `base`
+/// (the config file's directory, SPEC part two).
+pub fn options(cfg: &Config, base: &Path) -> Result<RecordsOptions, ConfigError> {
     let r = &cfg.records;
     let clickhouse = match &r.clickhouse {
         None => None,
@@ -50,7 +51,7 @@ pub fn options(cfg: &Config) -> Result<RecordsOptions, ConfigError> {
     };
     Ok(RecordsOptions {
         spool: SpoolOptions {
-            dir: PathBuf::from(&r.spool.dir),
+            dir: base.join(&r.spool.dir),
             max_bytes: r.spool.max_bytes,
             when_full: match r.spool.when_full {
                 ConfigWhenFull::DropNew => WhenFull::DropNew,
@@ -113,10 +114,24 @@ mod tests {
     fn the_shippers_backoff_comes_from_records_retry() {
         let yaml = format!("{}records:\n  retry: {{ initial_backoff_ms: 50, max_backoff_ms: 2000 }}\n", QUICK);
         let cfg = switchyard_config::validate::parse(&yaml).expect("parses");
-        let retry = options(&cfg).expect("options").retry;
+        let retry = options(&cfg, Path::new(".")).expect("options").retry;
         assert_eq!((retry.initial_backoff_ms, retry.max_backoff_ms), (50, 2000));
-        let defaults = options(&switchyard_config::validate::parse(QUICK).expect("parses")).expect("options").retry;
+        let defaults = options(&switchyard_config::validate::parse(QUICK).expect("parses"), Path::new("."))
+            .expect("options")
+            .retry;
         assert_eq!((defaults.initial_backoff_ms, defaults.max_backoff_ms), (200, 30_000));
+    }
+
+    #[test]
+    fn a_relative_spool_dir_resolves_against_the_config_files_directory() {
+        let at = |dir: &str| {
+            let yaml = format!("{QUICK}records:\n  spool: {{ dir: \"{dir}\" }}\n");
+            let cfg = switchyard_config::validate::parse(&yaml).expect("parses");
+            options(&cfg, Path::new("/etc/switchyard")).expect("options").spool.dir
+        };
+        assert_eq!(at("spool"), Path::new("/etc/switchyard/spool"));
+        assert_eq!(at("./data/spool"), Path::new("/etc/switchyard/./data/spool"));
+        assert_eq!(at("/var/lib/switchyard/spool"), Path::new("/var/lib/switchyard/spool"), "absolute stays");
     }
 
     const QUICK: &str = "providers:\n  m: { kind: mock }\ngroups:\n  g:\n    members:\n      - { name: a, role: champion, provider: m }\n";

@@ -18,7 +18,7 @@ pub async fn migrate(source: &ConfigSource) -> ExitCode {
         Err(e) => return plane_failure(e),
     };
     println!("state store ({:?}): schema current", store.engine());
-    let options = match switchyard_gateway::recording::options(&cfg) {
+    let options = match switchyard_gateway::recording::options(&cfg, &source.base_dir()) {
         Ok(o) => o,
         Err(err) => return problems(&err),
     };

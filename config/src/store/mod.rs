@@ -175,6 +175,18 @@ struct ConfigMetrics {
 // === impl ConfigSource ===
 
 impl ConfigSource {
+    /// The directory a relative path in this config resolves against: the file's own,
+    /// else (embedded) the working directory.
+    pub fn base_dir(&self) -> PathBuf {
+        match self {
+            Self::File(path) => match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                _ => PathBuf::from("."),
+            },
+            Self::Embedded(_) => PathBuf::from("."),
+        }
+    }
+
     /// Reads the YAML text.
     pub fn read(&self) -> Result<String, ConfigError> {
         match self {

@@ -203,13 +203,7 @@ pub async fn open_store(source: &ConfigSource) -> Result<(switchyard_config::Con
 /// The directory relative paths of a config resolve against: the file's own, else the
 /// working directory.
 pub fn base_dir(source: &ConfigSource) -> PathBuf {
-    match source {
-        ConfigSource::File(path) => match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        },
-        ConfigSource::Embedded(_) => PathBuf::from("."),
-    }
+    source.base_dir()
 }
 
 /// Imports the file era's history directory and `audit.jsonl` (idempotent; problems are
