@@ -68,7 +68,11 @@ pub fn options(cfg: &Config, base: &Path) -> Result<RecordsOptions, ConfigError>
             max_bytes: r.batch.max_bytes,
             max_delay_ms: r.batch.max_delay_ms,
         },
-        retry: RetryOptions { initial_backoff_ms: r.retry.initial_backoff_ms, max_backoff_ms: r.retry.max_backoff_ms },
+        retry: RetryOptions {
+            initial_backoff_ms: r.retry.initial_backoff_ms,
+            max_backoff_ms: r.retry.max_backoff_ms,
+            isolate_after_ms: r.retry.isolate_after_ms,
+        },
         janitor_interval: std::time::Duration::from_secs(cfg.retention.interval_s),
         shared_retention: switchyard_records::SharedRetention {
             feedback_days: cfg.retention.feedback_days,

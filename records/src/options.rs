@@ -69,6 +69,9 @@ pub struct RetryOptions {
     pub initial_backoff_ms: u64,
     /// Backoff cap. Default 30 s.
     pub max_backoff_ms: u64,
+    /// How long a group table may keep failing while ClickHouse answers before it is
+    /// isolated (its rows dead-lettered so other groups ship). Default 120 s.
+    pub isolate_after_ms: u64,
 }
 
 /// Everything [`crate::start`] needs.
@@ -154,7 +157,7 @@ impl Default for BatchOptions {
 
 impl Default for RetryOptions {
     fn default() -> Self {
-        Self { initial_backoff_ms: 200, max_backoff_ms: 30_000 }
+        Self { initial_backoff_ms: 200, max_backoff_ms: 30_000, isolate_after_ms: 120_000 }
     }
 }
 

@@ -15,8 +15,8 @@
 //!   exists); rows ClickHouse rejects as malformed go to the dead-letter file, never
 //!   retried, never silently dropped;
 //! - one group's table never blocks the others (issue 11): when a group's insert (or its
-//!   table's creation) has failed [`ISOLATE_AFTER`] times in a row for a reason that is
-//!   not malformed rows while ClickHouse answers a probe, that group is *isolated*: its
+//!   table's creation) has kept failing for `records.retry.isolate_after_ms` (default
+//!   2 min) for a reason that is not malformed rows while ClickHouse answers a probe, that group is *isolated*: its
 //!   rows of this batch are written to the dead-letter file (ERROR naming the group) and
 //!   the batch goes on; while isolated, each later batch tries its rows once and
 //!   dead-letters them on failure. The first success ends the isolation. When the probe
@@ -38,23 +38,20 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use clickhouse::{Client, RowOwned, RowWrite};
+use clickhouse::Client;
 use tokio::sync::{mpsc, watch};
 
 use crate::dead_letter::DeadLetter;
 use crate::entry::Entry;
-use crate::error::{classify, Failure};
 use crate::metrics::Outcome;
 use crate::priority::Governor;
 use crate::rows::{ExplanationRow, FeedbackRow, InferenceRow};
 use crate::schema::{self, ensure_group_table_on, group_table, Cluster};
 use crate::spool::SpoolReader;
 use crate::{janitor, BatchOptions, ClickHouseOptions, GroupSpec, RecordQueueMetrics, RetryOptions};
-use switchyard_core::Backoff;
 
-/// Failed attempts in a row after which a group whose table fails while ClickHouse
-/// answers is isolated (see the module docs).
-pub(crate) const ISOLATE_AFTER: u32 = 3;
+mod insert;
+use switchyard_core::Backoff;
 
 /// Per-insert timeouts (send a chunk, wait for the server's answer).
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -330,118 +327,6 @@ impl Shipper {
         Ok(shipped)
     }
 
-    /// Inserts `rows` into `table` until it succeeds or is dead-lettered; returns the rows
-    /// ClickHouse accepted.
-    async fn insert<R: RowOwned + RowWrite>(
-        &mut self,
-        table: &str,
-        group: Option<&str>,
-        rows: &[R],
-        sources: &[&Entry],
-    ) -> Result<u64, Stopped> {
-        if rows.is_empty() {
-            return Ok(0);
-        }
-        let mut attempt = 0;
-        loop {
-            if let Some(g) = group.filter(|_| !self.ready.contains(table)) {
-                match ensure_group_table_on(&self.client, Cluster::of(&self.opts), g).await {
-                    Ok(t) => {
-                        self.ready.insert(t);
-                    }
-                    Err(error) => {
-                        tracing::warn!(table, %error, attempt, "cannot create group table; retrying");
-                        if self.should_isolate(table, group, attempt).await {
-                            return self.isolate(table, &error.to_string(), rows.len(), sources).await;
-                        }
-                        self.backoff(attempt).await?;
-                        attempt += 1;
-                        continue;
-                    }
-                }
-            }
-            let error = match insert_rows(&self.client, table, rows).await {
-                Ok(()) => {
-                    if self.isolated.remove(table) {
-                        tracing::info!(table, "group table takes rows again; isolation ended");
-                    }
-                    return Ok(rows.len() as u64);
-                }
-                Err(error) => error,
-            };
-            if classify(&error) != Failure::Malformed && self.should_isolate(table, group, attempt).await {
-                return self.isolate(table, &error.to_string(), rows.len(), sources).await;
-            }
-            match classify(&error) {
-                Failure::Retry => {
-                    tracing::warn!(table, rows = rows.len(), %error, attempt, "clickhouse insert failed; retrying");
-                }
-                Failure::MissingTable => {
-                    tracing::warn!(table, %error, "clickhouse table missing; provisioning");
-                    self.ready.remove(table);
-                    if group.is_none() {
-                        if let Err(error) = schema::migrate(&self.opts).await {
-                            tracing::warn!(%error, "migration failed");
-                        }
-                    }
-                }
-                Failure::Malformed => {
-                    let message = error.to_string();
-                    match self.dead_letter.write_entries(table, &message, sources.iter().copied()) {
-                        Ok(()) => {
-                            tracing::error!(
-                                table,
-                                rows = rows.len(),
-                                error = %message,
-                                path = %self.dead_letter.path().display(),
-                                "clickhouse rejected a batch as malformed; dead-lettered"
-                            );
-                            self.metrics.count(Outcome::DeadLetter, rows.len() as u64);
-                            return Ok(0);
-                        }
-                        Err(io) => {
-                            tracing::error!(error = %io, "cannot write the dead-letter file; retrying");
-                        }
-                    }
-                }
-            }
-            self.backoff(attempt).await?;
-            attempt += 1;
-        }
-    }
-
-    /// Whether `table` (a group's) should be isolated after `attempt` failed: already
-    /// isolated, or [`ISOLATE_AFTER`] failures in a row while ClickHouse answers a probe.
-    async fn should_isolate(&self, table: &str, group: Option<&str>, attempt: u32) -> bool {
-        if group.is_none() {
-            return false;
-        }
-        if self.isolated.contains(table) {
-            return true;
-        }
-        attempt + 1 >= ISOLATE_AFTER && self.client.query("SELECT 1").execute().await.is_ok()
-    }
-
-    /// Dead-letters a group's rows of this batch and marks the group isolated.
-    async fn isolate(&mut self, table: &str, error: &str, rows: usize, sources: &[&Entry]) -> Result<u64, Stopped> {
-        let message = format!("group table `{table}` takes no rows while ClickHouse answers: {error}");
-        let mut attempt = 0;
-        while let Err(io) = self.dead_letter.write_entries(table, &message, sources.iter().copied()) {
-            tracing::error!(error = %io, "cannot write the dead-letter file; retrying");
-            self.backoff(attempt).await?;
-            attempt += 1;
-        }
-        if self.isolated.insert(table.to_owned()) {
-            tracing::error!(
-                table, rows, error = %message, path = %self.dead_letter.path().display(),
-                "group table failing while ClickHouse answers; isolated: its rows go to the dead-letter file \
-                 so other groups keep shipping"
-            );
-        }
-        self.metrics.count(Outcome::DeadLetter, rows as u64);
-        Ok(0)
-    }
-
     async fn dead_letter_raw(&mut self, error: &str, payload: &[u8]) -> Result<(), Stopped> {
         let mut attempt = 0;
         loop {
@@ -480,16 +365,4 @@ impl Shipper {
             }
         }
     }
-}
-
-async fn insert_rows<R: RowOwned + RowWrite>(
-    client: &Client,
-    table: &str,
-    rows: &[R],
-) -> clickhouse::error::Result<()> {
-    let mut insert = client.insert::<R>(table).await?.with_timeouts(Some(SEND_TIMEOUT), Some(END_TIMEOUT));
-    for row in rows {
-        insert.write(row).await?;
-    }
-    insert.end().await
 }

@@ -29,7 +29,7 @@ groups:
   good:
     members:
       - {{ name: m, role: champion, provider: mock, weight: 1 }}
-{}  retry: {{ initial_backoff_ms: 50, max_backoff_ms: 200 }}
+{}  retry: {{ initial_backoff_ms: 50, max_backoff_ms: 200, isolate_after_ms: 500 }}
 "#,
         records_yaml(&ch_url(), &database, &spool, ", fsync_interval_ms: 10")
     );

@@ -30,11 +30,16 @@ pub struct RetryConfig {
     pub initial_backoff_ms: u64,
     /// Longest wait, ms (≥ `initial_backoff_ms`). Default 30000.
     pub max_backoff_ms: u64,
+    /// A group table whose inserts (or creation) keep failing this long, ms, while
+    /// ClickHouse answers is isolated: its rows go to the dead-letter file so the other
+    /// groups keep shipping. Default 120000 (a restart, a schema change or a distributed
+    /// DDL on a loaded cluster is waited out).
+    pub isolate_after_ms: u64,
 }
 
 impl Default for RetryConfig {
     fn default() -> Self {
-        Self { initial_backoff_ms: 200, max_backoff_ms: 30_000 }
+        Self { initial_backoff_ms: 200, max_backoff_ms: 30_000, isolate_after_ms: 120_000 }
     }
 }
 

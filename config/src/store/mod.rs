@@ -21,11 +21,12 @@
 //!   the routing config is the newest version in the log ([`crate::split`]), which every
 //!   replica applies when the log says a newer one exists.
 
+mod edit_api;
 mod editor;
 mod file_watch;
+mod source;
 mod start;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -36,13 +37,15 @@ use tokio::sync::watch;
 use crate::atomic::write_atomically;
 use crate::catalog::CatalogView;
 use crate::error::ConfigError;
-use crate::log::{ChangeNote, LogError, VersionInfo, VersionLog};
+use crate::log::{ChangeNote, LogError, VersionLog};
 use crate::schema::Config;
 use crate::split::{compose, routing_text};
 use crate::table::{ProviderFactory, RoutingTable};
 use crate::validate::parse;
 
 pub use crate::log::BoxFuture;
+pub use edit_api::{Change, ConfigEditor, Describe, EditError, Edited};
+pub use source::ConfigSource;
 
 /// The quick-start config compiled into the binary (`switchyard serve` without `--config`).
 pub const QUICKSTART_YAML: &str = include_str!("../quickstart.yaml");
@@ -51,15 +54,6 @@ pub const QUICKSTART_YAML: &str = include_str!("../quickstart.yaml");
 /// (`If-Match: *`): the check against the running version is skipped, the store's own
 /// compare-and-set still holds (a version stored meanwhile by another replica wins).
 pub const ANY_VERSION: u64 = u64::MAX;
-
-/// Where the config comes from.
-#[derive(Debug, Clone)]
-pub enum ConfigSource {
-    /// A YAML file, watched for changes.
-    File(PathBuf),
-    /// YAML compiled into the binary; reloads re-apply it.
-    Embedded(&'static str),
-}
 
 /// What a reload did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,105 +90,10 @@ pub struct ConfigStore<P> {
     catalog: Mutex<Option<Arc<CatalogView>>>,
 }
 
-/// Why an edit was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EditError {
-    /// The edit was based on an older version (HTTP 412).
-    #[error("config version {current} is current; the change was based on an older version")]
-    Stale {
-        /// The version now serving (or stored by another replica).
-        current: u64,
-    },
-    /// The resulting config is invalid (HTTP 422).
-    #[error("{0}")]
-    Invalid(ConfigError),
-    /// The running config is the embedded quick start; there is no file to write.
-    #[error("the running config is embedded; start with --config FILE to edit it")]
-    ReadOnly,
-    /// No such version in the history.
-    #[error("config version {0} is not in the history")]
-    UnknownVersion(u64),
-    /// The state store cannot be reached; nothing was changed (HTTP 503).
-    #[error("{0}")]
-    Unavailable(String),
-    /// Writing failed; nothing was applied.
-    #[error("could not persist the config: {0}")]
-    Io(String),
-}
-
-/// A successful edit.
-#[derive(Debug, Clone)]
-pub struct Edited {
-    /// The new version.
-    pub version: u64,
-    /// The config before.
-    pub before: Arc<Config>,
-    /// The config after.
-    pub after: Arc<Config>,
-}
-
-/// A change to a copy of the config (refuses with a config error).
-pub type Change<'a> = Box<dyn FnOnce(&mut Config) -> Result<(), ConfigError> + Send + 'a>;
-/// Who made a change and its audit entry, from the config before and after.
-pub type Describe<'a> = Box<dyn FnOnce(&Config, &Config) -> ChangeNote + Send + 'a>;
-
-/// The store as the control API sees it: config text and versions, no runtime parts.
-pub trait ConfigEditor: Send + Sync {
-    /// The config serving now and its version.
-    fn snapshot(&self) -> (Arc<Config>, u64);
-    /// Applies `change` to a copy of the current config if `expected` is current, and
-    /// stores it with the note `describe` gives.
-    fn edit_with<'a>(
-        &'a self,
-        expected: u64,
-        change: Change<'a>,
-        describe: Describe<'a>,
-    ) -> BoxFuture<'a, Result<Edited, EditError>>;
-    /// Re-applies a stored version as a new version.
-    fn rollback<'a>(
-        &'a self,
-        expected: u64,
-        to: u64,
-        describe: Describe<'a>,
-    ) -> BoxFuture<'a, Result<Edited, EditError>>;
-    /// Takes a new catalog snapshot: the running config is compiled again with it (see
-    /// [`ConfigStore::set_catalog`]).
-    fn set_catalog(&self, catalog: Arc<CatalogView>) -> BoxFuture<'_, ()>;
-    /// Up to `limit` stored versions, newest first.
-    fn versions(&self, limit: u32) -> BoxFuture<'_, Result<Vec<VersionInfo>, EditError>>;
-    /// The YAML text of a stored version (in shared mode: the routing document).
-    fn version_text(&self, version: u64) -> BoxFuture<'_, Result<Option<String>, EditError>>;
-}
-
 #[derive(Clone)]
 struct ConfigMetrics {
     reloads: IntCounterVec,
     version: IntGauge,
-}
-
-// === impl ConfigSource ===
-
-impl ConfigSource {
-    /// The directory a relative path in this config resolves against: the file's own,
-    /// else (embedded) the working directory.
-    pub fn base_dir(&self) -> PathBuf {
-        match self {
-            Self::File(path) => match path.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-                _ => PathBuf::from("."),
-            },
-            Self::Embedded(_) => PathBuf::from("."),
-        }
-    }
-
-    /// Reads the YAML text.
-    pub fn read(&self) -> Result<String, ConfigError> {
-        match self {
-            Self::File(path) => std::fs::read_to_string(path)
-                .map_err(|e| ConfigError::one("", format!("cannot read {}: {e}", path.display()))),
-            Self::Embedded(text) => Ok((*text).to_owned()),
-        }
-    }
 }
 
 /// Parses, validates and compiles `text` without publishing anything (`check-config`).

@@ -92,6 +92,9 @@ pub(super) fn check_records(cfg: &Config, problems: &mut Vec<Problem>) {
     if r.retry.initial_backoff_ms == 0 {
         problems.push(Problem::new("records.retry.initial_backoff_ms", "must be > 0"));
     }
+    if r.retry.isolate_after_ms == 0 {
+        problems.push(Problem::new("records.retry.isolate_after_ms", "must be > 0"));
+    }
     if r.retry.max_backoff_ms < r.retry.initial_backoff_ms {
         problems.push(Problem::new("records.retry.max_backoff_ms", "must be ≥ records.retry.initial_backoff_ms"));
     }

@@ -27,7 +27,7 @@ pub fn options(dir: &std::path::Path, ch: Option<ClickHouseOptions>) -> RecordsO
         },
         clickhouse: ch,
         batch: BatchOptions { max_rows: 500, max_bytes: 4 << 20, max_delay_ms: 50 },
-        retry: RetryOptions { initial_backoff_ms: 50, max_backoff_ms: 1000 },
+        retry: RetryOptions { initial_backoff_ms: 50, max_backoff_ms: 1000, ..RetryOptions::default() },
         ..RecordsOptions::default()
     }
 }
