@@ -2,7 +2,8 @@
 # Instructions per request: the gateway's cost counted by valgrind's callgrind, which a busy
 # machine does not change (the load harness's CPU seconds and latencies it does).
 #
-#   benches/instructions.sh [--bin PATH] [--extra FILE] [--requests N] [--name NAME] [--keep DIR]
+#   benches/instructions.sh [--bin PATH] [--tools DIR] [--extra FILE] [--requests N] [--name NAME]
+#                           [--keep DIR]
 #
 # Runs the gateway (1 tokio worker, the load harness's `bench` group on the fast upstream,
 # records shipped to the private ClickHouse of scripts/clickhouse.sh) under callgrind with
@@ -13,7 +14,8 @@
 # `--extra FILE` appends YAML to the gateway's config (rate_limits:, tracing:, ...), so two
 # runs compare a feature on and off; `--bin` compares builds (e.g. one from `git worktree`).
 # Installs valgrind when missing; builds target/release/{switchyard,loadgen,fast-upstream}
-# unless --bin is given (the load tools are always built). `--keep DIR` keeps the callgrind
+# unless --bin (the gateway) or --tools (a directory holding loadgen and fast-upstream, so a
+# busy machine need not build them again) is given. `--keep DIR` keeps the callgrind
 # files of the 2N run there, for `callgrind_annotate --inclusive=yes DIR/callgrind.*`.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,6 +23,7 @@ ROOT=$(cd "$HERE/.." && pwd)
 cd "$ROOT"
 
 SY_BIN=
+TOOLS=
 EXTRA=
 N=2000
 NAME=run
@@ -28,11 +31,12 @@ KEEP=
 while [ $# -gt 0 ]; do
     case "$1" in
         --bin) SY_BIN=$2; shift ;;
+        --tools) TOOLS=$2; shift ;;
         --extra) EXTRA=$2; shift ;;
         --requests) N=$2; shift ;;
         --name) NAME=$2; shift ;;
         --keep) KEEP=$2; shift ;;
-        -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "instructions.sh: unknown argument $1 (see --help)" >&2; exit 64 ;;
     esac
     shift
@@ -46,12 +50,15 @@ if ! command -v valgrind >/dev/null 2>&1; then
 fi
 
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-cargo build --release -q -p switchyard-benches --bin loadgen --bin fast-upstream
+if [ -z "$TOOLS" ]; then
+    cargo build --release -q -p switchyard-benches --bin loadgen --bin fast-upstream
+    TOOLS=$TARGET_DIR/release
+fi
 if [ -z "$SY_BIN" ]; then
     cargo build --release -q -p switchyard
     SY_BIN=$TARGET_DIR/release/switchyard
 fi
-BIN=$TARGET_DIR/release
+BIN=$TOOLS
 
 bash scripts/clickhouse.sh start >/dev/null
 eval "$(bash scripts/clickhouse.sh env)"

@@ -13,6 +13,7 @@ pub mod admin;
 pub mod error;
 pub mod explain;
 pub mod gateway;
+pub mod headers;
 pub mod listen;
 pub mod metrics;
 pub mod providers;

@@ -16,6 +16,7 @@ use http_body_util::Full;
 use switchyard_config::ProviderSpec;
 
 use super::{CallFuture, UpstreamCall, UpstreamFailure, UpstreamResponse};
+use crate::headers;
 use crate::upstream::UpstreamClient;
 use switchyard_config::Timeouts;
 
@@ -82,11 +83,11 @@ impl HttpBase {
         if let Some(h) = builder.headers_mut() {
             h.clone_from(&self.headers);
             h.insert(ACCEPT, HeaderValue::from_static(if sse { "text/event-stream" } else { "application/json" }));
-            h.insert("x-request-id", call.request_id.clone());
+            h.insert(headers::X_REQUEST_ID, call.request_id.clone());
             if let Some(tp) = &call.traceparent {
-                h.insert("traceparent", tp.clone());
+                h.insert(headers::TRACEPARENT, tp.clone());
                 if let Some(ts) = &call.tracestate {
-                    h.insert("tracestate", ts.clone());
+                    h.insert(headers::TRACESTATE, ts.clone());
                 }
             }
         }

@@ -34,7 +34,8 @@ impl OpenAiAdapter {
     fn url(&self, call: &UpstreamCall) -> String {
         let path = call.endpoint.openai_path();
         match &self.azure {
-            None => format!("{}{path}", self.base.base_url),
+            // Concatenated, not `format!`ed: this runs once per request.
+            None => [self.base.base_url.as_str(), path].concat(),
             Some((version, deployment)) => format!(
                 "{}/openai/deployments/{}{path}?api-version={version}",
                 self.base.base_url,

@@ -10,7 +10,7 @@
 //! share to the champion (recorded as `fallback`); pinned requests and champions are
 //! never redirected. Every assigned request credits the group's retry budget.
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use switchyard_config::assign::{bucket_of, random_bucket, sticky_hash};
 use switchyard_config::{Group, StickySource};
 use switchyard_records::{AssignmentReason, Role};
@@ -18,11 +18,12 @@ use switchyard_records::{AssignmentReason, Role};
 use super::resolve::Resolved;
 use super::Shared;
 use crate::error::GatewayError;
+use crate::headers;
 
 /// Header that pins a member.
-pub const MEMBER_HEADER: &str = "x-switchyard-member";
+pub const MEMBER_HEADER: HeaderName = headers::X_SWITCHYARD_MEMBER;
 /// Header that carries a sticky key.
-pub const STICKY_HEADER: &str = "x-switchyard-sticky-key";
+pub const STICKY_HEADER: HeaderName = headers::X_SWITCHYARD_STICKY_KEY;
 /// Longest member name echoed back in an error.
 const MAX_ECHO: usize = 64;
 

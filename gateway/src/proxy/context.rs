@@ -12,6 +12,7 @@ use http::{HeaderMap, HeaderValue, Response};
 use switchyard_config::Client;
 
 use super::{GatewayBody, Group, Shared, Table};
+use crate::headers::{X_REQUEST_ID, X_SWITCHYARD_REQUEST_ID};
 use crate::metrics::NONE;
 use crate::providers::WireFormat;
 use crate::trace::access::Early;
@@ -104,8 +105,8 @@ impl RequestCtx {
     pub fn stamp(&self, resp: &mut Response<GatewayBody>) {
         if let Ok(v) = HeaderValue::from_str(&self.id) {
             let echoed = self.client_request_id.clone().unwrap_or_else(|| v.clone());
-            resp.headers_mut().insert("x-request-id", echoed);
-            resp.headers_mut().insert("x-switchyard-request-id", v);
+            resp.headers_mut().insert(X_REQUEST_ID, echoed);
+            resp.headers_mut().insert(X_SWITCHYARD_REQUEST_ID, v);
         }
     }
 }
@@ -113,7 +114,7 @@ impl RequestCtx {
 /// The client's `x-request-id` when usable — 1 to 128 printable ASCII characters — else
 /// `None` (ignored, not an error: the gateway's own id stands in).
 fn client_request_id(headers: &HeaderMap) -> Option<HeaderValue> {
-    let v = headers.get("x-request-id")?;
+    let v = headers.get(X_REQUEST_ID)?;
     let ok = (1..=MAX_CLIENT_ID_LEN).contains(&v.len()) && v.as_bytes().iter().all(u8::is_ascii_graphic);
     ok.then(|| v.clone())
 }

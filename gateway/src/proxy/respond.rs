@@ -14,10 +14,14 @@ use super::forward::{Answer, Budget, Served};
 use super::record::{capped, Ending, Recorder};
 use super::scrub::stored;
 use super::stream::ObservedBody;
-use super::usage::usage_of_json;
-use super::{GatewayBody, Group, RequestCtx};
+use super::{GatewayBody, Group, Member, RequestCtx};
 use crate::error::GatewayError;
 use crate::explain::{logprobs, normalise};
+use crate::headers::{
+    SERVER_TIMING, X_SWITCHYARD_ASSIGNMENT, X_SWITCHYARD_CONFIG_VERSION, X_SWITCHYARD_GROUP, X_SWITCHYARD_MEMBER,
+    X_SWITCHYARD_ROLE,
+};
+use switchyard_records::AssignmentReason;
 
 /// Builds the response for `served` and finishes (or hands on) the recorder.
 pub fn respond(
@@ -27,38 +31,43 @@ pub fn respond(
     mut recorder: Recorder,
     budget: Budget,
 ) -> Response<GatewayBody> {
-    let mut headers = attribution_headers(&served, &group.name, ctx.table.version);
     let log_cap = group.log_cap();
+    let (member, reason) = (served.member, served.reason);
+    let attribute = |resp: &mut Response<GatewayBody>, timing| {
+        attribution_headers(resp.headers_mut(), group, member, reason, ctx.table.version, timing);
+    };
     match served.answer {
         Err(err) => {
             recorder.upstream_finished();
-            server_timing(&mut headers, &recorder);
-            let resp = err.to_response(ctx.format);
+            let timing = server_timing(&recorder);
+            let mut resp = err.to_response(ctx.format);
             let mut ending = Ending::failed(&err, resp.status().as_u16());
             if let GatewayError::UpstreamRejected { body, .. } = &err {
                 // Already without the provider secret (scrubbed where it was collected).
                 ending.response_body = (log_cap > 0).then(|| capped(body, log_cap));
             }
             recorder.finish(ending);
-            with_headers(resp, headers)
+            attribute(&mut resp, timing);
+            resp
         }
         Ok(Answer::Stream(upstream)) => {
             recorder.set_streaming();
-            server_timing(&mut headers, &recorder);
+            let timing = server_timing(&recorder);
             let content_type = upstream.content_type.unwrap_or(HeaderValue::from_static("text/event-stream"));
-            headers.insert(CONTENT_TYPE, content_type);
-            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            let secret = (log_cap > 0).then(|| served.member.provider.spec.api_key.clone()).flatten();
+            let secret = (log_cap > 0).then(|| member.provider.spec.api_key.clone()).flatten();
             let body = ObservedBody::new(upstream.body, recorder, budget, log_cap, secret, ctx.format);
-            with_headers(Response::new(GatewayBody::Stream(Box::pin(body))), headers)
+            let mut resp = Response::new(GatewayBody::Stream(Box::pin(body)));
+            attribute(&mut resp, timing);
+            resp.headers_mut().insert(CONTENT_TYPE, content_type);
+            resp.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            resp
         }
-        Ok(Answer::Full(bytes)) => {
+        Ok(Answer::Full(bytes, usage)) => {
             recorder.upstream_finished();
-            server_timing(&mut headers, &recorder);
-            let usage = usage_of_json(&bytes).unwrap_or_default();
-            let explains = served.member.provider.runtime.explains();
+            let timing = server_timing(&recorder);
+            let explains = member.provider.runtime.explains();
             let inline = if explains { normalise::from_answer(&bytes) } else { normalise::Normalised::default() };
-            let secret = served.member.provider.spec.api_key.as_ref();
+            let secret = member.provider.spec.api_key.as_ref();
             recorder.finish(Ending {
                 status: 200,
                 input_tokens: usage.prompt_tokens,
@@ -70,36 +79,67 @@ pub fn respond(
                 ..Ending::default()
             });
             let mut resp = GatewayBody::json(StatusCode::OK, bytes);
-            resp.headers_mut().extend(headers);
+            attribute(&mut resp, timing);
             resp
         }
     }
 }
 
-fn with_headers(mut resp: Response<GatewayBody>, headers: HeaderMap) -> Response<GatewayBody> {
-    resp.headers_mut().extend(headers);
-    resp
-}
-
-/// `server-timing: overhead;dur=<ms>, upstream;dur=<ms>` as of now.
-fn server_timing(headers: &mut HeaderMap, recorder: &Recorder) {
+/// `server-timing: overhead;dur=<ms>, upstream;dur=<ms>` as of now (milliseconds with
+/// three decimals, written without float formatting).
+fn server_timing(recorder: &Recorder) -> Option<HeaderValue> {
     let upstream = recorder.upstream_elapsed();
     let overhead = recorder.elapsed().saturating_sub(upstream);
-    let value =
-        format!("overhead;dur={:.3}, upstream;dur={:.3}", overhead.as_secs_f64() * 1e3, upstream.as_secs_f64() * 1e3);
-    if let Ok(v) = HeaderValue::from_str(&value) {
-        headers.insert("server-timing", v);
+    let mut value = String::with_capacity(64);
+    value.push_str("overhead;dur=");
+    push_ms(&mut value, overhead);
+    value.push_str(", upstream;dur=");
+    push_ms(&mut value, upstream);
+    HeaderValue::from_str(&value).ok()
+}
+
+/// Appends `d` in milliseconds with three decimals (rounded to the microsecond).
+fn push_ms(out: &mut String, d: std::time::Duration) {
+    use std::fmt::Write;
+    let micros = (d.as_nanos() + 500) / 1000;
+    let _ = write!(out, "{}.{:03}", micros / 1000, micros % 1000);
+}
+
+/// The SPEC §3 attribution headers of a served request, and its `server-timing`.
+fn attribution_headers(
+    h: &mut HeaderMap,
+    group: &Group,
+    member: &Member,
+    reason: AssignmentReason,
+    version: u64,
+    timing: Option<HeaderValue>,
+) {
+    h.reserve(8);
+    let val = |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static("-"));
+    h.insert(X_SWITCHYARD_GROUP, val(&group.name));
+    h.insert(X_SWITCHYARD_MEMBER, val(&member.name));
+    h.insert(X_SWITCHYARD_ROLE, HeaderValue::from_static(member.role.as_str()));
+    h.insert(X_SWITCHYARD_ASSIGNMENT, HeaderValue::from_static(reason.as_str()));
+    h.insert(X_SWITCHYARD_CONFIG_VERSION, HeaderValue::from(version));
+    if let Some(timing) = timing {
+        h.insert(SERVER_TIMING, timing);
     }
 }
 
-/// The SPEC §3 attribution headers of a served request.
-fn attribution_headers(served: &Served<'_>, group: &str, version: u64) -> HeaderMap {
-    let mut h = HeaderMap::with_capacity(8);
-    let val = |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static("-"));
-    h.insert("x-switchyard-group", val(group));
-    h.insert("x-switchyard-member", val(&served.member.name));
-    h.insert("x-switchyard-role", HeaderValue::from_static(served.member.role.as_str()));
-    h.insert("x-switchyard-assignment", HeaderValue::from_static(served.reason.as_str()));
-    h.insert("x-switchyard-config-version", HeaderValue::from(version));
-    h
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn milliseconds_have_three_decimals() {
+        let ms = |nanos| {
+            let mut s = String::new();
+            push_ms(&mut s, std::time::Duration::from_nanos(nanos));
+            s
+        };
+        assert_eq!(ms(0), "0.000");
+        assert_eq!(ms(1_234_567), "1.235");
+        assert_eq!(ms(42_000), "0.042");
+        assert_eq!(ms(12_345_678_901), "12345.679");
+    }
 }

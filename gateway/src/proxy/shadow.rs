@@ -20,7 +20,7 @@ use super::forward::attempt::{self, Attempt};
 use super::forward::egress::{self, Route};
 use super::forward::{Answer, Budget};
 use super::record::{attribute, Ending, Recorder};
-use super::usage::{usage_of_json, SseUsage, Usage};
+use super::usage::{SseUsage, Usage};
 use super::{Group, Member, Shared};
 use crate::error::{GatewayError, TimeoutPhase};
 use crate::providers::{UpstreamBody, UpstreamCall};
@@ -91,7 +91,7 @@ async fn send(shared: Arc<Shared>, group: &Group, shadow: &Member, mut copy: Cop
     let Attempt { result, .. } = attempt::once(shadow, copy.route, copy.call, copy.budget).await;
     let span = span.settle(&result);
     let ending = match result {
-        Ok(Answer::Full(bytes)) => usage_ending(usage_of_json(&bytes).unwrap_or_default(), None),
+        Ok(Answer::Full(_, usage)) => usage_ending(usage, None),
         Ok(Answer::Stream(resp)) => {
             let (usage, err) = drain(resp.body, copy.budget, &shadow.name).await;
             recorder.first_byte_sent();

@@ -24,7 +24,7 @@ use super::{attrs, w3c};
 use crate::error::GatewayError;
 use crate::providers::UpstreamCall;
 use crate::proxy::forward::Answer;
-use crate::proxy::usage::{usage_of_json, Usage};
+use crate::proxy::usage::Usage;
 use crate::proxy::Member;
 
 /// What an attempt's span needs from its request: the server span's context.
@@ -152,13 +152,15 @@ impl AttemptSpan {
         let Some(live) = self.0 else { return Self(None) };
         let outcome = match result {
             Ok(Answer::Stream(_)) => return Self(Some(live)),
-            Ok(Answer::Full(body)) => {
+            Ok(Answer::Full(body, usage)) => {
                 let model = attrs::response_model(body);
                 if let Some(m) = &model {
                     let _ = live.parent.0.response_model.set(m.clone());
                 }
-                let usage = usage_of_json(body).unwrap_or_default();
-                end(live.span, &Outcome { status: Some(200), usage, response_model: model.as_deref(), error: None });
+                end(
+                    live.span,
+                    &Outcome { status: Some(200), usage: *usage, response_model: model.as_deref(), error: None },
+                );
                 return Self(None);
             }
             Err(e) => Outcome { status: upstream_status(e), error: Some(e.class().as_str()), ..Outcome::default() },

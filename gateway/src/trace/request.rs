@@ -25,6 +25,7 @@ use switchyard_records::{ErrorClass, InferenceRecord};
 use super::attempt::SpanParent;
 use super::w3c::TraceParent;
 use super::{attrs, Tracing};
+use crate::headers::{TRACEPARENT, TRACESTATE};
 use crate::providers::{Endpoint, UpstreamCall};
 use crate::proxy::route::Route;
 
@@ -55,12 +56,12 @@ pub struct TraceIdField(Option<TraceId>);
 impl RequestTrace {
     /// Phase 1: the trace of a request with `headers`, routed by config `version`.
     pub fn accept(tracing: &Tracing, headers: &HeaderMap, version: u64) -> Self {
-        let incoming = headers.get("traceparent").and_then(|v| Some((TraceParent::parse(v)?, v)));
+        let incoming = headers.get(TRACEPARENT).and_then(|v| Some((TraceParent::parse(v)?, v)));
         let mut out = Self::default();
         if let Some((parent, value)) = incoming {
             out.trace_id = Some(parent.trace_id);
             out.traceparent = Some(value.clone());
-            out.tracestate = headers.get("tracestate").cloned();
+            out.tracestate = headers.get(TRACESTATE).cloned();
         }
         let Some(tracer) = tracing.tracer() else { return out };
         let parent_cx = match incoming {

@@ -132,12 +132,12 @@ async fn collected(resp: UpstreamResponse, budget: Budget, member: &Member) -> R
     let bytes = if status.is_success() { bytes } else { scrub(bytes, member.provider.spec.api_key.as_ref()) };
     let invalid = || GatewayError::UpstreamInvalid { member: name.to_owned() };
     let bytes = UpstreamResponse::convert_full(resp.convert, status, bytes).ok_or_else(invalid)?;
-    let is_json = usage_of_json(&bytes).is_some();
+    let usage = usage_of_json(&bytes);
     let code = status.as_u16();
     if status.is_success() {
-        return if is_json { Ok(Answer::Full(bytes)) } else { Err(invalid()) };
+        return usage.map(|usage| Answer::Full(bytes, usage)).ok_or_else(invalid);
     }
-    if PASS_THROUGH.contains(&code) && is_json {
+    if PASS_THROUGH.contains(&code) && usage.is_some() {
         return Err(GatewayError::UpstreamRejected { member: name.to_owned(), status: code, body: bytes });
     }
     Err(GatewayError::UpstreamStatus { member: name.to_owned(), status: code })

@@ -24,13 +24,15 @@ use super::record::Recorder;
 use super::{Group, Member, Shared};
 use crate::error::GatewayError;
 use crate::providers::{UpstreamCall, UpstreamResponse};
+use crate::proxy::usage::Usage;
 
 /// What a member answered, ready for the client.
 pub enum Answer {
     /// A successful stream: headers arrived, the body follows.
     Stream(UpstreamResponse),
-    /// A complete, successful body in the client's format.
-    Full(Bytes),
+    /// A complete, successful body in the client's format, and the token usage it states
+    /// (read once, when the body was checked to be JSON).
+    Full(Bytes, Usage),
 }
 
 /// Limits of one request's upstream work.
