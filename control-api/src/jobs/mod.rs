@@ -23,6 +23,7 @@ pub mod spec;
 pub mod steps;
 pub mod store;
 pub mod trainer;
+pub mod trainer_client;
 pub mod trainer_http;
 pub mod trainer_openai;
 pub mod worker;

@@ -23,13 +23,12 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use super::trainer::{answer, numbers, CreateJob, ProviderJob, TrainerError, TrainerEvent};
+use super::trainer_client::TrainerClient;
 use super::trainer_openai::seg;
 
 /// A client of one in-house trainer.
 pub struct HttpTrainer {
-    http: reqwest::Client,
-    base: String,
-    key: Option<String>,
+    client: TrainerClient,
 }
 
 // === impl HttpTrainer ===
@@ -37,15 +36,11 @@ pub struct HttpTrainer {
 impl HttpTrainer {
     /// A trainer at `base` with an optional bearer `key`.
     pub fn new(http: reqwest::Client, base: String, key: Option<String>) -> Self {
-        Self { http, base: base.trim_end_matches('/').to_owned(), key }
+        Self { client: TrainerClient::new(http, &base, key) }
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let r = self.http.request(method, format!("{}{path}", self.base));
-        match &self.key {
-            Some(k) => r.bearer_auth(k),
-            None => r,
-        }
+        self.client.request(method, path)
     }
 
     /// `POST /datasets`.

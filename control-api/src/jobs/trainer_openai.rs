@@ -14,6 +14,7 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use super::trainer::{answer, file_part, numbers, CreateJob, ProviderJob, TrainerError, TrainerEvent};
+use super::trainer_client::TrainerClient;
 
 /// The metadata key carrying Switchyard's job id.
 pub const METADATA_KEY: &str = "switchyard_job";
@@ -22,9 +23,7 @@ const FIND_PAGES: usize = 10;
 
 /// A client of one provider's fine-tuning API.
 pub struct OpenAiTrainer {
-    http: reqwest::Client,
-    base: String,
-    key: Option<String>,
+    client: TrainerClient,
 }
 
 // === impl OpenAiTrainer ===
@@ -32,15 +31,11 @@ pub struct OpenAiTrainer {
 impl OpenAiTrainer {
     /// A trainer at `base` (e.g. `https://api.openai.com/v1`) with `key`.
     pub fn new(http: reqwest::Client, base: String, key: Option<String>) -> Self {
-        Self { http, base: base.trim_end_matches('/').to_owned(), key }
+        Self { client: TrainerClient::new(http, &base, key) }
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let r = self.http.request(method, format!("{}{path}", self.base));
-        match &self.key {
-            Some(k) => r.bearer_auth(k),
-            None => r,
-        }
+        self.client.request(method, path)
     }
 
     /// `POST /files`.

@@ -301,6 +301,26 @@ mod tests {
         }
     }
 
+    /// A worker exporting to `collector` behind a queue of `capacity`: (its queue, its stop,
+    /// its task, its metrics).
+    fn start(
+        collector: &Collector,
+        capacity: usize,
+    ) -> (mpsc::Sender<SpanData>, oneshot::Sender<Duration>, tokio::task::JoinHandle<()>, TraceMetrics) {
+        let metrics = TraceMetrics::new(&Registry::new()).expect("metrics");
+        let (tx, rx) = mpsc::channel(capacity);
+        let (stop, stop_rx) = oneshot::channel();
+        let worker = Worker {
+            exporter: collector.clone(),
+            spans: rx,
+            metrics: metrics.clone(),
+            timeout: Duration::from_millis(300),
+            failures: 0,
+            retry_at: None,
+        };
+        (tx, stop, tokio::spawn(worker.run(stop_rx)), metrics)
+    }
+
     /// One span every 10 ms for `d`, offered as [`QueueProcessor::on_end`] does: (ended,
     /// dropped because the queue was full).
     async fn feed(tx: &mpsc::Sender<SpanData>, d: Duration) -> (u64, u64) {
@@ -316,19 +336,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_down_collector_is_probed_with_backoff_and_what_it_misses_is_counted() {
-        let metrics = TraceMetrics::new(&Registry::new()).expect("metrics");
         let collector = Collector::default();
-        let (tx, rx) = mpsc::channel(64);
-        let (stop, stop_rx) = oneshot::channel();
-        let worker = Worker {
-            exporter: collector.clone(),
-            spans: rx,
-            metrics: metrics.clone(),
-            timeout: Duration::from_millis(300),
-            failures: 0,
-            retry_at: None,
-        };
-        let run = tokio::spawn(worker.run(stop_rx));
+        let (tx, stop, run, metrics) = start(&collector, 64);
 
         // Down for 20 s: a batch every 200 ms would be 100 exports; the backoff (250 ms
         // doubling to 10 s) makes it a handful of probes, and the queue overflows meanwhile.
@@ -356,19 +365,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_backlog_is_exported_in_full_batches_without_waiting_for_them_to_fill() {
-        let metrics = TraceMetrics::new(&Registry::new()).expect("metrics");
         let collector = Collector { up: Arc::new(AtomicBool::new(true)), ..Collector::default() };
-        let (tx, rx) = mpsc::channel(2048);
-        let (stop, stop_rx) = oneshot::channel();
-        let worker = Worker {
-            exporter: collector.clone(),
-            spans: rx,
-            metrics: metrics.clone(),
-            timeout: Duration::from_millis(300),
-            failures: 0,
-            retry_at: None,
-        };
-        let run = tokio::spawn(worker.run(stop_rx));
+        let (tx, stop, run, metrics) = start(&collector, 2048);
         // 5,000 spans/s (2,500 requests/s at 100 %): more than one batch per BATCH_DELAY.
         let mut full = 0;
         for _ in 0..2_000 {
