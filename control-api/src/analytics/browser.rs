@@ -275,7 +275,27 @@ pub async fn list_inferences(
         return Ok(Page { items: Vec::new(), next_cursor: None });
     }
     let limit = limit.clamp(1, MAX_PAGE_LIMIT);
-    // Conditions are on raw columns: replays of a request carry identical values.
+    let where_sql = where_clause(filter, after.is_some());
+    let sql = format!(
+        "SELECT {ITEM_COLUMNS} FROM `{db}`.`{table}` {where_sql} GROUP BY request_id \
+         ORDER BY t DESC, request_id DESC LIMIT {fetch}",
+        fetch = u64::from(limit) + 1
+    );
+    let q = bind_filter(client.query(&sql), filter, after.as_ref());
+    let mut items: Vec<InferenceItem> =
+        q.fetch_all().await.map_err(|e| AnalyticsError::clickhouse("list inferences", e))?;
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|i| encode_cursor(i.timestamp_ms, &i.request_id))
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+/// The `WHERE` clause of a listing; [`bind_filter`] binds its values in the same order.
+/// Conditions are on raw columns: replays of a request carry identical values.
+fn where_clause(filter: &InferenceFilter, after_cursor: bool) -> String {
     let mut conditions: Vec<String> = Vec::new();
     if filter.member.is_some() {
         conditions.push("member = ?".into());
@@ -298,16 +318,22 @@ pub async fn list_inferences(
     if filter.until_ms.is_some() {
         conditions.push("ts <= toDateTime(?) AND timestamp_ms < ?".into());
     }
-    if after.is_some() {
+    if after_cursor {
         conditions.push("ts <= toDateTime(?) AND (timestamp_ms < ? OR (timestamp_ms = ? AND request_id < ?))".into());
     }
-    let where_sql = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
-    let sql = format!(
-        "SELECT {ITEM_COLUMNS} FROM `{db}`.`{table}` {where_sql} GROUP BY request_id \
-         ORDER BY t DESC, request_id DESC LIMIT {fetch}",
-        fetch = u64::from(limit) + 1
-    );
-    let mut q = client.query(&sql);
+    if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    }
+}
+
+/// Binds the values of [`where_clause`]'s conditions, in its order.
+fn bind_filter(
+    mut q: clickhouse::query::Query,
+    filter: &InferenceFilter,
+    after: Option<&(i64, String)>,
+) -> clickhouse::query::Query {
     if let Some(m) = &filter.member {
         q = q.bind(m.as_str());
     }
@@ -326,18 +352,10 @@ pub async fn list_inferences(
     if let Some(u) = filter.until_ms {
         q = q.bind(seconds(u)).bind(u);
     }
-    if let Some((ts, id)) = &after {
+    if let Some((ts, id)) = after {
         q = q.bind(seconds(*ts)).bind(*ts).bind(*ts).bind(id.as_str());
     }
-    let mut items: Vec<InferenceItem> =
-        q.fetch_all().await.map_err(|e| AnalyticsError::clickhouse("list inferences", e))?;
-    let next_cursor = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|i| encode_cursor(i.timestamp_ms, &i.request_id))
-    } else {
-        None
-    };
-    Ok(Page { items, next_cursor })
+    q
 }
 
 /// The inference `request_id` with its feedback and attributions, or `None` if unknown —

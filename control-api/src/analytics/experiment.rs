@@ -106,7 +106,27 @@ pub async fn experiment(
         fetch_feedback(client, &window),
         fetch_costs(client, &window)
     )?;
-    for row in aggregates {
+    apply_aggregates(&mut stats, aggregates, &mut notes);
+    let threshold = stats.iter().find(|s| s.role == "champion" && s.requests > 0).map(|s| s.latency_us.p95);
+    if let Some(p95) = threshold {
+        // quantilesExact returns one of the (integer) latencies, so the cast is exact.
+        for row in fetch_slow(client, &window, p95 as u64).await? {
+            if let Some(s) = stats.iter_mut().find(|s| s.member == row.member) {
+                s.slow = row.slow;
+            }
+        }
+    }
+    apply_feedback(&mut stats, feedback);
+    apply_costs(&mut stats, costs, &mut notes);
+    let mut report = evaluate(group, since_ms, until_ms, stats, threshold, cfg);
+    report.notes.extend(notes);
+    Ok(report)
+}
+
+/// Fills each member's counts, latencies and tokens from its aggregate row (a member no
+/// longer configured is added as `removed`), noting weights that changed inside the window.
+fn apply_aggregates(stats: &mut Vec<MemberStats>, rows: Vec<AggregateRow>, notes: &mut Vec<String>) {
+    for row in rows {
         let idx = match stats.iter().position(|s| s.member == row.member) {
             Some(i) => i,
             None => {
@@ -134,23 +154,22 @@ pub async fn experiment(
         s.input_tokens = row.input_tokens;
         s.output_tokens = row.output_tokens;
     }
-    let threshold = stats.iter().find(|s| s.role == "champion" && s.requests > 0).map(|s| s.latency_us.p95);
-    if let Some(p95) = threshold {
-        // quantilesExact returns one of the (integer) latencies, so the cast is exact.
-        for row in fetch_slow(client, &window, p95 as u64).await? {
-            if let Some(s) = stats.iter_mut().find(|s| s.member == row.member) {
-                s.slow = row.slow;
-            }
-        }
-    }
-    for row in feedback {
+}
+
+/// Adds each member's feedback means and sample variances.
+fn apply_feedback(stats: &mut [MemberStats], rows: Vec<FeedbackRow>) {
+    for row in rows {
         if let Some(s) = stats.iter_mut().find(|s| s.member == row.member) {
             let n = row.samples as f64;
             let variance = if row.samples > 1 { row.var_pop * n / (n - 1.0) } else { 0.0 };
             s.feedback.push(FeedbackStats { metric: row.metric, samples: row.samples, mean: row.mean, variance });
         }
     }
-    for row in costs {
+}
+
+/// Adds each member's cost per currency (a total that is not a decimal becomes a note).
+fn apply_costs(stats: &mut [MemberStats], rows: Vec<CostRow>, notes: &mut Vec<String>) {
+    for row in rows {
         let Some(s) = stats.iter_mut().find(|s| s.member == row.member) else { continue };
         match Decimal::from_str_exact(&row.total) {
             Ok(total) => s.cost.push(CostStats::new(row.currency, row.requests, total, row.var_samp)),
@@ -159,9 +178,6 @@ pub async fn experiment(
             }
         }
     }
-    let mut report = evaluate(group, since_ms, until_ms, stats, threshold, cfg);
-    report.notes.extend(notes);
-    Ok(report)
 }
 
 /// The SQL of the experiment's three queries, named `aggregates`, `slow` and `feedback`, with
