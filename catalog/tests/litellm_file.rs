@@ -8,7 +8,7 @@ use serde_json::Value;
 use switchyard_catalog::litellm::import_litellm;
 use switchyard_catalog::CatalogEntry;
 
-mod litellm;
+use crate::litellm;
 
 use litellm::{file_path, python_reading, SPOT};
 

@@ -3,7 +3,7 @@
 //! edits that keep usage, per-key buckets and their eviction, metrics and busiest keys.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

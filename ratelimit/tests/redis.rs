@@ -4,7 +4,7 @@
 //! prefix. Time is real here (the server's clock), so spacing is checked with a margin.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,7 @@
 //! (`scripts/redis.sh` on its own port) so stopping it disturbs no other test.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

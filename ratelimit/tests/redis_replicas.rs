@@ -9,7 +9,7 @@
 //! backend errors asserted, so no check is admitted unchecked.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! replays, dead-lettering and retention. Each test uses its own database.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 //! shard; a database created for one server is refused.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use switchyard_records::schema::{self, local_table, Cluster};

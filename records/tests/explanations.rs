@@ -4,7 +4,7 @@
 //! columns, and retention of a group's explanation partitions.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -5,7 +5,7 @@
 //! so it can be stopped without disturbing the other tests.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! survive a restart (spool only, then shipped by a later run).
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -10,7 +10,7 @@
 //! (`bash scripts/python-test-deps.sh`); fails, never skips, without them.
 #![allow(clippy::unwrap_used, clippy::manual_is_multiple_of)]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! `cargo nextest run -p switchyard-records --release --run-ignored only --no-capture throughput`).
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -14,7 +14,7 @@
 //! Tools: promtool (Debian `prometheus`), kubernetes-validate and hadolint (PyPI,
 //! `scripts/python-test-deps.sh`). The alert rules and the dashboard: `deploy_prometheus.rs`.
 
-mod deploy;
+use crate::deploy;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -14,7 +14,7 @@
 //! (`scripts/clickhouse.sh`). The compose file, Kubernetes manifests and Dockerfile:
 //! `deploy_manifests.rs`.
 
-mod deploy;
+use crate::deploy;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
