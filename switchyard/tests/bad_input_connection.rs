@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use switchyard_testkit::errors::*;
-use switchyard_testkit::{client, TestGateway};
+use switchyard_testkit::{chat, client, TestGateway};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -214,4 +214,87 @@ async fn stalled_h2_preface_is_closed() {
     how.expect("the server closes a connection stalled inside the h2 preface (header_timeout_ms: 300)");
     still_serves(&gw).await;
     only_followups_recorded(gw, 1).await;
+}
+
+/// Header and keep-alive deadlines told apart: 300 ms for a head, 5 s between requests.
+const KEEPALIVE: &str = r#"
+limits: { max_body_bytes: 1024, header_timeout_ms: 300, body_timeout_ms: 300, keepalive_timeout_ms: 5000 }
+providers:
+  mock: { kind: mock }
+groups:
+  g:
+    members:
+      - { name: champ, role: champion, provider: mock, model: m-champ, weight: 1 }
+"#;
+
+/// Sends one chat request for group `g` on `s` and reads its response (head and
+/// `content-length` body); returns the status.
+async fn exchange(s: &mut TcpStream) -> u16 {
+    let body = chat("g");
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.expect("write head");
+    s.write_all(body.as_bytes()).await.expect("write body");
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map(|v| v.trim().parse().expect("content-length"))
+                .expect("a content-length response");
+            if buf.len() >= end + 4 + len {
+                return head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
+            }
+        }
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk))
+            .await
+            .expect("a response within 5 s")
+            .expect("read");
+        assert!(n > 0, "the connection was closed before the response was complete");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+#[tokio::test]
+async fn idle_keep_alive_connection_lasts_keepalive_timeout_not_header_timeout() {
+    let gw = TestGateway::start(KEEPALIVE).await;
+    let mut s = TcpStream::connect(gw.gw().data_addr).await.expect("connect");
+    assert_eq!(exchange(&mut s).await, 200);
+    // Idle for longer than the header timeout (300 ms), well within keep-alive (5 s).
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(exchange(&mut s).await, 200, "the same connection serves a second request after 1.2 s idle");
+    let idle = Instant::now();
+    let (mut r, _w) = s.into_split();
+    let how = closed_by_server(&mut r, Duration::from_secs(9)).await.expect("closed after keepalive_timeout_ms");
+    let waited = idle.elapsed();
+    assert!(waited >= Duration::from_millis(4500), "closed by keep-alive ({how}) after 5 s, not sooner: {waited:?}");
+    still_serves(&gw).await;
+    only_followups_recorded(gw, 3).await;
+}
+
+#[tokio::test]
+async fn slow_loris_on_a_keep_alive_connection_is_cut_at_header_timeout() {
+    let gw = TestGateway::start(KEEPALIVE).await;
+    let mut s = TcpStream::connect(gw.gw().data_addr).await.expect("connect");
+    assert_eq!(exchange(&mut s).await, 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (mut r, w) = s.into_split();
+    let started = Instant::now();
+    let head =
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nx-padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"
+            .to_vec();
+    let writer = trickle(w, head, Duration::from_millis(100));
+    // Every byte within the header timeout of the last, the whole head ~7 s: cut at 300 ms
+    // after its first byte, long before the 5 s keep-alive.
+    let how = closed_by_server(&mut r, Duration::from_secs(3)).await;
+    writer.abort();
+    let how = how.expect("the server closes a keep-alive connection whose next head trickles in");
+    assert!(started.elapsed() >= Duration::from_millis(250), "by the header timeout ({how})");
+    still_serves(&gw).await;
+    only_followups_recorded(gw, 2).await;
 }

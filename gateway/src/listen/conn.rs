@@ -1,6 +1,13 @@
 //! One accepted connection: its activity (requests in flight, bytes of a request not yet
 //! taken up), the idle watchdog, and how it drains.
 //!
+//! The watchdog ([`Activity::idle_for`]) owns every idle and header deadline: before the
+//! first request, `header_timeout` from accept; between requests, `keepalive_timeout` from
+//! the end of the last one, or — once the first byte of a next HTTP/1.1 request head has
+//! arrived — `header_timeout` from that byte. hyper's own `header_read_timeout` is off:
+//! its timer starts as soon as a response is written, so it closed every idle keep-alive
+//! connection at `header_timeout` instead of `keepalive_timeout`.
+//!
 //! [`Watched`] wraps the connection's (decrypted) stream and tells its [`Activity`] when
 //! bytes arrive while no request is in flight — the start of the next request — and
 //! whether the connection speaks h2 (the client preface). The service marks each request
@@ -45,6 +52,8 @@ pub(super) struct Activity {
     served: AtomicBool,
     /// Bytes arrived while no request was in flight, and no request has started since.
     unread: AtomicBool,
+    /// When the first of those bytes arrived.
+    unread_since: Mutex<Instant>,
     /// The client sent the h2 preface.
     h2: AtomicBool,
     /// Shutdown has started: HTTP/1.1 responses say `connection: close`.
@@ -139,6 +148,7 @@ impl Activity {
             idle_since: Mutex::new(Instant::now()),
             served: AtomicBool::new(false),
             unread: AtomicBool::new(false),
+            unread_since: Mutex::new(Instant::now()),
             h2: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             changed: Notify::new(),
@@ -156,7 +166,10 @@ impl Activity {
     /// Bytes arrived on the connection.
     fn received(&self) {
         if self.in_flight.load(Ordering::Acquire) == 0 && !self.unread.load(Ordering::Relaxed) {
-            self.unread.store(true, Ordering::Relaxed);
+            *self.unread_since.lock() = Instant::now();
+            self.unread.store(true, Ordering::Release);
+            // The watchdog's deadline changes from keep-alive to header timeout.
+            self.changed.notify_waiters();
         }
     }
 
@@ -194,9 +207,8 @@ impl Activity {
         }
     }
 
-    /// Resolves once the connection has had no request in flight for `first` (before its
-    /// first request) or `between` (after one).
-    async fn idle_for(&self, first: Duration, between: Duration) {
+    /// Resolves once the connection has been idle past its deadline ([`Self::deadline`]).
+    async fn idle_for(&self, header: Duration, keepalive: Duration) {
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
@@ -205,16 +217,28 @@ impl Activity {
                 changed.await;
                 continue;
             }
-            let limit = if self.served.load(Ordering::Relaxed) { between } else { first };
-            let since = *self.idle_since.lock();
             tokio::select! {
-                _ = tokio::time::sleep_until(since + limit) => {
-                    if self.in_flight.load(Ordering::Acquire) == 0 {
+                _ = tokio::time::sleep_until(self.deadline(header, keepalive)) => {
+                    let idle = self.in_flight.load(Ordering::Acquire) == 0;
+                    if idle && self.deadline(header, keepalive) <= Instant::now() {
                         return;
                     }
                 }
                 _ = changed => {}
             }
+        }
+    }
+
+    /// Until when a connection with no request in flight may stay open: `header` after it
+    /// was accepted (no request yet) or after the first byte of a next HTTP/1.1 request
+    /// head arrived; otherwise `keepalive` after its last request ended.
+    fn deadline(&self, header: Duration, keepalive: Duration) -> Instant {
+        if !self.served.load(Ordering::Relaxed) {
+            *self.idle_since.lock() + header
+        } else if self.unread.load(Ordering::Acquire) && !self.h2.load(Ordering::Relaxed) {
+            *self.unread_since.lock() + header
+        } else {
+            *self.idle_since.lock() + keepalive
         }
     }
 }

@@ -160,10 +160,11 @@ pub async fn serve<H, F, B>(
     }
 }
 
-/// hyper's connection builder: h1 with the header timeout, h2 within [`H2Limits`].
+/// hyper's connection builder: h1 with keep-alive (its header and idle deadlines are
+/// [`conn`]'s watchdog's, so hyper's own header timer is off), h2 within [`H2Limits`].
 fn builder(options: &ListenOptions) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(options.header_timeout).keep_alive(true);
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(None).keep_alive(true);
     let h2 = &options.h2;
     builder
         .http2()
