@@ -8,6 +8,10 @@
 //!   timeout marks the backend *down*: later calls fail at once (no request waits on a dead
 //!   server) while one probe task `PING`s with backoff (50 ms doubling to 1 s), and the first
 //!   answer within `timeout_ms` marks it up again. The connection manager reconnects underneath.
+//! - **Settlements coalesced** ([`settle`]): adjustments that requests hand off without
+//!   waiting are gathered for 2 ms, merged per bucket and written in one call.
+//! - **Cheap arguments**: whole numbers go as integers (no float formatting), the reply is
+//!   one string (`"1 level level …"`) rather than an array of them.
 //! - **Mirror**: each call's levels are copied into this process's slots so
 //!   `busiest_keys` can answer without a scan of Redis (as last seen by this replica).
 //!
@@ -28,6 +32,8 @@ use tokio::time::Instant;
 use crate::backend::{Backend, BackendError, BoxFuture, Op, OwnedOp, Taken};
 use crate::config::{RedisConfig, Unit};
 
+mod settle;
+
 /// The script every call runs.
 const SCRIPT: &str = include_str!("redis_backend/limit.lua");
 /// Longest a fresh connection attempt may take (calls are still cut at `timeout_ms`).
@@ -46,6 +52,8 @@ pub(crate) struct RedisBackend {
     up: AtomicBool,
     up_gauge: IntGauge,
     origin: Instant,
+    /// Token settlements waiting to be written together.
+    settle: settle::SettleQueue,
     /// This backend, for the probe and detached tasks it spawns.
     this: Weak<RedisBackend>,
 }
@@ -90,6 +98,7 @@ impl RedisBackend {
             up: AtomicBool::new(true),
             up_gauge,
             origin: Instant::now(),
+            settle: settle::SettleQueue::default(),
             this: this.clone(),
         });
         // Connect (and load the script) now rather than on the first request.
@@ -111,10 +120,14 @@ impl RedisBackend {
 
     fn key(&self, op: &Op<'_>) -> String {
         let unit = match op.slot.unit {
-            Unit::Requests => "r",
-            Unit::Tokens => "t",
+            Unit::Requests => ":r:",
+            Unit::Tokens => ":t:",
         };
-        format!("{}:{}:{unit}:{}", self.prefix, op.slot.name, op.key)
+        let mut key = String::with_capacity(self.prefix.len() + op.slot.name.len() + op.key.len() + 4);
+        for part in [self.prefix.as_str(), ":", &op.slot.name, unit, op.key] {
+            key.push_str(part);
+        }
+        key
     }
 
     /// Runs the script in `mode` over `ops`: `(admitted, levels before)`.
@@ -125,10 +138,16 @@ impl RedisBackend {
         let mut invocation = self.script.prepare_invoke();
         invocation.arg(mode);
         for op in ops {
-            invocation.key(self.key(op)).arg(op.cost).arg(op.gcra.rate).arg(op.gcra.burst);
+            invocation.key(self.key(op));
+            for number in [op.cost, op.gcra.rate, op.gcra.burst] {
+                match whole(number) {
+                    Some(n) => invocation.arg(n),
+                    None => invocation.arg(number),
+                };
+            }
         }
         let mut conn = self.manager.clone();
-        let reply = match tokio::time::timeout(self.timeout, invocation.invoke_async::<Vec<String>>(&mut conn)).await {
+        let reply = match tokio::time::timeout(self.timeout, invocation.invoke_async::<String>(&mut conn)).await {
             Err(_) => {
                 self.mark_down("a call timed out");
                 return Err(BackendError::Timeout { timeout_ms: self.timeout.as_millis() as u64 });
@@ -142,6 +161,16 @@ impl RedisBackend {
             Ok(Ok(reply)) => reply,
         };
         parse_reply(&reply, ops.len())
+    }
+
+    /// Adds each op's signed cost now (one script call) and mirrors the levels.
+    async fn adjust_now(&self, ops: &[Op<'_>]) -> Result<(), BackendError> {
+        let (_, before) = self.eval("adjust", ops).await?;
+        let now = self.now_us();
+        for (op, level) in ops.iter().zip(&before) {
+            op.slot.observe(op.key, (level + op.cost).max(0.0), now, &op.gcra);
+        }
+        Ok(())
     }
 
     /// Marks the backend down and starts the probe, unless it is already down.
@@ -181,15 +210,29 @@ async fn probe(backend: Weak<RedisBackend>) {
     }
 }
 
-/// `{"1"|"0", level, ...}` → `(admitted, levels)`.
-fn parse_reply(reply: &[String], ops: usize) -> Result<(bool, Vec<f64>), BackendError> {
-    let malformed = || BackendError::Failed(format!("unexpected script reply of {} fields", reply.len()));
-    let (flag, levels) = reply.split_first().ok_or_else(malformed)?;
+/// `number` as an integer when it is one (and exactly representable): redis-rs formats
+/// integers far more cheaply than floats, and Lua's `tonumber` reads both.
+fn whole(number: f64) -> Option<i64> {
+    (number.fract() == 0.0 && number.abs() < 9.0e15).then_some(number as i64)
+}
+
+/// `"1"|"0"` and one level per op, space-separated → `(admitted, levels)`.
+fn parse_reply(reply: &str, ops: usize) -> Result<(bool, Vec<f64>), BackendError> {
+    let malformed = || BackendError::Failed(format!("unexpected script reply {:?}", reply.get(..80).unwrap_or(reply)));
+    let mut fields = reply.split(' ');
+    let admitted = match fields.next() {
+        Some("1") => true,
+        Some("0") => false,
+        _ => return Err(malformed()),
+    };
+    let mut levels = Vec::with_capacity(ops);
+    for field in fields {
+        levels.push(field.parse::<f64>().map_err(|_| malformed())?);
+    }
     if levels.len() != ops {
         return Err(malformed());
     }
-    let levels = levels.iter().map(|l| l.parse::<f64>().map_err(|_| malformed())).collect::<Result<Vec<_>, _>>()?;
-    Ok((flag == "1", levels))
+    Ok((admitted, levels))
 }
 
 impl Backend for RedisBackend {
@@ -206,30 +249,38 @@ impl Backend for RedisBackend {
     }
 
     fn adjust<'a>(&'a self, ops: &'a [Op<'a>]) -> BoxFuture<'a, Result<(), BackendError>> {
-        Box::pin(async move {
-            let (_, before) = self.eval("adjust", ops).await?;
-            let now = self.now_us();
-            for (op, level) in ops.iter().zip(&before) {
-                op.slot.observe(op.key, (level + op.cost).max(0.0), now, &op.gcra);
-            }
-            Ok(())
-        })
+        Box::pin(self.adjust_now(ops))
     }
 
     fn adjust_detached(self: Arc<Self>, ops: Vec<OwnedOp>, on_error: Box<dyn FnOnce(BackendError) + Send>) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            on_error(BackendError::Failed("no tokio runtime to settle in".into()));
-            return;
-        };
-        runtime.spawn(async move {
-            let ops_ref: Vec<Op<'_>> = ops.iter().map(OwnedOp::as_op).collect();
-            if let Err(err) = self.adjust(&ops_ref).await {
-                on_error(err);
-            }
-        });
+        self.settle.push(self.clone(), ops, on_error);
     }
 
     fn now_us(&self) -> f64 {
         self.origin.elapsed().as_secs_f64() * 1e6
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_parse_and_malformed_ones_are_errors() {
+        assert_eq!(parse_reply("1 0 12.5 3", 3), Ok((true, vec![0.0, 12.5, 3.0])));
+        assert_eq!(parse_reply("0 999999.99999999988", 1), Ok((false, vec![999_999.999_999_999_9])));
+        for bad in ["", "1", "1 2 3", "2 1", "1 x", "1  2"] {
+            assert!(parse_reply(bad, 1).is_err(), "{bad:?} is not a reply for one bucket");
+        }
+    }
+
+    #[test]
+    fn only_exact_whole_numbers_go_as_integers() {
+        assert_eq!(whole(1.0), Some(1));
+        assert_eq!(whole(-250.0), Some(-250));
+        assert_eq!(whole(1_000_000.0), Some(1_000_000));
+        assert_eq!(whole(1666.666), None);
+        assert_eq!(whole(1e300), None);
+        assert_eq!(whole(f64::NAN), None);
     }
 }

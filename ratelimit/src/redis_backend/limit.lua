@@ -5,8 +5,9 @@
 --            "adjust": add each (signed) cost with no check, levels floored at 0
 -- ARGV[3i-1] cost of bucket i (units), ARGV[3i] rate (units per µs), ARGV[3i+1] burst
 --
--- Returns {admitted ("1" or "0"), level of bucket 1 before the call, ...} as strings
--- (full precision; Redis would truncate Lua numbers to integers).
+-- Returns one string: admitted ("1" or "0"), then each bucket's level before the call,
+-- space-separated (full precision; Redis would truncate Lua numbers to integers, and one
+-- string is cheaper to parse than an array of them).
 --
 -- Time is the server's TIME, never a replica's clock; a key expires once it has drained,
 -- so idle keys cost no memory.
@@ -48,4 +49,4 @@ for i = 1, n do
   end
   out[i + 1] = string.format('%.17g', before[i])
 end
-return out
+return table.concat(out, ' ')
