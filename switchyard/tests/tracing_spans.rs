@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use switchyard_testkit::fake_server::{Fake, Mode};
 use switchyard_testkit::otel::{traced_call, traced_calls, ClientCall, Collector, ExportedSpan, TracedCall};
-use switchyard_testkit::{chat, chat_stream, client, openai_fake, TestGateway};
+use switchyard_testkit::{chat, chat_stream, client, oip_fake, openai_fake, TestGateway};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -288,4 +288,56 @@ async fn an_early_error_is_a_server_span_without_attempts() {
         })
         .await;
     assert!(spans.iter().any(|s| s.name == "HTTP" && s.str("error.type") == Some("not_found")), "{spans:#?}");
+}
+
+#[tokio::test]
+async fn an_explainer_call_is_a_client_span_of_the_request_and_the_explainer_sees_it() {
+    let collector = Collector::start().await;
+    let (model, explainer) = (oip_fake::start().await, oip_fake::start().await);
+    let gw = TestGateway::start(&format!(
+        r#"
+providers:
+  m: {{ kind: oip, base_url: "{}" }}
+  x: {{ kind: oip, base_url: "{}" }}
+groups:
+  tab:
+    members:
+      - {{ name: v1, role: champion, provider: m, model: plain, weight: 1,
+          explain: {{ provider: x, protocol: oip, model: income-explainer, sample_percent: 100, timeout_ms: 5000 }} }}
+tracing:
+  otlp_endpoint: "{}"
+  service_name: switchyard-test
+"#,
+        model.url(),
+        explainer.url(),
+        collector.endpoint()
+    ))
+    .await;
+    let body = r#"{"inputs":[{"name":"input-0","shape":[1,3],"datatype":"FP32","data":[[39,40,2174]]}]}"#;
+    let call = traced_call(&gw.url("/v2/models/tab/infer"), body).await;
+    assert_eq!(call.status, 200, "{}", call.body);
+
+    // The server span, the model's attempt and — after the answer — the explainer call.
+    let (server, clients) = trace_of(&collector, &call, 2).await;
+    assert_eq!(clients.len(), 2, "{clients:#?}");
+    let explain = clients.iter().find(|s| s.name == "explain income-explainer").expect("the explainer's span");
+    let attempt = clients.iter().find(|s| s.name != explain.name).expect("the model's attempt span");
+    assert_eq!(explain.parent_span_id, server.span_id, "the explainer call is a child of the request's span");
+    assert_eq!(attempt.parent_span_id, server.span_id);
+    assert!(explain.start_ns >= attempt.end_ns, "explained after the answer");
+    for (key, want) in [
+        ("gen_ai.operation.name", "explain"),
+        ("gen_ai.request.model", "income-explainer"),
+        ("switchyard.group", "tab"),
+        ("switchyard.member", "v1"),
+    ] {
+        assert_eq!(explain.str(key), Some(want), "{key} of {explain:#?}");
+    }
+    assert_eq!(explain.int("http.response.status_code"), Some(200));
+
+    let seen = explainer.seen();
+    assert_eq!(seen.len(), 1, "one explainer call");
+    assert_eq!(seen[0].path, "/v2/models/income-explainer/infer");
+    names(&seen[0].headers["traceparent"], &call.trace_id, &explain.span_id);
+    names(&model.seen()[0].headers["traceparent"], &call.trace_id, &attempt.span_id);
 }

@@ -9,6 +9,9 @@
 //! `max_in_flight` slots is taken with `try_acquire` (none free: `busy`, skipped) and the
 //! call is spawned. The task posts the protocol's input, reads the whole answer within
 //! `timeout_ms`, normalises it and offers an [`ExplanationRecord`] to the record queue.
+//! The call is in the request's trace: a sampled request's explainer call is a client
+//! span under its server span (named in the `traceparent` sent), an unsampled one
+//! forwards the client's `traceparent` as upstream calls do.
 //!
 //! Invariants: no await on the request's path; one call per sampled answer, never
 //! retried; every answer of a member with an explainer is counted in exactly one outcome.
@@ -32,6 +35,8 @@ use super::metrics::{ExplainMetrics, Outcome};
 use super::{input, normalise};
 use crate::providers::{Endpoint, UpstreamCall, UpstreamFailure};
 use crate::proxy::{Group, Member};
+use crate::trace::request::FollowUp;
+use crate::trace::AttemptSpan;
 
 /// Largest explainer answer read, bytes.
 pub const MAX_ANSWER_BYTES: usize = 16 << 20;
@@ -70,6 +75,8 @@ struct Job {
 enum CallError {
     #[error("no complete answer in time")]
     Timeout,
+    #[error("status {0}")]
+    Status(u16),
     #[error("{0}")]
     Failed(String),
 }
@@ -121,6 +128,7 @@ pub fn after_answer(
     queue: &switchyard_records::RecordQueue,
     p: Pending,
     record: &InferenceRecord,
+    trace: FollowUp,
 ) {
     let Some(member) = p.group.members.iter().find(|m| m.name == record.member) else { return };
     let Some(x) = &member.explain else { return };
@@ -149,7 +157,7 @@ pub fn after_answer(
         },
         input,
         timeout: x.timeout,
-        call: upstream_call(&x.model, record, x.timeout),
+        call: upstream_call(&x.model, record, x.timeout, trace),
         protocol: x.protocol,
         provider: x.provider.runtime.clone(),
     };
@@ -162,9 +170,9 @@ pub fn after_answer(
     });
 }
 
-/// The call to the explainer (the body is set by the job).
-fn upstream_call(model: &str, record: &InferenceRecord, timeout: Duration) -> UpstreamCall {
-    UpstreamCall {
+/// The call to the explainer (the body is set by the job), in the request's trace.
+fn upstream_call(model: &str, record: &InferenceRecord, timeout: Duration, trace: FollowUp) -> UpstreamCall {
+    let mut call = UpstreamCall {
         endpoint: Endpoint::OipInfer,
         body: Bytes::new(),
         model_span: 0..0,
@@ -175,7 +183,9 @@ fn upstream_call(model: &str, record: &InferenceRecord, timeout: Duration) -> Up
         tracestate: None,
         span_parent: None,
         timeouts: Timeouts { connect: timeout, first_byte: timeout, idle: timeout, total: timeout },
-    }
+    };
+    trace.fill(&mut call);
+    call
 }
 
 // === impl Job ===
@@ -185,7 +195,16 @@ impl Job {
     /// the limits cut.
     async fn run(mut self, queue: &switchyard_records::RecordQueue) -> (Outcome, ExplanationRecord, normalise::Cut) {
         let started = Instant::now();
-        let answer = tokio::time::timeout(self.timeout, self.exchange()).await.unwrap_or(Err(CallError::Timeout));
+        let mut call = self.call.clone();
+        call.body = self.input.clone();
+        let span = AttemptSpan::start_explain(&mut call, &self.record.group, &self.record.member);
+        let answer = tokio::time::timeout(self.timeout, self.exchange(call)).await.unwrap_or(Err(CallError::Timeout));
+        match &answer {
+            Ok(_) => span.end_explain(Some(200), None),
+            Err(CallError::Status(status)) => span.end_explain(Some(*status), Some("upstream_status")),
+            Err(CallError::Timeout) => span.end_explain(None, Some("timeout")),
+            Err(CallError::Failed(_)) => span.end_explain(None, Some("failed")),
+        }
         let latency = started.elapsed();
         let r = &self.record;
         let body = match answer {
@@ -213,9 +232,7 @@ impl Job {
     }
 
     /// Posts the input and reads the whole answer (2xx only).
-    async fn exchange(&mut self) -> Result<Bytes, CallError> {
-        let mut call = self.call.clone();
-        call.body = self.input.clone();
+    async fn exchange(&self, call: UpstreamCall) -> Result<Bytes, CallError> {
         let future = self
             .provider
             .explain(call, self.protocol)
@@ -225,7 +242,7 @@ impl Job {
             other => CallError::Failed(other.to_string()),
         })?;
         if !resp.status.is_success() {
-            return Err(CallError::Failed(format!("status {}", resp.status)));
+            return Err(CallError::Status(resp.status.as_u16()));
         }
         let body = Limited::new(resp.body, MAX_ANSWER_BYTES).collect().await;
         body.map(|b| b.to_bytes()).map_err(|e| CallError::Failed(e.to_string()))

@@ -279,13 +279,17 @@ impl Recorder {
         let pending = self.explain.take();
         // The explainer needs the record's identity and outcome, not its attributions.
         let answered = pending.as_ref().map(|_| InferenceRecord { attributions: Vec::new(), ..r.clone() });
+        let follow_up = match (&pending, &self.trace) {
+            (Some(_), Some(trace)) => trace.follow_up(),
+            _ => Default::default(),
+        };
         if let Some(trace) = self.trace.take() {
             self.shared.tracing.access.recorded(&self.record);
             trace.finish(&self.record);
         }
         self.shared.records.offer(std::mem::take(&mut self.record));
         if let (Some(pending), Some(answered)) = (pending, answered) {
-            explain::after_answer(&self.shared.explainers, &self.shared.records, pending, &answered);
+            explain::after_answer(&self.shared.explainers, &self.shared.records, pending, &answered, follow_up);
         }
     }
 

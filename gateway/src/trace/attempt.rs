@@ -146,6 +146,37 @@ impl AttemptSpan {
         Self(Some(Box::new(Live { span, parent })))
     }
 
+    /// Opens the span of the explainer call `call` made for `member` of `group` after its
+    /// request was answered (SPEC §9): a client span under the request's server span,
+    /// named in the call's `traceparent`. Empty when the request was not sampled.
+    pub fn start_explain(call: &mut UpstreamCall, group: &str, member: &str) -> Self {
+        let Some(parent) = call.span_parent.clone() else { return Self(None) };
+        let p = &parent.0;
+        let attributes = vec![
+            KeyValue::new(attrs::OPERATION, "explain"),
+            KeyValue::new(attrs::REQUEST_MODEL, call.model.clone()),
+            KeyValue::new(attrs::GROUP, group.to_owned()),
+            KeyValue::new(attrs::MEMBER, member.to_owned()),
+            KeyValue::new(attrs::CONFIG_VERSION, i64::try_from(p.config_version).unwrap_or(i64::MAX)),
+        ];
+        let span = p
+            .tracer
+            .span_builder(format!("explain {}", call.model))
+            .with_kind(SpanKind::Client)
+            .with_attributes(attributes)
+            .start_with_context(&p.tracer, &p.context);
+        call.traceparent = Some(w3c::format(span.span_context()));
+        Self(Some(Box::new(Live { span, parent })))
+    }
+
+    /// Ends an explainer call's span: the explainer's HTTP status when it answered, the
+    /// error when the call failed.
+    pub fn end_explain(self, status: Option<u16>, error: Option<&'static str>) {
+        if let Some(live) = self.0 {
+            end(live.span, &Outcome { status, error, ..Outcome::default() });
+        }
+    }
+
     /// Ends the span with `result` — unless `result` is a stream now being served: then
     /// the span is returned still open.
     pub fn settle(self, result: &Result<Answer, GatewayError>) -> Self {

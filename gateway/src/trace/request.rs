@@ -46,10 +46,31 @@ struct Server {
     parent: SpanParent,
 }
 
+/// A request's trace as a call on its behalf carries it: sampled, the server span as the
+/// parent of the call's own span; otherwise the client's `traceparent` and `tracestate`
+/// as they came (or nothing).
+#[derive(Clone, Default)]
+pub struct FollowUp {
+    traceparent: Option<HeaderValue>,
+    tracestate: Option<HeaderValue>,
+    span_parent: Option<SpanParent>,
+}
+
 /// A trace id formatted as 32 lowercase hex characters when displayed (nothing when
 /// absent) — for log fields, without allocating.
 #[derive(Clone, Copy)]
 pub struct TraceIdField(Option<TraceId>);
+
+// === impl FollowUp ===
+
+impl FollowUp {
+    /// Sets `call`'s trace headers and span parent.
+    pub fn fill(self, call: &mut UpstreamCall) {
+        call.traceparent = self.traceparent;
+        call.tracestate = self.tracestate;
+        call.span_parent = self.span_parent;
+    }
+}
 
 // === impl RequestTrace ===
 
@@ -138,18 +159,24 @@ impl RequestTrace {
 
     /// The trace headers and span parent of the upstream call.
     pub fn fill(&self, call: &mut UpstreamCall) {
+        self.follow_up().fill(call);
+    }
+
+    /// What a call made for this request after it was answered (the explainer's) needs
+    /// of its trace; outlives the request.
+    pub fn follow_up(&self) -> FollowUp {
         match &self.server {
-            Some(s) => {
-                // Each attempt replaces `traceparent` with its own span.
-                call.traceparent = None;
-                call.tracestate = s.parent.tracestate().cloned();
-                call.span_parent = Some(s.parent.clone());
-            }
-            None => {
-                call.traceparent = self.traceparent.clone();
-                call.tracestate = self.tracestate.clone();
-                call.span_parent = None;
-            }
+            // Each attempt replaces `traceparent` with its own span.
+            Some(s) => FollowUp {
+                traceparent: None,
+                tracestate: s.parent.tracestate().cloned(),
+                span_parent: Some(s.parent.clone()),
+            },
+            None => FollowUp {
+                traceparent: self.traceparent.clone(),
+                tracestate: self.tracestate.clone(),
+                span_parent: None,
+            },
         }
     }
 
