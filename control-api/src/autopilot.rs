@@ -95,7 +95,7 @@ async fn evaluate(state: &ControlState, group: &str, rules: &PromotionConfig) ->
         AutoAction::Rollback { member, reason } => ("group.auto_rollback", format!("challenger `{member}`: {reason}")),
     };
     let edit = Edit { actor: ACTOR, reason: &reason, expected: version, action: name };
-    let result = apply_to_group(state, &edit, group, |g| match &action {
+    let result = apply_to_group(state, &edit, group, None, |g| match &action {
         AutoAction::Promote { member } => groups::promote(g, member),
         AutoAction::Rollback { member, .. } => groups::roll_back(g, member),
     })

@@ -63,6 +63,8 @@ mod shadow;
 mod shutdown;
 mod streaming;
 mod tenant_scope;
+mod tenant_scope_plane;
+mod tenant_scope_writes;
 mod tls_h2;
 mod tls_reload;
 mod tracing_access_log;
