@@ -64,6 +64,7 @@ mod shutdown;
 mod streaming;
 mod tenant_scope;
 mod tenant_scope_plane;
+mod tenant_scope_walk;
 mod tenant_scope_writes;
 mod tls_h2;
 mod tls_reload;
