@@ -76,16 +76,23 @@ async fn evaluate(state: &ControlState, group: &str, rules: &PromotionConfig) ->
         slow_margin: rules.slow_margin,
         ..EvalConfig::default()
     };
-    let report =
-        match crate::analytics::experiment(&analytics.client, &analytics.database, group, &members, since, now, &eval)
-            .await
-        {
-            Ok(r) => r,
-            Err(error) => {
-                tracing::warn!(group, %error, "auto-promotion: experiment not evaluated");
-                return None;
-            }
-        };
+    let report = match crate::analytics::experiment(
+        &analytics.client,
+        &analytics.database,
+        group,
+        &members,
+        (since, now),
+        None,
+        &eval,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(error) => {
+            tracing::warn!(group, %error, "auto-promotion: experiment not evaluated");
+            return None;
+        }
+    };
     let age = Duration::from_millis(u64::try_from(now - since).unwrap_or(0));
     let action = decide(&report, rules, age)?;
     let (name, reason) = match &action {

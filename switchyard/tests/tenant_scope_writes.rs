@@ -239,3 +239,51 @@ async fn a_tenant_admin_manages_only_its_tenants_clients_and_reads_providers() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_session_keeps_its_tokens_tenant() {
+    let gw = TestGateway::start_with_control(&yaml()).await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let signin = http
+        .post(format!("{}/ui/signin", gw.admin))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={ACME_ADMIN}"))
+        .send()
+        .await
+        .expect("sign in");
+    let cookies: Vec<String> =
+        signin.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect();
+    let value = |name: &str| {
+        cookies
+            .iter()
+            .find_map(|c| c.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned)
+    };
+    let (session, csrf) = (value("sy_session").expect("session"), value("sy_csrf").expect("csrf"));
+    let jar = format!("sy_session={session}");
+    let read = async |path: &str| {
+        let r = http.get(format!("{}{path}", gw.admin)).header("cookie", &jar).send().await.expect("send");
+        (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    assert_eq!(read("/ui/session").await.1, json!({"name": "acme-admin", "role": "admin", "tenant": "acme"}));
+    let (status, groups) = read("/api/v1/groups").await;
+    assert_eq!((status, groups.as_array().map(Vec::len)), (StatusCode::OK, Some(1)), "{groups}");
+    assert_eq!(groups[0]["name"], "ga");
+    assert_eq!(read("/api/v1/groups/gb").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(read("/api/v1/config/versions").await.0, StatusCode::NOT_FOUND);
+    // Its writes take the same scoped paths.
+    let version = Api::new(&gw).version().await;
+    for (group, want) in [("gb", StatusCode::NOT_FOUND), ("ga", StatusCode::OK)] {
+        let r = http
+            .post(format!("{}/api/v1/groups/{group}/pause", gw.admin))
+            .header("cookie", &jar)
+            .header("x-csrf-token", &csrf)
+            .header("if-match", format!("\"{version}\""))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), want, "{group}");
+    }
+    gw.stop().await;
+}

@@ -139,7 +139,9 @@ pub async fn experiment(
     if let Some(metric) = q.metric {
         eval.primary_metric = metric;
     }
-    let report = analytics::experiment(&ch.client, &ch.database, &group, &members, since, until, &eval).await?;
+    let report =
+        analytics::experiment(&ch.client, &ch.database, &group, &members, (since, until), op.tenant.as_deref(), &eval)
+            .await?;
     Ok(Json(report))
 }
 
