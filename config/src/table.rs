@@ -91,6 +91,8 @@ pub struct Group<P> {
     pub breaker: BreakerConfig,
     /// Most mirrored requests in flight.
     pub mirror_concurrency: usize,
+    /// The tenant it belongs to (only that tenant's clients may use it); `None`: shared.
+    pub tenant: Option<String>,
     sampler: Sampler,
 }
 
@@ -164,6 +166,8 @@ pub struct Client {
     pub tenant: String,
     key_sha256: [u8; 32],
     groups: Option<Vec<String>>,
+    /// The gateway's own client: not bound to a tenant's groups.
+    internal: bool,
 }
 
 /// Why a client was refused.
@@ -372,6 +376,7 @@ fn build_group<P>(
         retries: gc.retries.clone(),
         breaker: gc.breaker.clone(),
         mirror_concurrency: usize::try_from(gc.mirror_concurrency).unwrap_or(usize::MAX),
+        tenant: gc.tenant.clone(),
         sampler: Sampler::new(&weights),
     }
 }
@@ -425,6 +430,7 @@ impl Client {
             tenant: c.tenant.clone().unwrap_or_else(|| c.name.clone()),
             key_sha256: key,
             groups: if c.groups.iter().any(|g| g == "*") { None } else { Some(c.groups.clone()) },
+            internal: false,
         }
     }
 
@@ -432,11 +438,19 @@ impl Client {
     /// import): it has no key — no presented key can ever match it — and may use every
     /// group.
     pub fn internal(name: &str, tenant: &str) -> Self {
-        Self { name: name.to_owned(), tenant: tenant.to_owned(), key_sha256: [0; 32], groups: None }
+        Self { name: name.to_owned(), tenant: tenant.to_owned(), key_sha256: [0; 32], groups: None, internal: true }
     }
 
-    /// Whether this client may use `group`.
-    pub fn may_use(&self, group: &str) -> bool {
-        self.groups.as_ref().is_none_or(|gs| gs.iter().any(|g| g == group))
+    /// Whether a group of `tenant` exists for this client: a shared group (no tenant) or
+    /// one of the client's own tenant. Another tenant's group is, to the client, a group
+    /// that does not exist. The gateway's own client sees every group.
+    pub fn sees(&self, tenant: Option<&str>) -> bool {
+        self.internal || tenant.is_none_or(|t| t == self.tenant)
+    }
+
+    /// Whether this client may use `group` (of `tenant`): it [`Client::sees`] it and its
+    /// allow-list names it (`["*"]`: every group it sees).
+    pub fn may_use(&self, group: &str, tenant: Option<&str>) -> bool {
+        self.sees(tenant) && self.groups.as_ref().is_none_or(|gs| gs.iter().any(|g| g == group))
     }
 }

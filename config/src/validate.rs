@@ -369,8 +369,12 @@ fn check_clients(cfg: &Config, problems: &mut Vec<Problem>) {
         if !keys.insert(c.key_sha256.to_ascii_lowercase()) {
             problems.push(Problem::new(at("key_sha256"), "the same key is configured for two clients"));
         }
+        // A group of another tenant is one this client can never use: as unknown as a
+        // group that does not exist (and said the same way).
+        let tenant = c.tenant.as_deref().unwrap_or(&c.name);
         for (j, g) in c.groups.iter().enumerate() {
-            if g != "*" && !cfg.groups.contains_key(g) {
+            let usable = cfg.groups.get(g).is_some_and(|gc| gc.tenant.as_deref().is_none_or(|t| t == tenant));
+            if g != "*" && !usable {
                 problems.push(Problem::new(format!("clients[{i}].groups[{j}]"), format!("unknown group `{g}`")));
             }
         }

@@ -13,10 +13,22 @@
 //! resolves the operator once and leaves it in the request's extensions for the
 //! handlers' extractors.
 //!
-//! Tenant scoping (first slice): a token with a `tenant` reaches only
-//! [`TENANT_ROUTES`] — its tenant's groups, their experiments, and inferences whose
-//! record carries its tenant — and gets 404 for every other route, as for another
-//! tenant's objects, so nothing tells it what exists elsewhere.
+//! Tenant scoping: a token with a `tenant` reaches only [`TENANT_ROUTES`] and gets 404 for
+//! every other route, as for another tenant's objects, so nothing tells it what exists
+//! elsewhere. Within those routes the handlers confine it to its tenant's objects:
+//!
+//! | route | a tenant token |
+//! |---|---|
+//! | `GET /groups`, `GET /groups/{g}`, `…/experiment` | its tenant's groups only (a group of another tenant or of none: the 404 of a missing group); the experiment report counts only its tenant's clients' requests |
+//! | `POST /groups`, `PUT/DELETE /groups/{g}`, `…/weights`, `…/promote`, `…/pause`, `…/members[/{m}]` | admins: its tenant's groups, through the same validated, `If-Match`-guarded, audited edit; a new or replaced group takes its tenant (another tenant: 422) |
+//! | `GET/POST /clients`, `PUT/DELETE /clients/{c}` | its tenant's clients (tenant, else name); creates only clients of its tenant; writes for admins |
+//! | `GET /inferences`, `GET /inferences/{id}` | records whose `tenant` is its own, on every page, under every filter and cursor |
+//! | `GET /audit` | entries whose `tenant` is its own (edits of its tenant's groups and clients) |
+//! | `GET /providers`, `GET /providers/{p}` | read, as a viewer sees them (global; never a secret, no last four characters); writes and `…/discover` are unscoped admins' |
+//! | `GET /models/schema.json` | read (a static schema) |
+//! | `/config/versions…`, `/config/rollback` | 404: a version is the whole config, every tenant's (refused rather than redacted) |
+//! | `/models…` (catalog), `/jobs…` | 404: catalog entries and jobs carry other tenants' fine-tunes, datasets and groups |
+//! | `/rate-limits`, `/cluster`, `…/explanations` | 404: rules name other tenants' clients and groups; the cluster (replica addresses, leases) is the operator's; explanation rows carry no tenant to filter on |
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -43,10 +55,26 @@ pub struct Operator {
 /// The routes (method, path under `/api/v1`, `*` one segment) a tenant-scoped token may use.
 pub const TENANT_ROUTES: &[(&str, &str)] = &[
     ("GET", "/groups"),
+    ("POST", "/groups"),
     ("GET", "/groups/*"),
+    ("PUT", "/groups/*"),
+    ("DELETE", "/groups/*"),
+    ("PUT", "/groups/*/weights"),
+    ("POST", "/groups/*/promote"),
+    ("POST", "/groups/*/pause"),
+    ("POST", "/groups/*/members"),
+    ("DELETE", "/groups/*/members/*"),
     ("GET", "/groups/*/experiment"),
+    ("GET", "/clients"),
+    ("POST", "/clients"),
+    ("PUT", "/clients/*"),
+    ("DELETE", "/clients/*"),
     ("GET", "/inferences"),
     ("GET", "/inferences/*"),
+    ("GET", "/audit"),
+    ("GET", "/providers"),
+    ("GET", "/providers/*"),
+    ("GET", "/models/schema.json"),
 ];
 
 /// Whether `method` and `path` (with or without `/api/v1`) are one of [`TENANT_ROUTES`].
@@ -118,6 +146,11 @@ impl Operator {
     pub fn sees_group(&self, group: &switchyard_config::schema::GroupConfig) -> bool {
         self.tenant.is_none() || self.tenant == group.tenant
     }
+
+    /// Whether this operator may see an object of `tenant` (unscoped, or its own tenant).
+    pub fn sees_tenant(&self, tenant: &str) -> bool {
+        self.tenant.as_deref().is_none_or(|t| t == tenant)
+    }
 }
 
 fn bearer(parts: &Parts) -> Option<&str> {
@@ -178,9 +211,12 @@ mod tests {
         for ok in ["/groups", "/groups/g", "/api/v1/groups/g/experiment", "/inferences", "/inferences/abc"] {
             assert!(tenant_route(&Method::GET, ok), "{ok}");
         }
-        for no in ["/groups/g/explanations", "/groups//experiment", "/audit", "/config/versions", "/inferencesx", "/"] {
+        for no in ["/groups/g/explanations", "/groups//experiment", "/config/versions", "/inferencesx", "/", "/models"]
+        {
             assert!(!tenant_route(&Method::GET, no), "{no}");
         }
-        assert!(!tenant_route(&Method::PUT, "/groups/g"));
+        assert!(tenant_route(&Method::PUT, "/groups/g"));
+        assert!(!tenant_route(&Method::PUT, "/providers/p"));
+        assert!(!tenant_route(&Method::POST, "/config/rollback"));
     }
 }

@@ -76,16 +76,23 @@ async fn evaluate(state: &ControlState, group: &str, rules: &PromotionConfig) ->
         slow_margin: rules.slow_margin,
         ..EvalConfig::default()
     };
-    let report =
-        match crate::analytics::experiment(&analytics.client, &analytics.database, group, &members, since, now, &eval)
-            .await
-        {
-            Ok(r) => r,
-            Err(error) => {
-                tracing::warn!(group, %error, "auto-promotion: experiment not evaluated");
-                return None;
-            }
-        };
+    let report = match crate::analytics::experiment(
+        &analytics.client,
+        &analytics.database,
+        group,
+        &members,
+        (since, now),
+        None,
+        &eval,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(error) => {
+            tracing::warn!(group, %error, "auto-promotion: experiment not evaluated");
+            return None;
+        }
+    };
     let age = Duration::from_millis(u64::try_from(now - since).unwrap_or(0));
     let action = decide(&report, rules, age)?;
     let (name, reason) = match &action {
@@ -95,7 +102,7 @@ async fn evaluate(state: &ControlState, group: &str, rules: &PromotionConfig) ->
         AutoAction::Rollback { member, reason } => ("group.auto_rollback", format!("challenger `{member}`: {reason}")),
     };
     let edit = Edit { actor: ACTOR, reason: &reason, expected: version, action: name };
-    let result = apply_to_group(state, &edit, group, |g| match &action {
+    let result = apply_to_group(state, &edit, group, None, |g| match &action {
         AutoAction::Promote { member } => groups::promote(g, member),
         AutoAction::Rollback { member, .. } => groups::roll_back(g, member),
     })

@@ -44,6 +44,7 @@ pub async fn apply(
     let kept = entry.clone();
     let (actor, reason, action) = (edit.actor.to_owned(), edit.reason.to_owned(), edit.action.to_owned());
     let target = target.to_owned();
+    let audit_target = target.clone();
     let result = state
         .editor
         .edit_with(
@@ -63,8 +64,8 @@ pub async fn apply(
                     timestamp_ms: switchyard_core::unix_ms(),
                     actor: actor.clone(),
                     action,
+                    tenant: tenant_of(&audit_target, after).or_else(|| tenant_of(&audit_target, before)),
                     target,
-                    tenant: None,
                     config_version: 0,
                     before: view(before),
                     after: view(after),
@@ -87,23 +88,41 @@ pub async fn apply(
     Ok(edited)
 }
 
-/// One audited change of group `group` (404 when it does not exist; `change` refuses with
-/// its own error).
+/// One audited change of group `group` (404 when it does not exist, or when `scope` — the
+/// tenant a tenant-scoped operator is confined to — is not the group's; `change` refuses
+/// with its own error). Automation passes no scope.
 pub async fn apply_to_group(
     state: &ControlState,
     edit: &Edit<'_>,
     group: &str,
+    scope: Option<&str>,
     change: impl FnOnce(&mut GroupConfig) -> Result<(), ApiError> + Send,
 ) -> Result<Edited, ApiError> {
     let name = group.to_owned();
+    let scope = scope.map(str::to_owned);
     apply(state, edit, &format!("groups.{group}"), move |c| group_json(c, &name), {
         let group = group.to_owned();
         move |cfg, refusal| match cfg.groups.get_mut(&group) {
-            None => refuse(refusal, missing_group(&group)),
-            Some(g) => change(g).or_else(|e| refuse(refusal, e)),
+            Some(g) if in_scope(scope.as_deref(), g.tenant.as_deref()) => change(g).or_else(|e| refuse(refusal, e)),
+            _ => refuse(refusal, missing_group(&group)),
         }
     })
     .await
+}
+
+/// Whether an object of `tenant` is within `scope` (`None`: every tenant's and none's).
+pub fn in_scope(scope: Option<&str>, tenant: Option<&str>) -> bool {
+    scope.is_none_or(|s| tenant == Some(s))
+}
+
+/// The tenant an audit `target` (`groups.<g>`, `clients.<c>`) belongs to in `cfg`: the
+/// group's tenant, or the client's (its name when it names none); `None` for anything else.
+pub fn tenant_of(target: &str, cfg: &Config) -> Option<String> {
+    if let Some(group) = target.strip_prefix("groups.") {
+        return cfg.groups.get(group).and_then(|g| g.tenant.clone());
+    }
+    let client = target.strip_prefix("clients.")?;
+    cfg.clients.iter().flatten().find(|c| c.name == client).map(|c| c.tenant.clone().unwrap_or_else(|| c.name.clone()))
 }
 
 /// A refusal inside a change (the change's error is replaced by `error`).
@@ -121,4 +140,19 @@ pub fn group_json(cfg: &Config, name: &str) -> serde_json::Value {
 /// The 404 for a group that does not exist.
 pub fn missing_group(name: &str) -> ApiError {
     ApiError::NotFound(format!("group `{name}` does not exist"))
+}
+
+/// A tenant-scoped operator's new object takes its tenant: `tenant` unset becomes `scope`;
+/// another tenant (`path` names the field) is refused with 422. Unscoped: unchanged.
+pub fn claim(scope: Option<&str>, path: &str, tenant: &mut Option<String>) -> Result<(), ApiError> {
+    let Some(scope) = scope else { return Ok(()) };
+    match tenant.as_deref() {
+        None => *tenant = Some(scope.to_owned()),
+        Some(t) if t == scope => {}
+        Some(_) => {
+            let msg = format!("must be `{scope}`, the token's tenant");
+            return Err(ApiError::Invalid(switchyard_config::ConfigError::one(path, msg)));
+        }
+    }
+    Ok(())
 }

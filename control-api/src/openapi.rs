@@ -17,7 +17,7 @@ use crate::routes;
         routes::groups::add_member, routes::groups::remove_member,
         routes::config::versions, routes::config::version_text, routes::config::rollback, routes::config::audit, routes::cluster::cluster,
         routes::providers::list, routes::providers::get_one, routes::providers::put, routes::providers::remove,
-        routes::clients::list, routes::clients::create, routes::clients::revoke,
+        routes::clients::list, routes::clients::create, routes::clients::edit, routes::clients::revoke,
         routes::rate_limits::get, routes::rate_limits::put,
         routes::insights::experiment, routes::insights::explanations, routes::insights::list_inferences,
         routes::insights::get_inference,

@@ -196,7 +196,7 @@ async fn experiment_numbers_match_the_rows() {
         MemberView { name: "llama".into(), role: "challenger".into(), share: 0.2 },
         MemberView { name: "claude".into(), role: "shadow".into(), share: 0.0 },
     ];
-    let report = experiment(&client, &db, GROUP, &members, since, until, &EvalConfig::default()).await.unwrap();
+    let report = experiment(&client, &db, GROUP, &members, (since, until), None, &EvalConfig::default()).await.unwrap();
 
     // Expected values from the rows themselves: unique, in the window, not pinned.
     let mut seen = HashSet::new();
@@ -435,11 +435,12 @@ async fn a_group_without_records_reports_zeros() {
         MemberView { name: "a".into(), role: "champion".into(), share: 0.9 },
         MemberView { name: "b".into(), role: "challenger".into(), share: 0.1 },
     ];
-    let report = experiment(&client, &db, "brand-new", &members, 0, BASE_MS, &EvalConfig::default()).await.unwrap();
+    let report =
+        experiment(&client, &db, "brand-new", &members, (0, BASE_MS), None, &EvalConfig::default()).await.unwrap();
     assert_eq!(report.verdict, Verdict::NoDifferenceYet);
     assert!(report.members.iter().all(|m| m.requests == 0));
     // An existing but empty table answers the same way.
-    let report = experiment(&client, &db, GROUP, &members, 0, BASE_MS, &EvalConfig::default()).await.unwrap();
+    let report = experiment(&client, &db, GROUP, &members, (0, BASE_MS), None, &EvalConfig::default()).await.unwrap();
     assert_eq!(report.verdict, Verdict::NoDifferenceYet);
     assert!(report.members.iter().all(|m| m.requests == 0) && report.challengers.is_empty());
     drop_db(&client, &db).await;

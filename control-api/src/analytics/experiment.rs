@@ -76,14 +76,15 @@ struct FeedbackRow {
     var_pop: f64,
 }
 
-/// The experiment report of `group` over `[since_ms, until_ms)`.
+/// The experiment report of `group` over `[since_ms, until_ms)`; with `tenant`, of that
+/// tenant's clients' requests only (a tenant-scoped token's view).
 pub async fn experiment(
     client: &Client,
     database: &str,
     group: &str,
     members: &[MemberView],
-    since_ms: i64,
-    until_ms: i64,
+    (since_ms, until_ms): (i64, i64),
+    tenant: Option<&str>,
     cfg: &EvalConfig,
 ) -> Result<ExperimentReport, AnalyticsError> {
     let db = checked_database(database)?;
@@ -97,7 +98,7 @@ pub async fn experiment(
         report.notes.push("no records for this group yet".to_owned());
         return Ok(report);
     }
-    let window = Window { db, table: &table, since_ms, until_ms };
+    let window = Window { db, table: &table, since_ms, until_ms, tenant };
     let mut notes = Vec::new();
     // Feedback and cost do not depend on the aggregates: fetched at the same time (the
     // overview asks for one report per group), applied in the same order as before.
@@ -193,7 +194,7 @@ pub fn experiment_sql(
 ) -> Result<[(&'static str, String); 3], AnalyticsError> {
     let db = checked_database(database)?;
     let table = switchyard_records::group_table(group);
-    let w = Window { db, table: &table, since_ms, until_ms };
+    let w = Window { db, table: &table, since_ms, until_ms, tenant: None };
     Ok([("aggregates", w.aggregates_sql()), ("slow", w.slow_sql(slow_threshold_us)), ("feedback", w.feedback_sql())])
 }
 
@@ -203,11 +204,20 @@ struct Window<'a> {
     table: &'a str,
     since_ms: i64,
     until_ms: i64,
+    /// Only this tenant's requests.
+    tenant: Option<&'a str>,
 }
 
 // === impl Window ===
 
 impl Window<'_> {
+    /// The tenant condition (empty without one). Tenant names are restricted to a safe
+    /// alphabet by config validation; quotes and backslashes are escaped all the same.
+    fn tenant_sql(&self) -> String {
+        self.tenant
+            .map_or_else(String::new, |t| format!(" AND tenant = '{}'", t.replace('\\', "\\\\").replace('\'', "\\'")))
+    }
+
     /// One row per request id in the window (randomized traffic only).
     fn dedup_sql(&self) -> String {
         format!(
@@ -215,7 +225,7 @@ impl Window<'_> {
              any(ttft_us) AS ttft, any(input_tokens) AS itok, any(output_tokens) AS otok, any(weight) AS w \
              FROM `{db}`.`{table}` \
              WHERE ts >= toDateTime({since_s}) AND ts <= toDateTime({until_s}) \
-             AND timestamp_ms >= {since_ms} AND timestamp_ms < {until_ms} AND assignment != 'pinned' \
+             AND timestamp_ms >= {since_ms} AND timestamp_ms < {until_ms} AND assignment != 'pinned'{tenant} \
              GROUP BY request_id",
             db = self.db,
             table = self.table,
@@ -223,6 +233,7 @@ impl Window<'_> {
             until_s = seconds(self.until_ms),
             since_ms = self.since_ms,
             until_ms = self.until_ms,
+            tenant = self.tenant_sql(),
         )
     }
 
@@ -247,7 +258,7 @@ impl Window<'_> {
              varSamp(toFloat64(assumeNotNull(c))) FROM ( \
                SELECT request_id, any(member) AS mem, any(cost) AS c, any(currency) AS cur FROM `{db}`.`{table}` \
                WHERE ts >= toDateTime({since_s}) AND ts <= toDateTime({until_s}) \
-               AND timestamp_ms >= {since_ms} AND timestamp_ms < {until_ms} AND assignment != 'pinned' \
+               AND timestamp_ms >= {since_ms} AND timestamp_ms < {until_ms} AND assignment != 'pinned'{tenant} \
                GROUP BY request_id \
              ) WHERE isNotNull(c) GROUP BY mem, cur ORDER BY mem, cur",
             db = self.db,
@@ -256,6 +267,7 @@ impl Window<'_> {
             until_s = seconds(self.until_ms),
             since_ms = self.since_ms,
             until_ms = self.until_ms,
+            tenant = self.tenant_sql(),
         )
     }
 

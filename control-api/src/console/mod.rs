@@ -121,7 +121,12 @@ async fn sign_out(State(state): State<ControlState>, headers: HeaderMap, Form(fo
 
 async fn whoami(op: Operator) -> Json<serde_json::Value> {
     let role = if op.role == AdminRole::Admin { "admin" } else { "viewer" };
-    Json(serde_json::json!({ "name": op.name, "role": role }))
+    let mut who = serde_json::json!({ "name": op.name, "role": role });
+    // A tenant-scoped session says its tenant (absent: every tenant).
+    if let Some(tenant) = op.tenant {
+        who["tenant"] = tenant.into();
+    }
+    Json(who)
 }
 
 async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {

@@ -90,8 +90,13 @@ pub async fn sign_in(
         AdminRole::Admin => "admin",
         AdminRole::Viewer => "viewer",
     };
-    let new =
-        NewSession { token_name: op.name.clone(), role: role.into(), tenant: None, idle: IDLE, absolute: ABSOLUTE };
+    let new = NewSession {
+        token_name: op.name.clone(),
+        role: role.into(),
+        tenant: op.tenant.clone(),
+        idle: IDLE,
+        absolute: ABSOLUTE,
+    };
     let (secrets, _) = state
         .plane
         .store()

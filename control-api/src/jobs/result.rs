@@ -88,7 +88,7 @@ pub async fn enroll(state: &ControlState, job: &Job) -> Result<String, ApiError>
         }
         let edit = Edit { actor: ACTOR, reason: &reason, expected: version, action: "group.enroll" };
         let (member, promotion) = (member.clone(), e.promotion.clone());
-        let result = apply_to_group(state, &edit, &e.group, move |g| {
+        let result = apply_to_group(state, &edit, &e.group, None, move |g| {
             crate::groups::add_member(g, &member)?;
             if promotion.is_some() {
                 g.promotion = promotion;

@@ -1,6 +1,10 @@
 //! `/api/v1/clients…`: data-plane client keys — create (the key is shown once), list,
 //! revoke. Only the key's sha256 is stored. Creating the first client turns key checks on
 //! for the whole data plane (a config without `clients` needs no key).
+//!
+//! A tenant-scoped token lists, creates, edits and revokes only its tenant's clients (a
+//! client's tenant is its `tenant`, else its name); another tenant's client answers the
+//! same 404 as a missing one, and the clients it creates are its tenant's ([`claim`]).
 
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -11,7 +15,7 @@ use switchyard_config::Config;
 
 use super::tagged;
 use crate::auth::{Operator, Writer};
-use crate::edit::{apply, refuse, Edit};
+use crate::edit::{apply, claim, refuse, Edit};
 use crate::error::ApiError;
 use crate::extract::{Body, IfMatch};
 use crate::ControlState;
@@ -68,9 +72,10 @@ fn client_json(cfg: &Config, name: &str) -> serde_json::Value {
 
 /// `GET /api/v1/clients`
 #[utoipa::path(get, path = "/api/v1/clients", tag = "clients", responses((status = 200, body = [ClientView])))]
-pub async fn list(State(state): State<ControlState>, _: Operator) -> Response {
+pub async fn list(State(state): State<ControlState>, op: Operator) -> Response {
     let (cfg, version) = state.editor.snapshot();
-    let clients: Vec<ClientView> = cfg.clients.iter().flatten().map(view).collect();
+    let clients: Vec<ClientView> =
+        cfg.clients.iter().flatten().map(view).filter(|c| op.sees_tenant(&c.tenant)).collect();
     tagged(version, clients)
 }
 
@@ -81,8 +86,9 @@ pub async fn create(
     State(state): State<ControlState>,
     Writer(op): Writer,
     IfMatch(expected): IfMatch,
-    Body(new): Body<NewClient>,
+    Body(mut new): Body<NewClient>,
 ) -> Result<Response, ApiError> {
+    claim(op.tenant.as_deref(), "tenant", &mut new.tenant)?;
     let key = format!("sy-{:032x}", rand::random::<u128>());
     let hash = hex::encode(Sha256::digest(key.as_bytes()));
     let name = new.name.clone();
@@ -134,13 +140,55 @@ pub async fn revoke(
         |cfg, refusal| {
             let clients = cfg.clients.get_or_insert_with(Vec::new);
             let before = clients.len();
-            clients.retain(|c| c.name != name);
+            clients.retain(|c| c.name != name || !op.sees_tenant(&view(c).tenant));
             if clients.len() == before {
-                return refuse(refusal, ApiError::NotFound(format!("client `{name}` does not exist")));
+                return refuse(refusal, missing_client(&name));
             }
             Ok(())
         },
     )
     .await?;
     Ok(tagged(edited.version, serde_json::json!({ "revoked": name, "version": edited.version })))
+}
+
+/// `PUT /clients/{client}` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientEdit {
+    /// The groups it may use from now on (`["*"]` for all of its tenant's).
+    pub groups: Vec<String>,
+}
+
+/// `PUT /api/v1/clients/{client}`: changes the groups a client may use (its key, name and
+/// tenant stay).
+#[utoipa::path(put, path = "/api/v1/clients/{client}", tag = "clients", request_body = ClientEdit,
+    responses((status = 200, body = ClientView), (status = 404), (status = 412), (status = 422)))]
+pub async fn edit(
+    State(state): State<ControlState>,
+    Writer(op): Writer,
+    IfMatch(expected): IfMatch,
+    Path(name): Path<String>,
+    Body(req): Body<ClientEdit>,
+) -> Result<Response, ApiError> {
+    let edited = apply(
+        &state,
+        &Edit { actor: &op.name, reason: "", expected, action: "client.edit" },
+        &format!("clients.{name}"),
+        |c| client_json(c, &name),
+        |cfg, refusal| {
+            let found = cfg.clients.iter_mut().flatten().find(|c| c.name == name && op.sees_tenant(&view(c).tenant));
+            match found {
+                Some(c) => c.groups.clone_from(&req.groups),
+                None => return refuse(refusal, missing_client(&name)),
+            }
+            Ok(())
+        },
+    )
+    .await?;
+    let client = edited.after.clients.iter().flatten().find(|c| c.name == name).map(view);
+    Ok(tagged(edited.version, client.ok_or_else(|| missing_client(&name))?))
+}
+
+fn missing_client(name: &str) -> ApiError {
+    ApiError::NotFound(format!("client `{name}` does not exist"))
 }

@@ -166,7 +166,8 @@ pub async fn audit(
         actor: q.actor,
         action: q.action,
         target: q.target,
-        tenant: None,
+        // A tenant-scoped token reads only the entries of its tenant's groups and clients.
+        tenant: op.tenant.clone(),
         cursor: q.cursor,
         limit: q.limit,
     };

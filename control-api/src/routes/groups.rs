@@ -2,7 +2,9 @@
 //!
 //! Reads answer with `ETag: "<config version>"`; writes need `If-Match` with that
 //! version. Every write is one atomic config edit (validated like the file) and one audit
-//! entry.
+//! entry. A tenant-scoped token reads and writes only its tenant's groups (another
+//! tenant's answer the same 404 as a missing group) and the groups it creates are its
+//! tenant's ([`claim`]).
 
 use std::collections::BTreeMap;
 
@@ -14,7 +16,7 @@ use switchyard_config::Config;
 
 use super::tagged;
 use crate::auth::{Operator, Writer};
-use crate::edit::{apply, apply_to_group, group_json, missing_group, refuse, Edit};
+use crate::edit::{apply, apply_to_group, claim, group_json, in_scope, missing_group, refuse, Edit};
 use crate::error::ApiError;
 use crate::extract::{Body, IfMatch};
 use crate::{groups, ControlState};
@@ -92,8 +94,9 @@ pub async fn create(
     State(state): State<ControlState>,
     Writer(op): Writer,
     IfMatch(expected): IfMatch,
-    Body(new): Body<NewGroup>,
+    Body(mut new): Body<NewGroup>,
 ) -> Result<Response, ApiError> {
+    claim(op.tenant.as_deref(), "config.tenant", &mut new.config.tenant)?;
     let name = new.name.clone();
     let edit = Edit { actor: &op.name, reason: "", expected, action: "group.create" };
     let edited = apply(
@@ -121,15 +124,21 @@ pub async fn replace(
     Writer(op): Writer,
     IfMatch(expected): IfMatch,
     Path(group): Path<String>,
-    Body(config): Body<GroupConfig>,
+    Body(mut config): Body<GroupConfig>,
 ) -> Result<Response, ApiError> {
+    let scope = op.tenant.as_deref();
+    claim(scope, "tenant", &mut config.tenant)?;
     let edit = Edit { actor: &op.name, reason: "", expected, action: "group.put" };
     let edited = apply(
         &state,
         &edit,
         &format!("groups.{group}"),
         |c| group_json(c, &group),
-        |cfg, _| {
+        |cfg, refusal| {
+            // Replacing another tenant's group is as missing as a group that is not there.
+            if cfg.groups.get(&group).is_some_and(|g| !in_scope(scope, g.tenant.as_deref())) {
+                return refuse(refusal, missing_group(&group));
+            }
             cfg.groups.insert(group.clone(), config.clone());
             Ok(())
         },
@@ -154,9 +163,10 @@ pub async fn remove(
         &format!("groups.{group}"),
         |c| group_json(c, &group),
         |cfg, refusal| {
-            if cfg.groups.remove(&group).is_none() {
+            if !cfg.groups.get(&group).is_some_and(|g| in_scope(op.tenant.as_deref(), g.tenant.as_deref())) {
                 return refuse(refusal, missing_group(&group));
             }
+            cfg.groups.remove(&group);
             Ok(())
         },
     )
@@ -175,7 +185,9 @@ pub async fn weights(
     Body(req): Body<WeightsRequest>,
 ) -> Result<Response, ApiError> {
     let edit = Edit { actor: &op.name, reason: "", expected, action: "group.weights" };
-    let edited = apply_to_group(&state, &edit, &group, |g| groups::set_weights(g, &group, &req.weights)).await?;
+    let edited =
+        apply_to_group(&state, &edit, &group, op.tenant.as_deref(), |g| groups::set_weights(g, &group, &req.weights))
+            .await?;
     view(&edited.after, &group, edited.version)
 }
 
@@ -191,7 +203,8 @@ pub async fn promote(
     Body(req): Body<MemberName>,
 ) -> Result<Response, ApiError> {
     let edit = Edit { actor: &op.name, reason: "", expected, action: "group.promote" };
-    let edited = apply_to_group(&state, &edit, &group, |g| groups::promote(g, &req.member)).await?;
+    let edited =
+        apply_to_group(&state, &edit, &group, op.tenant.as_deref(), |g| groups::promote(g, &req.member)).await?;
     view(&edited.after, &group, edited.version)
 }
 
@@ -205,7 +218,7 @@ pub async fn pause(
     Path(group): Path<String>,
 ) -> Result<Response, ApiError> {
     let edit = Edit { actor: &op.name, reason: "", expected, action: "group.pause" };
-    let edited = apply_to_group(&state, &edit, &group, |g| {
+    let edited = apply_to_group(&state, &edit, &group, op.tenant.as_deref(), |g| {
         groups::pause(g);
         Ok(())
     })
@@ -224,7 +237,8 @@ pub async fn add_member(
     Body(member): Body<MemberConfig>,
 ) -> Result<Response, ApiError> {
     let edit = Edit { actor: &op.name, reason: "", expected, action: "group.member.add" };
-    let edited = apply_to_group(&state, &edit, &group, |g| groups::add_member(g, &member)).await?;
+    let edited =
+        apply_to_group(&state, &edit, &group, op.tenant.as_deref(), |g| groups::add_member(g, &member)).await?;
     view(&edited.after, &group, edited.version)
 }
 
@@ -238,7 +252,9 @@ pub async fn remove_member(
     Path((group, member)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let edit = Edit { actor: &op.name, reason: "", expected, action: "group.member.remove" };
-    let edited = apply_to_group(&state, &edit, &group, |g| groups::remove_member(g, &group, &member)).await?;
+    let edited =
+        apply_to_group(&state, &edit, &group, op.tenant.as_deref(), |g| groups::remove_member(g, &group, &member))
+            .await?;
     view(&edited.after, &group, edited.version)
 }
 

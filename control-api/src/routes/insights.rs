@@ -139,7 +139,9 @@ pub async fn experiment(
     if let Some(metric) = q.metric {
         eval.primary_metric = metric;
     }
-    let report = analytics::experiment(&ch.client, &ch.database, &group, &members, since, until, &eval).await?;
+    let report =
+        analytics::experiment(&ch.client, &ch.database, &group, &members, (since, until), op.tenant.as_deref(), &eval)
+            .await?;
     Ok(Json(report))
 }
 
@@ -150,11 +152,14 @@ pub async fn experiment(
     responses((status = 200, body = ExplanationReport), (status = 400), (status = 404), (status = 503)))]
 pub async fn explanations(
     State(state): State<ControlState>,
-    _: Operator,
+    op: Operator,
     Path(group): Path<String>,
     Query(q): Query<ImportanceQuery>,
 ) -> Result<Json<ExplanationReport>, ApiError> {
     let (cfg, _) = state.editor.snapshot();
+    if cfg.groups.get(&group).is_some_and(|g| !op.sees_group(g)) {
+        return Err(ApiError::NotFound(format!("group `{group}` does not exist")));
+    }
     let members = crate::groups::member_views(&cfg, &group)
         .ok_or_else(|| ApiError::NotFound(format!("group `{group}` does not exist")))?;
     let ch = store(&state)?;

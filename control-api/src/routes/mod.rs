@@ -23,7 +23,7 @@ use crate::auth::require_token;
 use crate::error::ApiError;
 use crate::{ControlState, MAX_BODY_BYTES};
 
-pub use clients::{ClientCreated, ClientView, NewClient};
+pub use clients::{ClientCreated, ClientEdit, ClientView, NewClient};
 pub use config::{RollbackRequest, VersionsView};
 pub use groups::{GroupView, MemberName, NewGroup, WeightsRequest};
 pub use providers::{ProviderView, SecretView};
@@ -49,7 +49,7 @@ pub fn router(state: ControlState) -> Router {
         .route("/providers/{provider}", get(providers::get_one).put(providers::put).delete(providers::remove))
         .route("/providers/{provider}/discover", post(import::discover))
         .route("/clients", get(clients::list).post(clients::create))
-        .route("/clients/{client}", delete(clients::revoke))
+        .route("/clients/{client}", put(clients::edit).delete(clients::revoke))
         .route("/models", get(models::list))
         .route("/models/schema.json", get(models::schema))
         .route("/models/validate", post(models::validate))

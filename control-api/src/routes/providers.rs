@@ -112,7 +112,7 @@ fn redacted(cfg: &Config, name: &str) -> serde_json::Value {
 #[utoipa::path(get, path = "/api/v1/providers", tag = "providers", responses((status = 200, body = [ProviderView])))]
 pub async fn list(State(state): State<ControlState>, op: Operator) -> Response {
     let (cfg, version) = state.editor.snapshot();
-    tagged(version, cfg.providers.iter().map(|(n, p)| view(n, p, op.role)).collect::<Vec<_>>())
+    tagged(version, cfg.providers.iter().map(|(n, p)| view(n, p, reader(&op))).collect::<Vec<_>>())
 }
 
 /// `GET /api/v1/providers/{provider}`
@@ -125,7 +125,18 @@ pub async fn get_one(
 ) -> Result<Response, ApiError> {
     let (cfg, version) = state.editor.snapshot();
     let p = cfg.providers.get(&name).ok_or_else(|| ApiError::NotFound(format!("provider `{name}` does not exist")))?;
-    Ok(tagged(version, view(&name, p, op.role)))
+    Ok(tagged(version, view(&name, p, reader(&op))))
+}
+
+/// The role a provider is shown to `op` with: a tenant-scoped token sees providers as a
+/// viewer does (providers are global: no last four characters, credential headers
+/// redacted), whatever its role.
+fn reader(op: &Operator) -> AdminRole {
+    if op.tenant.is_some() {
+        AdminRole::Viewer
+    } else {
+        op.role
+    }
 }
 
 /// `PUT /api/v1/providers/{provider}`: create or replace; a literal `api_key` is sealed.

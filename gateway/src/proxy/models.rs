@@ -10,8 +10,12 @@ use crate::error::GatewayError;
 pub fn list(ctx: &mut RequestCtx, headers: &HeaderMap) -> Result<Response<GatewayBody>, GatewayError> {
     authenticate(ctx, headers)?;
     let client = ctx.client.as_deref();
-    let mut names: Vec<&str> =
-        ctx.table.groups().map(|g| g.name.as_str()).filter(|g| client.is_none_or(|c| c.may_use(g))).collect();
+    let mut names: Vec<&str> = ctx
+        .table
+        .groups()
+        .filter(|g| client.is_none_or(|c| c.may_use(&g.name, g.tenant.as_deref())))
+        .map(|g| g.name.as_str())
+        .collect();
     names.sort_unstable();
     let data: Vec<_> = names
         .iter()

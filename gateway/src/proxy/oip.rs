@@ -98,7 +98,7 @@ pub fn answer(
 fn visible(ctx: &mut RequestCtx, headers: &HeaderMap, group: &str) -> Result<(), GatewayError> {
     authenticate(ctx, headers)?;
     match ctx.table.group(group) {
-        Some(g) if ctx.client.as_ref().is_none_or(|c| c.may_use(group)) => {
+        Some(g) if ctx.client.as_ref().is_none_or(|c| c.may_use(group, g.tenant.as_deref())) => {
             ctx.group = Some(g.clone());
             Ok(())
         }

@@ -6,7 +6,8 @@
 //! allocates nothing). Malformed JSON, a non-object body, or a wrongly typed field is a
 //! client error that says which field is wrong. The `model` value's byte range is kept so
 //! adapters can rewrite it in place. OIP requests name the group in the path; their body
-//! must still be a JSON object. A group the client may not use is 403.
+//! must still be a JSON object. A group the client may not use is 403; a group of another
+//! tenant is a 404, the same answer as for a group that does not exist.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -39,7 +40,15 @@ pub struct Resolved {
 
 /// Resolves the request's group into `ctx.group`.
 pub fn resolve(ctx: &mut RequestCtx, ingress: &Ingress, body: Bytes) -> Result<Resolved, GatewayError> {
-    let lookup = |name: &str| ctx.table.group(name).cloned().ok_or_else(|| GatewayError::UnknownGroup(sanitize(name)));
+    // Another tenant's group is answered exactly like a group that does not exist.
+    let client = ctx.client.as_deref();
+    let lookup = |name: &str| {
+        ctx.table
+            .group(name)
+            .filter(|g| client.is_none_or(|c| c.sees(g.tenant.as_deref())))
+            .cloned()
+            .ok_or_else(|| GatewayError::UnknownGroup(sanitize(name)))
+    };
     let (group, model_span, stream, user) = match &ingress.path_group {
         Some(name) => {
             check_json_object(&body)?;
@@ -51,7 +60,7 @@ pub fn resolve(ctx: &mut RequestCtx, ingress: &Ingress, body: Bytes) -> Result<R
         }
     };
     ctx.group = Some(group.clone());
-    if !ctx.client.as_ref().is_none_or(|c| c.may_use(&group.name)) {
+    if !ctx.client.as_ref().is_none_or(|c| c.may_use(&group.name, group.tenant.as_deref())) {
         return Err(GatewayError::GroupForbidden(group.name.clone()));
     }
     Ok(Resolved { group, endpoint: ingress.endpoint, body, model_span, stream, user })
