@@ -22,7 +22,10 @@ mod retention;
 mod state;
 mod tracing;
 
-pub use access::{AdminConfig, AdminRole, AdminTokenConfig, ClientConfig};
+pub use access::{
+    AdminConfig, AdminRole, AdminTokenConfig, ClientConfig, SESSION_ABSOLUTE_MAX_MS, SESSION_ABSOLUTE_MS,
+    SESSION_IDLE_MS,
+};
 pub use explain::{ExplainConfig, ExplainProtocol};
 pub use jobs::JobsConfig;
 pub use listen::{LimitsConfig, TlsConfig};

@@ -16,7 +16,7 @@ mod names;
 mod settings;
 
 use names::{check_allow_list, check_name, check_text};
-use settings::{check_addr, check_limits, check_records, check_state};
+use settings::{check_addr, check_limits, check_records, check_session_limits, check_state};
 
 /// Parses YAML text into a [`Config`], reporting the failing key's path. A key repeated
 /// within one mapping is refused (YAML would keep the last one silently).
@@ -68,6 +68,7 @@ pub fn validate(cfg: &Config) -> Result<(), ConfigError> {
         let _: AdminRole = token.role;
     }
     check_allow_list(&mut problems, &cfg.admin.secret_allow_list);
+    check_session_limits(&mut problems, &cfg.admin);
     if problems.is_empty() {
         Ok(())
     } else {

@@ -111,3 +111,18 @@ fn the_secret_allow_list_takes_only_references() {
     }
     assert!(!p.concat().contains("sk-literal"), "a literal is not echoed: {p:?}");
 }
+
+#[test]
+fn console_session_lengths_are_bounded() {
+    let with = |admin: &str| format!("{BASE}admin:\n{admin}");
+    assert_eq!(problems(&with("  session_idle_ms: 60000\n  session_absolute_ms: 3600000\n")), Vec::<String>::new());
+    for (admin, path) in [
+        ("  session_idle_ms: 999\n", "admin.session_idle_ms"),
+        ("  session_idle_ms: 7200000\n  session_absolute_ms: 3600000\n", "admin.session_idle_ms"),
+        ("  session_absolute_ms: 2592000001\n", "admin.session_absolute_ms"),
+        ("  session_absolute_ms: 0\n", "admin.session_absolute_ms"),
+    ] {
+        let found = problems(&with(admin));
+        assert!(found.len() == 1 && found[0].starts_with(path), "{admin}: {found:?}");
+    }
+}

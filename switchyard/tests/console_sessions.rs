@@ -154,3 +154,40 @@ async fn a_session_reads_writes_with_its_csrf_token_and_ends_with_its_token() {
     assert!(ended, "the session outlived its token");
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn session_lengths_come_from_the_config() {
+    // Idle 1.5 s, absolute 4 s: a session in use outlives its idle limit until the absolute one.
+    let admin_block =
+        admin_yaml().replace("admin:\n", "admin:\n  session_idle_ms: 1500\n  session_absolute_ms: 4000\n");
+    let gw = TestGateway::start_with_control(&format!("{YAML}{admin_block}")).await;
+    let admin = gw.admin.clone();
+    let http = no_redirects();
+    let read = |cookie: String| {
+        let (http, admin) = (http.clone(), admin.clone());
+        async move {
+            let resp = http.get(format!("{admin}/api/v1/groups")).header("cookie", cookie).send().await.expect("read");
+            resp.status().as_u16()
+        }
+    };
+
+    // In use every 500 ms for 3 s: past the idle limit, the session lives on.
+    let (status, cookie, _, _) = sign_in(&admin, ADMIN).await;
+    assert_eq!(status, 303, "signed in");
+    let session = format!("sy_session={cookie}");
+    let signed_in = std::time::Instant::now();
+    while signed_in.elapsed() < Duration::from_secs(3) {
+        assert_eq!(read(session.clone()).await, 200, "a session in use at {:?}", signed_in.elapsed());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Still in use, but 4 s after sign-in it has ended.
+    tokio::time::sleep(Duration::from_millis(4200).saturating_sub(signed_in.elapsed())).await;
+    assert_eq!(read(session).await, 401, "ended at session_absolute_ms");
+
+    // A new session left unused for 2 s has ended at session_idle_ms.
+    let (_, cookie, _, _) = sign_in(&admin, ADMIN).await;
+    let session = format!("sy_session={cookie}");
+    assert_eq!(read(session.clone()).await, 200);
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(read(session).await, 401, "ended at session_idle_ms");
+}

@@ -29,6 +29,28 @@ pub struct AdminConfig {
     /// made providers take only sealed literal keys).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub secret_allow_list: Vec<String>,
+    /// A console session ends after this long unused, ms (1000 ..= `session_absolute_ms`).
+    /// Default 1800000 (30 min).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_idle_ms: Option<u64>,
+    /// A console session ends this long after sign-in however it is used, ms (at most 30
+    /// days). Default 43200000 (12 h).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_absolute_ms: Option<u64>,
+}
+
+/// Default `admin.session_idle_ms`.
+pub const SESSION_IDLE_MS: u64 = 30 * 60 * 1000;
+/// Default `admin.session_absolute_ms`.
+pub const SESSION_ABSOLUTE_MS: u64 = 12 * 3600 * 1000;
+/// Largest `admin.session_absolute_ms` (30 days).
+pub const SESSION_ABSOLUTE_MAX_MS: u64 = 30 * 24 * 3600 * 1000;
+
+impl AdminConfig {
+    /// `(idle, absolute)` of console sessions, ms, defaults applied.
+    pub fn session_limits_ms(&self) -> (u64, u64) {
+        (self.session_idle_ms.unwrap_or(SESSION_IDLE_MS), self.session_absolute_ms.unwrap_or(SESSION_ABSOLUTE_MS))
+    }
 }
 
 /// One admin token.

@@ -99,3 +99,20 @@ pub(super) fn check_records(cfg: &Config, problems: &mut Vec<Problem>) {
         problems.push(Problem::new("records.retry.max_backoff_ms", "must be ≥ records.retry.initial_backoff_ms"));
     }
 }
+
+/// `admin.session_idle_ms` in 1000 ..= the absolute limit, which is at most 30 days.
+pub(super) fn check_session_limits(problems: &mut Vec<Problem>, admin: &crate::schema::AdminConfig) {
+    use crate::schema::SESSION_ABSOLUTE_MAX_MS;
+    let (idle, absolute) = admin.session_limits_ms();
+    if absolute == 0 || absolute > SESSION_ABSOLUTE_MAX_MS {
+        problems.push(Problem::new(
+            "admin.session_absolute_ms",
+            format!("must be between 1 and {SESSION_ABSOLUTE_MAX_MS} (30 days)"),
+        ));
+    } else if idle < 1000 || idle > absolute {
+        problems.push(Problem::new(
+            "admin.session_idle_ms",
+            format!("must be at least 1000 and at most admin.session_absolute_ms ({absolute})"),
+        ));
+    }
+}

@@ -7,8 +7,9 @@
 //! - `sy_csrf`: the session's CSRF token, readable by the console's script, which echoes
 //!   it in `x-csrf-token` on every write; the server compares it with the stored digest
 //!   (a forged cross-site request can neither read it nor set the header).
-//! - Sessions end after [`IDLE`] unused (moved at most every [`TOUCH_EVERY`]) or
-//!   [`ABSOLUTE`] after sign-in, on sign-out, and
+//! - Sessions end after `admin.session_idle_ms` unused (default [`IDLE`]; moved at most
+//!   every [`TOUCH_EVERY`] or a quarter of that limit) or `admin.session_absolute_ms`
+//!   after sign-in (default [`ABSOLUTE`]), on sign-out, and
 //!   as soon as their token is no longer configured; they take the token's current role.
 
 use std::time::{Duration, Instant};
@@ -29,9 +30,9 @@ pub const CSRF_COOKIE: &str = "sy_csrf";
 /// The header a session's writes carry the CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// Idle expiry (SPEC default).
-pub const IDLE: Duration = Duration::from_secs(30 * 60);
+pub const IDLE: Duration = Duration::from_millis(switchyard_config::schema::SESSION_IDLE_MS);
 /// Absolute expiry (SPEC default).
-pub const ABSOLUTE: Duration = Duration::from_secs(12 * 3600);
+pub const ABSOLUTE: Duration = Duration::from_millis(switchyard_config::schema::SESSION_ABSOLUTE_MS);
 /// How often a session in use has its idle expiry moved (so idle expiry is exact to
 /// within this much).
 pub const TOUCH_EVERY: Duration = Duration::from_secs(30);
@@ -55,7 +56,7 @@ pub async fn operator(parts: &Parts, state: &ControlState) -> Result<Operator, A
     let mut session = sessions.get(cookie).await.map_err(unavailable)?.ok_or(ApiError::Unauthenticated)?;
     // A read per request; the idle expiry moves at most once per TOUCH_EVERY (a console
     // page makes a burst of requests, and each touch is a write).
-    if switchyard_core::unix_ms().saturating_sub(session.last_seen_at_ms) >= TOUCH_EVERY.as_millis() as i64 {
+    if switchyard_core::unix_ms().saturating_sub(session.last_seen_at_ms) >= touch_every(state).as_millis() as i64 {
         session = sessions.touch(cookie).await.map_err(unavailable)?.ok_or(ApiError::Unauthenticated)?;
     }
     let Some(op) = Operator::by_name(state, &session.token_name) else {
@@ -90,13 +91,8 @@ pub async fn sign_in(
         AdminRole::Admin => "admin",
         AdminRole::Viewer => "viewer",
     };
-    let new = NewSession {
-        token_name: op.name.clone(),
-        role: role.into(),
-        tenant: op.tenant.clone(),
-        idle: IDLE,
-        absolute: ABSOLUTE,
-    };
+    let (idle, absolute) = limits(state);
+    let new = NewSession { token_name: op.name.clone(), role: role.into(), tenant: op.tenant.clone(), idle, absolute };
     let (secrets, _) = state
         .plane
         .store()
@@ -105,6 +101,18 @@ pub async fn sign_in(
         .await
         .map_err(|e| SignInError::Store(ApiError::Unavailable(format!("state store: {e}"))))?;
     Ok((secrets, op))
+}
+
+/// `(idle, absolute)` of new sessions: `admin.session_idle_ms` and `session_absolute_ms`.
+fn limits(state: &ControlState) -> (Duration, Duration) {
+    let (idle, absolute) = state.editor.snapshot().0.admin.session_limits_ms();
+    (Duration::from_millis(idle), Duration::from_millis(absolute))
+}
+
+/// How often a session in use moves its idle expiry: [`TOUCH_EVERY`], or a quarter of a
+/// shorter idle limit (so a session in use never lapses).
+fn touch_every(state: &ControlState) -> Duration {
+    TOUCH_EVERY.min(limits(state).0 / 4)
 }
 
 /// Ends the session of `headers` when `csrf` is its CSRF token; `false` otherwise.
