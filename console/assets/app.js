@@ -4,7 +4,8 @@
 // were based on (If-Match); a 412 shows what changed since the page was loaded.
 "use strict";
 
-const state = { role: "viewer", name: "", timers: [], charts: [], gen: 0 };
+// timers: intervals of the shown page; cleanups: what else it holds open (event streams).
+const state = { role: "viewer", name: "", timers: [], cleanups: [], charts: [], gen: 0 };
 const isAdmin = () => state.role === "admin";
 
 // === DOM helpers (text only; never innerHTML with data) ===
@@ -121,23 +122,62 @@ function diffView(a, b, label) {
 
 const pretty = (v) => JSON.stringify(v, null, 2);
 
-// A failed write: a stale version shows what changed since the page loaded.
-async function writeFailed(err, loaded, reread) {
+// "Changed since you loaded it": what the page loaded (an object, or a text such as a
+// config version) against the server's current one, as a line diff, with a reload button.
+function staleBox(loaded, now, note) {
+  const text = (v) => (typeof v === "string" ? v : pretty(v));
+  return h("div", { class: "stale", role: "alert" },
+    h("strong", {}, "Not saved: this changed since you loaded it. "),
+    "Review the differences (as you loaded it → as it is now), then ",
+    h("button", { type: "button", class: "secondary", onclick: () => { for (const d of document.querySelectorAll("dialog")) d.close(); route(); } }, "reload"), ".",
+    note ? h("p", { class: "muted" }, note) : null,
+    diffView(text(loaded), text(now), "changes since loaded"));
+}
+
+// A failed write: a stale version (412) re-reads the object with `reread` and shows what
+// changed since the page loaded it, in `where` (the page, or the open dialog); any other
+// failure is a toast with the validator's problems.
+async function writeFailed(err, loaded, reread, where) {
   if (err.status === 412 && reread) {
     try {
       const now = await reread();
-      const box = h("div", { class: "stale", role: "alert" },
-        h("strong", {}, "Not saved: this changed since you loaded it. "),
-        "Review the differences (yours as loaded → current), then ",
-        h("button", { class: "secondary", onclick: () => route() }, "reload"), ".",
-        diffView(pretty(loaded), pretty(now), "changes since loaded"));
-      main().prepend(box);
+      const same = pretty(loaded) === pretty(now);
+      const box = staleBox(loaded, now, same ? "This object is unchanged; another part of the config changed since you loaded the page." : null);
+      const target = where || main();
+      target.querySelectorAll(".stale").forEach((old) => old.remove());
+      target.prepend(box);
       box.scrollIntoView();
       return;
     } catch (_) { /* fall through */ }
   }
   const problems = err.data && err.data.error && err.data.error.problems;
   toast("Not saved: " + err.message + (problems ? " — " + problems.join("; ") : ""));
+}
+
+// The text of config version `v` (YAML as stored, credentials sealed or referenced).
+async function configText(v) { return (await api("GET", "/config/versions/" + v)).data; }
+
+// For a write guarded by the config's version (the ETag "<n>"): the config as that
+// version had it against the current version, so a stale rollback shows what moved.
+function configSince(etag) {
+  const loaded = Number(String(etag || "").replaceAll('"', ""));
+  return async () => {
+    const { data } = await api("GET", "/config/versions");
+    const [a, b] = await Promise.all([configText(loaded), configText(data.current)]);
+    return { loaded: `# version ${loaded}\n` + a, now: `# version ${data.current}\n` + b };
+  };
+}
+
+// writeFailed for a config-versioned write whose "object" is the whole config text.
+async function configWriteFailed(err, etag) {
+  if (err.status !== 412) return writeFailed(err, null, null);
+  try {
+    const { loaded, now } = await configSince(etag)();
+    const box = staleBox(loaded, now);
+    main().querySelectorAll(".stale").forEach((old) => old.remove());
+    main().prepend(box);
+    box.scrollIntoView();
+  } catch (e) { toast("Not saved: " + err.message); }
 }
 
 // === charts (uPlot) ===
@@ -214,6 +254,8 @@ async function route() {
   const gen = ++state.gen;
   state.timers.forEach(clearInterval);
   state.timers = [];
+  state.cleanups.forEach((f) => f());
+  state.cleanups = [];
   state.charts.forEach((c) => c.destroy());
   state.charts = [];
   const hash = location.hash || "#/";
@@ -404,7 +446,7 @@ async function rollbackLast(etag) {
         const { data: r } = await api("POST", "/config/rollback", { body: { version: prev }, etag });
         toast(`Rolled back: version ${r.version} restores ${r.restored}`);
         route();
-      } catch (e) { writeFailed(e, null, null); }
+      } catch (e) { configWriteFailed(e, etag); }
     });
   } catch (e) { toast(e.message); }
 }
@@ -482,6 +524,8 @@ function providerDialog(p, etag) {
     if (need.includes("base_url") && f.base_url.value) body.base_url = f.base_url.value;
     if (need.includes("api_key") && f.api_key.value) body.api_key = f.api_key.value;
     if (need.includes("latency_ms")) body.latency_ms = Number(f.latency_ms.value);
+    // Extra headers are not edited here; an edit keeps them (the PUT replaces the entry).
+    if (p && p.headers && Object.keys(p.headers).length) body.headers = p.headers;
     try {
       await api("PUT", "/providers/" + enc(f.name.value), { body, etag });
       f.api_key.value = "";
@@ -489,6 +533,11 @@ function providerDialog(p, etag) {
       toast(`${f.name.value} saved`);
       route();
     } catch (e) {
+      if (e.status === 412 && p) {
+        err.textContent = "";
+        writeFailed(e, p, async () => (await api("GET", "/providers/" + enc(p.name))).data, form);
+        return;
+      }
       const problems = e.data && e.data.error && e.data.error.problems;
       err.textContent = e.message + (problems ? ": " + problems.join("; ") : "");
     }
@@ -639,12 +688,11 @@ async function configPage(el) {
               const { data: r } = await api("POST", "/config/rollback", { body: { version: v.version }, etag });
               toast(`Version ${r.version} restores ${r.restored}`);
               route();
-            } catch (e) { writeFailed(e, null, null); }
+            } catch (e) { configWriteFailed(e, etag); }
           }) }, "Roll back") : null))), "versions"), view);
   async function showDiff(version) {
     const before = versions.find((x) => x.version < version);
-    const text = async (v) => (await api("GET", "/config/versions/" + v)).data;
-    const [a, b] = await Promise.all([before ? text(before.version) : "", text(version)]);
+    const [a, b] = await Promise.all([before ? configText(before.version) : "", configText(version)]);
     view.replaceChildren(h("h2", {}, `Version ${before ? before.version : "(none)"} → ${version}`), diffView(a, b, "config diff"));
   }
 }
@@ -671,4 +719,5 @@ async function start() {
   await route();
 }
 
-start();
+// Deferred page modules (jobs.js) register their routes before this runs.
+document.addEventListener("DOMContentLoaded", start);

@@ -31,6 +31,8 @@ const CSS: &str = "text/css; charset=utf-8";
 pub fn asset(name: &str) -> Option<Asset> {
     let (bytes, content_type): (&'static [u8], &'static str) = match name {
         "app.js" => (include_bytes!("../assets/app.js"), JS),
+        "jobs.js" => (include_bytes!("../assets/jobs.js"), JS),
+        "job.js" => (include_bytes!("../assets/job.js"), JS),
         "app.css" => (include_bytes!("../assets/app.css"), CSS),
         "favicon.svg" => (include_bytes!("../assets/favicon.svg"), "image/svg+xml"),
         "uPlot.iife.min.js" => (include_bytes!("../assets/vendor/uPlot.iife.min.js"), JS),
@@ -47,7 +49,7 @@ mod tests {
 
     #[test]
     fn every_asset_the_shell_links_is_embedded() {
-        for name in ["app.js", "app.css", "favicon.svg", "uPlot.iife.min.js", "uPlot.min.css"] {
+        for name in ["app.js", "jobs.js", "job.js", "app.css", "favicon.svg", "uPlot.iife.min.js", "uPlot.min.css"] {
             assert!(APP_HTML.contains(&format!("/ui/assets/{name}")), "{name} not linked");
             assert!(asset(name).is_some_and(|a| !a.bytes.is_empty()), "{name} not embedded");
         }

@@ -17,6 +17,7 @@ mod cli;
 mod cli_hardening;
 mod cli_serve;
 mod console_browser;
+mod console_jobs;
 mod console_quickstart;
 mod console_sessions;
 mod control_api;
