@@ -9,7 +9,8 @@
 //! 1440 px and 390 px (under `<target>/console-screenshots/`); an inference opened from the
 //! browser shows its attributions chart; weights changed on the group page change the data
 //! plane's split (χ² here); promote and rollback from the page (audited as the operator);
-//! a stale save shows what changed; a provider created with a key that then appears in no
+//! a stale save, a stale config rollback and a stale provider edit each show what changed
+//! since the page loaded (a diff); the jobs page renders (its flows: console_jobs.rs); a provider created with a key that then appears in no
 //! page and no API response; a provider's models discovered and imported from the page; a
 //! write without the CSRF header is refused; sign-out ends the
 //! session in the store; a viewer sees no write controls and a forged write is 403; failed
@@ -217,6 +218,14 @@ async fn the_console_in_a_real_browser() {
     assert_eq!(out["other_edit"], 200, "{show}");
     let stale = out["stale_text"].as_str().unwrap_or_default();
     assert!(stale.contains("changed since you loaded it") && stale.contains("33"), "{stale}");
+    // A stale rollback on the versions page: the config as loaded against the config now.
+    assert_eq!(out["other_edit_config"], 200, "{show}");
+    let stale = out["stale_rollback"].as_str().unwrap_or_default();
+    assert!(stale.contains("changed since you loaded it") && stale.contains("44"), "{stale}");
+    // A stale provider edit, in its dialog: the provider as loaded against the provider now.
+    assert_eq!(out["other_edit_provider"], 200, "{show}");
+    let stale = out["stale_provider"].as_str().unwrap_or_default();
+    assert!(stale.contains("changed since you loaded it") && stale.contains("+ ") && stale.contains("x-team"), "{stale}");
 
     // The provider's key: sealed, shown nowhere.
     let row = out["provider_row"].as_str().unwrap_or_default();
@@ -236,6 +245,7 @@ async fn the_console_in_a_real_browser() {
     assert!(out["who_viewer"].as_str().is_some_and(|w| w.contains("watcher (viewer)")), "{show}");
     let viewer = &out["viewer_controls"];
     assert_eq!(viewer["weight_inputs"], 0, "{viewer}");
+    assert_eq!(viewer["job_forms"], 0, "{viewer}");
     for b in viewer["buttons"]
         .as_array()
         .into_iter()
@@ -244,7 +254,7 @@ async fn the_console_in_a_real_browser() {
     {
         let b = b.as_str().unwrap_or_default();
         assert!(
-            !["Save weights", "Promote", "Pause", "Roll back", "New provider", "Edit", "Delete"]
+            !["Save weights", "Promote", "Pause", "Roll back", "New provider", "Edit", "Delete", "Create job"]
                 .iter()
                 .any(|w| b.starts_with(w)),
             "a viewer sees the write control {b:?}"
