@@ -42,7 +42,7 @@ async function jobsPage(el) {
     h("div", { class: "table-wrap" }, h("table", {}, h("caption", { class: "visually-hidden" }, "jobs"),
       h("thead", {}, h("tr", {}, ["job", "state", "group", "trainer · base model", "created", "updated", "by"]
         .map((x, i) => h("th", { scope: "col", class: i === 4 || i === 6 ? "hide-narrow" : null }, x)))), body)), more);
-  if (el.isConnected) state.timers.push(setInterval(() => fill().catch(() => {}), 3000));
+  every(el, 3000, fill);
 }
 
 // The create form: the fields of POST /api/v1/jobs; the server validates (422 problems

@@ -5,16 +5,18 @@
 //!
 //! One browser runs every scenario in order (`tests/console/console_browser.py`): sign in;
 //! overview's first load (bytes and time, Performance API); every page renders with real
-//! data and no console error; screenshots of overview, group and inference detail at
-//! 1440 px and 390 px (under `<target>/console-screenshots/`); an inference opened from the
-//! browser shows its attributions chart; weights changed on the group page change the data
-//! plane's split (χ² here); promote and rollback from the page (audited as the operator);
-//! a stale save, a stale config rollback and a stale provider edit each show what changed
-//! since the page loaded (a diff); the jobs page renders (its flows: console_jobs.rs); a provider created with a key that then appears in no
-//! page and no API response; a provider's models discovered and imported from the page; a
-//! write without the CSRF header is refused; sign-out ends the
-//! session in the store; a viewer sees no write controls and a forged write is 403; failed
-//! sign-ins are throttled. Fails — never skips — without the browser or selenium.
+//! data and no console error (the jobs page too; its flows are console_jobs.rs);
+//! screenshots of overview, group and inference detail at 1440 px and 390 px (under
+//! `<target>/console-screenshots/`); an inference opened from the browser shows its
+//! attributions chart; weights changed on the group page change the data plane's split (χ²
+//! here); promote and rollback from the page (audited as the operator); an open group page
+//! announces a newer config version and the audit page shows a new change, both without
+//! reloading; a stale save, a stale config rollback and a stale provider edit each show
+//! what changed since the page loaded (a diff); a provider created with a key that then
+//! appears in no page and no API response; a provider's models discovered and imported from
+//! the page; a write without the CSRF header is refused; sign-out ends the session in the
+//! store; a viewer sees no write controls and a forged write is 403; failed sign-ins are
+//! throttled. Fails — never skips — without the browser or selenium.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -218,6 +220,12 @@ async fn the_console_in_a_real_browser() {
     assert_eq!(out["other_edit"], 200, "{show}");
     let stale = out["stale_text"].as_str().unwrap_or_default();
     assert!(stale.contains("changed since you loaded it") && stale.contains("33"), "{stale}");
+    let notice = out["version_notice"].as_str().unwrap_or_default();
+    assert!(notice.contains("changed on the server") && notice.contains("→"), "{show}");
+    // Live refresh: the audit page shows a change made elsewhere without reloading.
+    let live = &out["audit_live"];
+    assert!(live["top"].as_str().is_some_and(|t| t.contains("group.weights")), "{live}");
+    assert_eq!(live["marker"], true, "the audit page was reloaded: {live}");
     // A stale rollback on the versions page: the config as loaded against the config now.
     assert_eq!(out["other_edit_config"], 200, "{show}");
     let stale = out["stale_rollback"].as_str().unwrap_or_default();
@@ -225,7 +233,10 @@ async fn the_console_in_a_real_browser() {
     // A stale provider edit, in its dialog: the provider as loaded against the provider now.
     assert_eq!(out["other_edit_provider"], 200, "{show}");
     let stale = out["stale_provider"].as_str().unwrap_or_default();
-    assert!(stale.contains("changed since you loaded it") && stale.contains("+ ") && stale.contains("x-team"), "{stale}");
+    assert!(
+        stale.contains("changed since you loaded it") && stale.contains("+ ") && stale.contains("x-team"),
+        "{stale}"
+    );
 
     // The provider's key: sealed, shown nowhere.
     let row = out["provider_row"].as_str().unwrap_or_default();

@@ -173,6 +173,8 @@ def main():
     wait.until(lambda d: loaded in d.find_element(By.ID, "main").text)
     wait.until(EC.presence_of_element_located((By.ID, "save-weights")))
     out["other_edit"] = http("PUT", ADMIN + f"/api/v1/groups/{AB}/weights", {"weights": {"alpha": 33}}, {"if-match": etag})[0]
+    # Live: the open page announces the newer version by itself (its inputs stay as typed).
+    out["version_notice"] = WebDriverWait(driver, 15).until(EC.visibility_of_element_located((By.ID, "version-changed"))).text
     driver.find_element(By.ID, "save-weights").click()
     stale = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".stale")))
     out["stale_text"] = stale.text
@@ -187,6 +189,18 @@ def main():
     wait.until(EC.element_to_be_clickable((By.ID, "confirm-ok"))).click()
     out["stale_rollback"] = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "main .stale"))).text
     severe()
+
+    # Live: a change made elsewhere appears at the top of the open audit page, no reload.
+    open_page("#/audit", "auditPage", "tr[data-audit]")
+    driver.execute_script("window.__auditMarker = 1")
+    top = driver.find_element(By.CSS_SELECTOR, "tr[data-audit]").get_attribute("data-audit")
+    s, h, _ = http("GET", ADMIN + f"/api/v1/groups/{AB}")
+    etag = {k.lower(): v for k, v in h.items()}["etag"]
+    http("PUT", ADMIN + f"/api/v1/groups/{AB}/weights", {"weights": {"alpha": 45}}, {"if-match": etag})
+    WebDriverWait(driver, 20).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "tr[data-audit]").get_attribute("data-audit") != top)
+    out["audit_live"] = {"top": driver.find_element(By.CSS_SELECTOR, "tr[data-audit]").text,
+                         "marker": driver.execute_script("return window.__auditMarker === 1")}
 
     # A provider with a key made in the dialog; the key is never shown again anywhere.
     driver.get(ADMIN + "/ui/#/providers")
