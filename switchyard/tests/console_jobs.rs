@@ -1,7 +1,8 @@
 //! The console's jobs pages (SPEC §10, §12) in a real browser: headless Chromium driven by
 //! PyPI `selenium` (`tests/console/console_jobs.py`) against a gateway with the real
 //! ClickHouse and state store and a fake OpenAI fine-tuning server on loopback (held in
-//! `running`). An admin creates a job in the page's form (validated, waiting in draft),
+//! `running`). A job run to `enrolled` beforehand shows its last checkpoint's metrics and
+//! its challenger. An admin creates a job in the page's form (validated, waiting in draft),
 //! starts it, watches its state change in place — the page is never reloaded — with the
 //! trainer's events streamed in, takes the screenshots of a job in progress, and cancels
 //! it with confirmation; the trainer is told. A viewer sees the job but no create, start
@@ -45,11 +46,11 @@ jobs: {{ poll_interval_ms: 100, max_poll_interval_ms: 500 }}
     )
 }
 
-fn run_browser(admin: String, shots: PathBuf) -> Value {
+fn run_browser(admin: String, shots: PathBuf, done: String) -> Value {
     let python = std::env::var("SWITCHYARD_PYTHON").unwrap_or_else(|_| "python3".into());
     let mut child = Command::new(&python)
         .arg("-")
-        .envs([("ADMIN_URL", admin), ("SHOTS", shots.display().to_string())])
+        .envs([("ADMIN_URL", admin), ("SHOTS", shots.display().to_string()), ("DONE_JOB", done)])
         .envs([("ADMIN_TOKEN", ADMIN), ("VIEWER_TOKEN", VIEWER), ("GROUP", "support"), ("TRAINER", "ft")])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -71,6 +72,26 @@ fn screenshots_dir() -> PathBuf {
     let dir = target.join("console-screenshots");
     std::fs::create_dir_all(&dir).expect("screenshot dir");
     dir
+}
+
+/// A job created through the API that runs to `enrolled` (the trainer not held).
+async fn finished_job(gw: &TestGateway, fake: &FineTuneFake) -> Value {
+    fake.hold(false);
+    let spec = json!({"group": "support", "provider": "ft", "base_model": "gpt-4o-mini-2024-07-18",
+        "enroll": {"group": "support", "weight": 5}});
+    let c = client();
+    let r = c.post(format!("{}/api/v1/jobs", gw.admin)).bearer_auth(ADMIN).json(&spec).send().await.expect("send");
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
+    let mut job = Value::Null;
+    let enrolled = eventually(Duration::from_secs(30), async || {
+        let url = format!("{}/api/v1/jobs/{id}", gw.admin);
+        job = c.get(url).bearer_auth(ADMIN).send().await.expect("send").json().await.expect("json");
+        job["state"] == "enrolled" || job["state"] == "failed"
+    })
+    .await;
+    assert!(enrolled && job["state"] == "enrolled", "{job:#}");
+    job
 }
 
 /// Distinct chat requests with logged bodies, shipped to ClickHouse.
@@ -101,9 +122,13 @@ async fn a_job_created_watched_and_cancelled_in_the_browser() {
     let ch = Ch::new(&ch_url());
     record_traffic(&gw, &ch, &database).await;
 
+    let done = finished_job(&gw, &fake).await;
+    fake.hold(true);
+
     let shots = screenshots_dir();
     let admin = gw.admin.clone();
-    let out = tokio::task::spawn_blocking(move || run_browser(admin, shots)).await.expect("browser");
+    let done_id = done["id"].as_str().expect("id").to_owned();
+    let out = tokio::task::spawn_blocking(move || run_browser(admin, shots, done_id)).await.expect("browser");
     let show = serde_json::to_string_pretty(&out).unwrap_or_default();
     assert!(out.get("failed").is_none(), "the browser run stopped:\n{show}");
     for (page, errors) in out["errors"].as_object().expect("errors") {
@@ -142,6 +167,20 @@ async fn a_job_created_watched_and_cancelled_in_the_browser() {
     assert_eq!(job["state"], "cancelled", "{job:#}");
     assert!(fake.jobs().iter().any(|j| j["status"] == "cancelled"), "the trainer was not told");
     assert!(out["list_row"].as_str().is_some_and(|r| r.contains("cancelled") && r.contains("support")), "{show}");
+
+    // A finished job as the API has it: enrolled, its checkpoint's metrics, its challenger.
+    let page = out["done_page"].as_str().unwrap_or_default();
+    assert!(
+        out["done_state"] == "enrolled" && out["done_live"].as_str().is_some_and(|t| t.starts_with("final")),
+        "{show}"
+    );
+    let loss = done["metrics"]["train_loss"].as_f64().expect("checkpoint metrics");
+    assert_eq!(out["done_metrics"]["train_loss"], format!("{loss:.4}"), "{show}");
+    assert_eq!(out["done_metrics"]["valid_mean_token_accuracy"], "0.9000", "{show}");
+    for fact in ["member", "fine_tuned_model", "catalog_id"] {
+        let value = done[fact].as_str().expect(fact);
+        assert!(page.contains(value), "{fact} {value} not on the page: {page}");
+    }
 
     // The viewer: no write controls on either page; a forged cancel is refused.
     assert!(out["who_viewer"].as_str().is_some_and(|w| w.contains("val (viewer)")), "{show}");

@@ -2,7 +2,8 @@
 PyPI selenium) against a running switchyard whose trainer is a fake held in `running`.
 Prints one JSON object of what it saw; the Rust test (console_jobs.rs) asserts on it.
 
-Environment: ADMIN_URL, ADMIN_TOKEN, VIEWER_TOKEN, GROUP, TRAINER, SHOTS (a directory).
+Environment: ADMIN_URL, ADMIN_TOKEN, VIEWER_TOKEN, GROUP, TRAINER, SHOTS (a directory),
+DONE_JOB (a job already enrolled).
 """
 import json, os, time
 
@@ -13,7 +14,7 @@ from selenium.webdriver.support import expected_conditions as EC
 
 ADMIN, SHOTS = os.environ["ADMIN_URL"], os.environ["SHOTS"]
 ADMIN_TOKEN, VIEWER_TOKEN = os.environ["ADMIN_TOKEN"], os.environ["VIEWER_TOKEN"]
-GROUP, TRAINER = os.environ["GROUP"], os.environ["TRAINER"]
+GROUP, TRAINER, DONE_JOB = os.environ["GROUP"], os.environ["TRAINER"], os.environ["DONE_JOB"]
 out = {"errors": {}}
 
 opts = webdriver.ChromeOptions()
@@ -66,6 +67,16 @@ def shot(name):
         out.setdefault("overflow", {})[f"{name}-{label}"] = driver.execute_script(
             "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
     driver.set_window_size(1440, 900)
+
+
+def finished_job():
+    open_page("#/job/" + DONE_JOB, "jobPage", "tr[data-metric]")
+    out["done_state"] = job_state()
+    out["done_live"] = driver.find_element(By.ID, "job-live").text
+    out["done_metrics"] = {r.get_attribute("data-metric"): r.find_elements(By.TAG_NAME, "td")[1].text
+                           for r in driver.find_elements(By.CSS_SELECTOR, "tr[data-metric]")}
+    out["done_page"] = driver.find_element(By.ID, "main").text
+    out["errors"]["finishedJob"] = severe()
 
 
 def create_job():
@@ -130,6 +141,7 @@ def viewer():
 
 try:
     sign_in(ADMIN_TOKEN)
+    finished_job()
     create_job()
     watch_and_cancel()
     viewer()
