@@ -105,10 +105,11 @@ async function route() {
   state.charts.forEach((c) => c.destroy());
   state.charts = [];
   const hash = location.hash || "#/";
+  // The nav entry of the page's section: #/job/x is under Jobs, #/group/x under Overview.
+  const part = (x) => { const p = x.replace(/^#\/?/, "").split("/")[0].replace(/s$/, ""); return p === "group" ? "" : p; };
   for (const a of document.querySelectorAll("header nav a")) {
-    const target = a.getAttribute("href");
     a.toggleAttribute("aria-current", false);
-    if (target === hash || (target !== "#/" && hash.startsWith(target))) a.setAttribute("aria-current", "page");
+    if (part(a.getAttribute("href")) === part(hash)) a.setAttribute("aria-current", "page");
   }
   for (const [re, page] of routes) {
     const m = hash.match(re);
