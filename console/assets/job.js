@@ -27,7 +27,8 @@ function jobFacts(j) {
     ["validated", when(j.validated_at_ms)], ["started", when(j.started_at_ms)], ["finished", when(j.finished_at_ms)],
     ["trainer status", j.provider_status || "–"], ["trainer job", j.provider_job_id || "–"],
     ["fine-tuned model", j.fine_tuned_model || "–"], ["catalog entry", j.catalog_id || "–"],
-    ["challenger", j.member || (j.spec.enroll ? `→ ${j.spec.enroll.group} at weight ${j.spec.enroll.weight}` : "–")]];
+    ["challenger", j.member ? h("a", { href: "#/group/" + enc(j.member.split("/")[0]) }, j.member)
+      : j.spec.enroll ? `→ ${j.spec.enroll.group} at weight ${j.spec.enroll.weight}` : "–"]];
   return [h("dl", { class: "kpis job-facts" }, facts.map(([k, v]) => h("div", {}, h("dd", { "data-fact": k }, v), h("dt", {}, k)))),
     j.error ? h("p", { class: "error", role: "alert" }, "Error: " + j.error) : null];
 }

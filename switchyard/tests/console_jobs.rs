@@ -135,7 +135,9 @@ async fn a_job_created_watched_and_cancelled_in_the_browser() {
         assert_eq!(errors, &json!([]), "console errors on {page}: {show}");
     }
 
-    // Created from the form as the signed-in admin, with the form's values.
+    // The form shows the server's problems with their paths; then it creates the job as
+    // the signed-in admin, with the form's values.
+    assert_eq!(out["refused"], "base_model: must not be empty", "{show}");
     let id = out["job_id"].as_str().expect("job id").to_owned();
     let url = format!("{}/api/v1/jobs/{id}", gw.admin);
     let job: Value = client().get(&url).bearer_auth(ADMIN).send().await.expect("send").json().await.expect("json");

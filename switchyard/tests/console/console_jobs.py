@@ -85,6 +85,10 @@ def create_job():
     driver.find_element(By.CSS_SELECTOR, "details.section > summary").click()
     Select(wait.until(EC.element_to_be_clickable((By.ID, "j-group")))).select_by_value(GROUP)
     Select(driver.find_element(By.ID, "j-provider")).select_by_value(TRAINER)
+    # Without a base model the server refuses it (422) and the form lists the problem.
+    driver.find_element(By.ID, "job-create").click()
+    out["refused"] = wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, "#job-form-error li"))).text
+    severe()  # the 422 is logged by the browser as a failed resource: expected here
     driver.find_element(By.ID, "j-base_model").send_keys("gpt-4o-mini-2024-07-18")
     hyper = driver.find_element(By.ID, "j-hyper")
     hyper.clear()
