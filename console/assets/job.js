@@ -57,7 +57,7 @@ function jobControls(j, refresh) {
     j.state === "draft" && j.validated_at_ms ? h("button", { id: "job-start", onclick: act("start", "Job started") }, "Start training") : null,
     j.state === "draft" || ["validating", "queued", "running"].includes(j.state)
       ? h("button", { class: "danger", id: "job-cancel", "data-action": "cancel", disabled: j.cancel_requested,
-        onclick: () => confirmThen(`Cancel job ${j.id.slice(0, 8)} (${j.state})? A job at the trainer is cancelled there too; this cannot be undone.`,
+        onclick: () => confirmThen(`Cancel job ${shortJobId(j.id)} (${j.state})? A job at the trainer is cancelled there too; this cannot be undone.`,
           act("cancel", "Cancel requested")) }, j.cancel_requested ? "Cancelling…" : "Cancel job")
       : null);
 }

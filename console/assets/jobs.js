@@ -11,6 +11,10 @@ function jobUpdated(j) {
   return Math.max(j.created_at_ms, j.validated_at_ms || 0, j.started_at_ms || 0, j.finished_at_ms || 0);
 }
 
+// Ids begin with their creation time; the tail (random) tells jobs apart, as the
+// default challenger name `ft-<last 8>` does.
+function shortJobId(id) { return "…" + id.slice(-8); }
+
 function jobBadge(j) {
   return h("span", { class: "job-state " + j.state, "data-state": j.state }, j.state + (j.cancel_requested && !["cancelled", "failed"].includes(j.state) ? " (cancelling)" : ""));
 }
@@ -26,7 +30,7 @@ async function jobsPage(el) {
     const { data } = await api("GET", "/jobs?" + q);
     more.hidden = !data.next_cursor;
     body.replaceChildren(...data.jobs.map((j) => h("tr", { "data-job": j.id },
-      h("td", {}, h("a", { href: "#/job/" + enc(j.id) }, h("code", {}, j.id.slice(0, 8)))),
+      h("td", {}, h("a", { href: "#/job/" + enc(j.id), title: j.id, "aria-label": "job " + j.id }, h("code", {}, shortJobId(j.id)))),
       h("td", {}, jobBadge(j)), h("td", {}, j.spec.group),
       h("td", {}, `${j.spec.provider} · ${j.spec.base_model}`),
       h("td", { class: "hide-narrow" }, fmt.time(j.created_at_ms)), h("td", {}, fmt.time(jobUpdated(j))),
@@ -92,7 +96,7 @@ async function jobForm() {
     try { spec = jobSpec(f); } catch (e) { err.textContent = e.message; return; }
     try {
       const { data: job } = await api("POST", "/jobs", { body: spec });
-      toast(`Job ${job.id.slice(0, 8)} created`);
+      toast(`Job ${shortJobId(job.id)} created`);
       location.hash = "#/job/" + enc(job.id);
     } catch (e) {
       const problems = (e.data && e.data.error && e.data.error.problems) || [];

@@ -124,6 +124,8 @@ def watch_and_cancel():
     out["errors"]["jobPage-cancel"] = severe()
     open_page("#/jobs", "jobsPage", 'tr[data-job="%s"]' % out["job_id"])
     out["list_row"] = driver.find_element(By.CSS_SELECTOR, 'tr[data-job="%s"]' % out["job_id"]).text
+    driver.find_element(By.CSS_SELECTOR, "details.section > summary").click()  # the create form, open
+    shot("jobs")
 
 
 def viewer():
