@@ -17,7 +17,7 @@ async function inferencesPage(el) {
   const more = h("button", { class: "secondary", hidden: true }, "More");
   // `shown`: the query of the rows on screen; a refresh re-reads it (not the half-typed
   // filters), and only while one page is shown; `seq` drops answers overtaken by a newer one.
-  let cursor = null, shown = "", pages = 0, seq = 0;
+  let cursor = null, shown = "", pages = 0, seq = 0, firstIds = "";
   const load = async (append, again) => {
     let q = new URLSearchParams({ limit: "50" });
     for (const k of ["group", "member", "status"]) if (f[k].value) q.set(k, f[k].value);
@@ -27,7 +27,9 @@ async function inferencesPage(el) {
     const mine = ++seq;
     const { data } = await api("GET", "/inferences?" + q);
     if (mine !== seq) return;
-    if (!append) { shown = q.toString(); pages = 1; } else pages++;
+    const first = data.items.map((r) => r.request_id).join();
+    if (again && first === firstIds) return;  // nothing new: keep the rows (and focus)
+    if (!append) { shown = q.toString(); pages = 1; firstIds = first; } else pages++;
     cursor = data.next_cursor;
     more.hidden = !cursor;
     const rows = data.items.map((r) => h("tr", { "data-request": r.request_id },

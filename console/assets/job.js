@@ -102,8 +102,12 @@ async function jobPage(el, id) {
   const events = [];
   let lastSeq = 0, chart = null, stream = null, stopped = false;
 
+  // Redrawn only when the job changed, so a focused button keeps its focus.
+  let drawn = "";
   const show = (j) => {
     job = j;
+    if (JSON.stringify(j) === drawn) return;
+    drawn = JSON.stringify(j);
     badge.replaceChildren(jobBadge(j));
     parts.stepper.replaceChildren(jobStepper(j));
     parts.controls.replaceChildren(jobControls(j, refresh) || "");

@@ -24,11 +24,14 @@ async function jobsPage(el) {
     h("option", { value: "" }, "any state"), JOB_STATES.map((s) => h("option", { value: s }, s)));
   const body = h("tbody");
   const more = h("p", { class: "muted", hidden: true }, "Showing the newest 100; filter by state to see others.");
+  let drawn = null;
   const fill = async () => {
     const q = new URLSearchParams({ limit: "100" });
     if (filter.value) q.set("state", filter.value);
     const { data } = await api("GET", "/jobs?" + q);
     more.hidden = !data.next_cursor;
+    if (JSON.stringify(data.jobs) === drawn) return;  // unchanged: keep the rows (and focus)
+    drawn = JSON.stringify(data.jobs);
     body.replaceChildren(...data.jobs.map((j) => h("tr", { "data-job": j.id },
       h("td", {}, h("a", { href: "#/job/" + enc(j.id), title: j.id, "aria-label": "job " + j.id }, h("code", {}, shortJobId(j.id)))),
       h("td", {}, jobBadge(j)), h("td", {}, j.spec.group),

@@ -73,23 +73,15 @@ async function writeFailed(err, loaded, reread, where) {
 // The text of config version `v` (YAML as stored, credentials sealed or referenced).
 async function configText(v) { return (await api("GET", "/config/versions/" + v)).data; }
 
-// For a write guarded by the config's version (the ETag "<n>"): the config as that
-// version had it against the current version, so a stale rollback shows what moved.
-function configSince(etag) {
-  const loaded = Number(String(etag || "").replaceAll('"', ""));
-  return async () => {
-    const { data } = await api("GET", "/config/versions");
-    const [a, b] = await Promise.all([configText(loaded), configText(data.current)]);
-    return { loaded: `# version ${loaded}\n` + a, now: `# version ${data.current}\n` + b };
-  };
-}
-
-// writeFailed for a config-versioned write whose "object" is the whole config text.
+// A failed write guarded by the config's version (a rollback; the ETag is "<n>"): on a
+// 412, the config text of the version the page loaded against the current version's.
 async function configWriteFailed(err, etag) {
   if (err.status !== 412) return writeFailed(err, null, null);
   try {
-    const { loaded, now } = await configSince(etag)();
-    const box = staleBox(loaded, now);
+    const loaded = Number(String(etag || "").replaceAll('"', ""));
+    const { data } = await api("GET", "/config/versions");
+    const [a, b] = await Promise.all([configText(loaded), configText(data.current)]);
+    const box = staleBox(`# version ${loaded}\n` + a, `# version ${data.current}\n` + b);
     main().querySelectorAll(".stale").forEach((old) => old.remove());
     main().prepend(box);
     box.scrollIntoView();
