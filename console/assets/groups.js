@@ -1,6 +1,6 @@
 // Overview (a card per group, refreshed every 5 s) and the group page (members, weights,
-// promote, pause, roll back; the experiment report and per-arm feature importance,
-// refreshed in place). Writes send the group's ETag as If-Match.
+// promote, pause, roll back; the experiment report, latency and error series and per-arm
+// feature importance, refreshed in place). Writes send the group's ETag as If-Match.
 "use strict";
 
 // === overview ===
@@ -98,16 +98,16 @@ async function groupPage(el, name) {
     h("button", { class: "secondary", id: "rollback", onclick: () => rollbackLast(etag) }, "Roll back last change")) : null;
   const exp = h("div", {}, h("p", { class: "muted" }, "Loading the experiment…"));
   const imp = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+  const ser = h("div", {}, h("p", { class: "muted" }, "Loading…"));
   el.replaceChildren(h("h1", {}, "Group ", name),
-    h("p", { class: "muted" }, `config version ${g.version} · the experiment and feature importance are refreshed every 10 s`),
+    h("p", { class: "muted" }, `config version ${g.version} · the experiment, series and feature importance are refreshed every 10 s`),
     section("Members and weights", true, table(["member", "role", "provider", "model", "weight", ""], rows, "members"), controls),
     section("Experiment", true, exp),
     section("Per-arm feature importance", true, imp),
-    section("Latency and error series", false, h("p", { class: "muted" },
-      "The control API has no time-series route yet (SPEC §4); use Prometheus' switchyard_request_duration_seconds and switchyard_requests_total.")));
+    section("Latency and error series (last hour)", true, ser));
   watchVersion(el, etag);
-  await Promise.all([experimentView(exp, name), importanceView(imp, name)]);
-  every(el, 10000, () => Promise.all([experimentView(exp, name, true), importanceView(imp, name, true)]));
+  await Promise.all([experimentView(exp, name), importanceView(imp, name), seriesView(ser, name)]);
+  every(el, 10000, () => Promise.all([experimentView(exp, name, true), importanceView(imp, name, true), seriesView(ser, name, true)]));
 }
 
 // The experiment report into `el`; `again` (a refresh) keeps what is shown on a failure.
@@ -162,6 +162,37 @@ async function importanceView(el, name, again) {
   for (const c of r.comparisons || []) {
     el.append(h("p", {}, `${c.challenger}: rank correlation with the champion ${fmt.num(c.rank_correlation, 3)}`));
   }
+}
+
+// GET …/series: per member, p95 latency and error rate per minute of the last hour.
+async function seriesView(el, name, again) {
+  let r;
+  try { r = (await api("GET", `/groups/${enc(name)}/series`)).data; } catch (e) {
+    if (again) throw e;
+    el.replaceChildren(h("p", { class: "muted" }, "No series: " + e.message));
+    return;
+  }
+  dropCharts(el);
+  if (!r.members.length) { el.replaceChildren(h("p", { class: "muted" }, "No requests in the last hour.")); return; }
+  const ts = [...new Set(r.members.flatMap((m) => m.points.map((p) => p.t_ms)))].sort((a, b) => a - b);
+  const at = (m, f) => ts.map((t) => { const p = m.points.find((x) => x.t_ms === t); return p ? f(p) : null; });
+  const colors = ["#1d4ed8", "#b45309", "#047857", "#7c3aed", "#b91c1c", "#0e7490"];
+  const draw = (kind, title, f) => {
+    const box = h("div", { class: "chart", "data-chart": "series-" + kind });
+    el.append(box);
+    const u = new uPlot({ width: chartWidth(box), height: 180, title, scales: { x: { time: true } },
+      series: [{}, ...r.members.map((m, i) => ({ label: m.member, stroke: colors[i % colors.length], spanGaps: false, points: { show: true, size: 4 } }))],
+    }, [ts.map((t) => t / 1000), ...r.members.map((m) => at(m, f))], box);
+    box.setAttribute("role", "img");
+    state.charts.push(u);
+    return box;
+  };
+  el.replaceChildren(h("p", { class: "muted" }, `${fmt.time(r.since_ms)} – ${fmt.time(r.until_ms)}, buckets of ${r.step_ms / 1000} s (UTC)`));
+  const lat = draw("latency", "p95 latency (ms)", (p) => p.p95_us / 1000);
+  const err = draw("errors", "error rate (%)", (p) => (100 * p.errors) / p.requests);
+  const sum = (m, k) => m.points.reduce((a, p) => a + p[k], 0);
+  lat.setAttribute("aria-label", "p95 latency per minute: " + r.members.map((m) => `${m.member} max ${fmt.ms(Math.max(...m.points.map((p) => p.p95_us)))}`).join(", "));
+  err.setAttribute("aria-label", "errors: " + r.members.map((m) => `${m.member} ${sum(m, "errors")} of ${sum(m, "requests")} requests`).join(", "));
 }
 
 async function rollbackLast(etag) {

@@ -5,9 +5,10 @@
 //!
 //! One browser runs every scenario in order (`tests/console/console_browser.py`): sign in;
 //! overview's first load (bytes and time, Performance API); every page renders with real
-//! data and no console error (the jobs page too; its flows are console_jobs.rs);
-//! screenshots of overview, group and inference detail at 1440 px and 390 px (under
-//! `<target>/console-screenshots/`); an inference opened from the browser shows its
+//! data and no console error (the jobs page too; its flows are console_jobs.rs); the
+//! group page's latency and error series; screenshots of overview, group and inference
+//! detail at 1440 px and 390 px (under `<target>/console-screenshots/`); an inference
+//! opened from the browser shows its
 //! attributions chart; weights changed on the group page change the data plane's split (χ²
 //! here); promote and rollback from the page (audited as the operator); an open group page
 //! announces a newer config version and the audit page shows a new change, both without
@@ -189,6 +190,14 @@ async fn the_console_in_a_real_browser() {
     let page = |p: &str| pages[p].as_str().unwrap_or_default().to_owned();
     assert!(page("groupPage").contains("alpha") && page("groupPage").contains("beta"), "{}", page("groupPage"));
     assert!(page("groupPage").contains("SRM check"), "{}", page("groupPage"));
+    // The group's latency and error series: every request of the last hour, by member.
+    let errors = out["series"]["errors"].as_str().unwrap_or_default();
+    let counted: u64 = errors
+        .split(", ")
+        .map(|part| part.rsplit(" of ").next().and_then(|n| n.trim_end_matches(" requests").parse().ok()).unwrap_or(0))
+        .sum();
+    assert!(errors.contains("alpha 0 of") && errors.contains("beta 0 of") && counted == 20, "{errors}");
+    assert!(out["series"]["latency"].as_str().is_some_and(|l| l.contains("alpha max")), "{show}");
     assert!(page("providersPage").contains("kserve"), "{}", page("providersPage"));
     assert!(page("inferencesPage").contains("tabular"), "{}", page("inferencesPage"));
     assert!(page("configPage").contains("(current)"), "{}", page("configPage"));

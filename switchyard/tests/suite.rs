@@ -27,6 +27,7 @@ mod control_api_credentials;
 mod control_api_hardening;
 mod control_api_routes;
 mod control_api_secrets;
+mod control_api_series;
 mod deploy_manifests;
 mod deploy_prometheus;
 mod explain_shap;

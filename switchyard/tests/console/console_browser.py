@@ -110,6 +110,9 @@ def main():
         out["errors"][page] = severe()
     driver.get(ADMIN + "/ui/#/group/" + AB)
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-chart^=interval] canvas")))
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-chart=series-errors] canvas")))
+    out["series"] = {k: driver.find_element(By.CSS_SELECTOR, f"[data-chart=series-{k}]").get_attribute("aria-label")
+                     for k in ("latency", "errors")}
     shot("group")
 
     # An inference opened from the browser shows its attributions chart.
