@@ -3,10 +3,11 @@
 //! external fonts.
 //!
 //! Stack (see `console/README.md`): one small single-page app in plain JavaScript
-//! (`assets/app.js`, no framework and no build step) that reads and writes only the
-//! control API (`/api/v1`), plus the vendored build of uPlot for its charts. The control
-//! API's console routes (`switchyard_control_api::console`) serve these files under
-//! `/ui/assets/` and own sign-in, sessions and CSRF.
+//! (`assets/app.js`, the core, and one file per group of pages; no framework, no build
+//! step) that reads and writes only the control API (`/api/v1`), plus the vendored build
+//! of uPlot for its charts. The control API's console routes
+//! (`switchyard_control_api::console`) serve these files under `/ui/assets/` and own
+//! sign-in, sessions and CSRF.
 //!
 //! Invariant: every asset's name is fixed here; [`asset`] never reads the file system.
 
@@ -31,6 +32,14 @@ const CSS: &str = "text/css; charset=utf-8";
 pub fn asset(name: &str) -> Option<Asset> {
     let (bytes, content_type): (&'static [u8], &'static str) = match name {
         "app.js" => (include_bytes!("../assets/app.js"), JS),
+        "stale.js" => (include_bytes!("../assets/stale.js"), JS),
+        "charts.js" => (include_bytes!("../assets/charts.js"), JS),
+        "groups.js" => (include_bytes!("../assets/groups.js"), JS),
+        "providers.js" => (include_bytes!("../assets/providers.js"), JS),
+        "inferences.js" => (include_bytes!("../assets/inferences.js"), JS),
+        "history.js" => (include_bytes!("../assets/history.js"), JS),
+        "jobs.js" => (include_bytes!("../assets/jobs.js"), JS),
+        "job.js" => (include_bytes!("../assets/job.js"), JS),
         "app.css" => (include_bytes!("../assets/app.css"), CSS),
         "favicon.svg" => (include_bytes!("../assets/favicon.svg"), "image/svg+xml"),
         "uPlot.iife.min.js" => (include_bytes!("../assets/vendor/uPlot.iife.min.js"), JS),
@@ -47,7 +56,9 @@ mod tests {
 
     #[test]
     fn every_asset_the_shell_links_is_embedded() {
-        for name in ["app.js", "app.css", "favicon.svg", "uPlot.iife.min.js", "uPlot.min.css"] {
+        let scripts = ["app.js", "stale.js", "charts.js", "groups.js", "providers.js", "inferences.js", "history.js"];
+        let rest = ["jobs.js", "job.js", "app.css", "favicon.svg", "uPlot.iife.min.js", "uPlot.min.css"];
+        for name in scripts.into_iter().chain(rest) {
             assert!(APP_HTML.contains(&format!("/ui/assets/{name}")), "{name} not linked");
             assert!(asset(name).is_some_and(|a| !a.bytes.is_empty()), "{name} not embedded");
         }

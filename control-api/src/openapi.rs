@@ -20,7 +20,7 @@ use crate::routes;
         routes::clients::list, routes::clients::create, routes::clients::edit, routes::clients::revoke,
         routes::rate_limits::get, routes::rate_limits::put,
         routes::insights::experiment, routes::insights::explanations, routes::insights::list_inferences,
-        routes::insights::get_inference,
+        routes::insights::get_inference, routes::series::series,
         routes::models::list, routes::models::get_one, routes::models::put, routes::models::remove,
         routes::models::validate, routes::models::schema,
         routes::import::discover, routes::import::import_provider, routes::import::import_file,

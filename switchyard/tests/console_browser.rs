@@ -5,15 +5,19 @@
 //!
 //! One browser runs every scenario in order (`tests/console/console_browser.py`): sign in;
 //! overview's first load (bytes and time, Performance API); every page renders with real
-//! data and no console error; screenshots of overview, group and inference detail at
-//! 1440 px and 390 px (under `<target>/console-screenshots/`); an inference opened from the
-//! browser shows its attributions chart; weights changed on the group page change the data
-//! plane's split (χ² here); promote and rollback from the page (audited as the operator);
-//! a stale save shows what changed; a provider created with a key that then appears in no
-//! page and no API response; a provider's models discovered and imported from the page; a
-//! write without the CSRF header is refused; sign-out ends the
-//! session in the store; a viewer sees no write controls and a forged write is 403; failed
-//! sign-ins are throttled. Fails — never skips — without the browser or selenium.
+//! data and no console error (the jobs page too; its flows are console_jobs.rs); the
+//! group page's latency and error series; screenshots of overview, group and inference
+//! detail at 1440 px and 390 px (under `<target>/console-screenshots/`); an inference
+//! opened from the browser shows its
+//! attributions chart; weights changed on the group page change the data plane's split (χ²
+//! here); promote and rollback from the page (audited as the operator); an open group page
+//! announces a newer config version and the audit page shows a new change, both without
+//! reloading; a stale save, a stale config rollback and a stale provider edit each show
+//! what changed since the page loaded (a diff); a provider created with a key that then
+//! appears in no page and no API response; a provider's models discovered and imported from
+//! the page; a write without the CSRF header is refused; sign-out ends the session in the
+//! store; a viewer sees no write controls and a forged write is 403; failed sign-ins are
+//! throttled. Fails — never skips — without the browser or selenium.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -186,6 +190,14 @@ async fn the_console_in_a_real_browser() {
     let page = |p: &str| pages[p].as_str().unwrap_or_default().to_owned();
     assert!(page("groupPage").contains("alpha") && page("groupPage").contains("beta"), "{}", page("groupPage"));
     assert!(page("groupPage").contains("SRM check"), "{}", page("groupPage"));
+    // The group's latency and error series: every request of the last hour, by member.
+    let errors = out["series"]["errors"].as_str().unwrap_or_default();
+    let counted: u64 = errors
+        .split(", ")
+        .map(|part| part.rsplit(" of ").next().and_then(|n| n.trim_end_matches(" requests").parse().ok()).unwrap_or(0))
+        .sum();
+    assert!(errors.contains("alpha 0 of") && errors.contains("beta 0 of") && counted == 20, "{errors}");
+    assert!(out["series"]["latency"].as_str().is_some_and(|l| l.contains("alpha max")), "{show}");
     assert!(page("providersPage").contains("kserve"), "{}", page("providersPage"));
     assert!(page("inferencesPage").contains("tabular"), "{}", page("inferencesPage"));
     assert!(page("configPage").contains("(current)"), "{}", page("configPage"));
@@ -217,6 +229,23 @@ async fn the_console_in_a_real_browser() {
     assert_eq!(out["other_edit"], 200, "{show}");
     let stale = out["stale_text"].as_str().unwrap_or_default();
     assert!(stale.contains("changed since you loaded it") && stale.contains("33"), "{stale}");
+    let notice = out["version_notice"].as_str().unwrap_or_default();
+    assert!(notice.contains("changed on the server") && notice.contains("→"), "{show}");
+    // Live refresh: the audit page shows a change made elsewhere without reloading.
+    let live = &out["audit_live"];
+    assert!(live["top"].as_str().is_some_and(|t| t.contains("group.weights")), "{live}");
+    assert_eq!(live["marker"], true, "the audit page was reloaded: {live}");
+    // A stale rollback on the versions page: the config as loaded against the config now.
+    assert_eq!(out["other_edit_config"], 200, "{show}");
+    let stale = out["stale_rollback"].as_str().unwrap_or_default();
+    assert!(stale.contains("changed since you loaded it") && stale.contains("44"), "{stale}");
+    // A stale provider edit, in its dialog: the provider as loaded against the provider now.
+    assert_eq!(out["other_edit_provider"], 200, "{show}");
+    let stale = out["stale_provider"].as_str().unwrap_or_default();
+    assert!(
+        stale.contains("changed since you loaded it") && stale.contains("+ ") && stale.contains("x-team"),
+        "{stale}"
+    );
 
     // The provider's key: sealed, shown nowhere.
     let row = out["provider_row"].as_str().unwrap_or_default();
@@ -236,6 +265,7 @@ async fn the_console_in_a_real_browser() {
     assert!(out["who_viewer"].as_str().is_some_and(|w| w.contains("watcher (viewer)")), "{show}");
     let viewer = &out["viewer_controls"];
     assert_eq!(viewer["weight_inputs"], 0, "{viewer}");
+    assert_eq!(viewer["job_forms"], 0, "{viewer}");
     for b in viewer["buttons"]
         .as_array()
         .into_iter()
@@ -244,7 +274,7 @@ async fn the_console_in_a_real_browser() {
     {
         let b = b.as_str().unwrap_or_default();
         assert!(
-            !["Save weights", "Promote", "Pause", "Roll back", "New provider", "Edit", "Delete"]
+            !["Save weights", "Promote", "Pause", "Roll back", "New provider", "Edit", "Delete", "Create job"]
                 .iter()
                 .any(|w| b.starts_with(w)),
             "a viewer sees the write control {b:?}"

@@ -1,5 +1,5 @@
 //! ClickHouse analytics behind the control API: the experiment report, the inference
-//! browser and per-arm feature importance. Async, read-only; the statistics themselves are in [`crate::stats`].
+//! browser, per-arm feature importance and a group's latency and error series. Async, read-only; the statistics themselves are in [`crate::stats`].
 //!
 //! SQL subset: every query runs on ClickHouse 18.16 and current releases — string values are
 //! bound client-side (`Query::bind`), integers inlined, identifiers are validated before interpolation (database:
@@ -23,6 +23,7 @@ pub mod browser;
 mod error;
 pub mod experiment;
 pub mod importance;
+pub mod series;
 
 pub use browser::{
     get_inference, list_inferences, trace_id_filter, Attribution, FeedbackItem, InferenceDetail, InferenceFilter,

@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod models;
 pub mod providers;
 pub mod rate_limits;
+pub mod series;
 pub mod transform;
 
 use axum::extract::DefaultBodyLimit;
@@ -40,6 +41,7 @@ pub fn router(state: ControlState) -> Router {
         .route("/groups/{group}/members/{member}", delete(groups::remove_member))
         .route("/groups/{group}/experiment", get(insights::experiment))
         .route("/groups/{group}/explanations", get(insights::explanations))
+        .route("/groups/{group}/series", get(series::series))
         .route("/inferences", get(insights::list_inferences))
         .route("/inferences/{id}", get(insights::get_inference))
         .route("/config/versions", get(config::versions))

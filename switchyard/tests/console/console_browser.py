@@ -103,12 +103,16 @@ def main():
     # Every page renders with real data and no console error.
     pages = [("#/group/" + AB, "groupPage", "#verdict"), ("#/providers", "providersPage", "tr[data-provider]"),
              ("#/models", "modelsPage", "h1"), ("#/inferences", "inferencesPage", "tr[data-request]"),
-             ("#/audit", "auditPage", "tbody tr"), ("#/config", "configPage", "tr[data-version]")]
+             ("#/audit", "auditPage", "tbody tr"), ("#/config", "configPage", "tr[data-version]"),
+             ("#/jobs", "jobsPage", "#job-filter")]
     for hash_, page, ready in pages:
         out["pages"][page] = open_page(hash_, page, ready)
         out["errors"][page] = severe()
     driver.get(ADMIN + "/ui/#/group/" + AB)
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-chart^=interval] canvas")))
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-chart=series-errors] canvas")))
+    out["series"] = {k: driver.find_element(By.CSS_SELECTOR, f"[data-chart=series-{k}]").get_attribute("aria-label")
+                     for k in ("latency", "errors")}
     shot("group")
 
     # An inference opened from the browser shows its attributions chart.
@@ -172,10 +176,34 @@ def main():
     wait.until(lambda d: loaded in d.find_element(By.ID, "main").text)
     wait.until(EC.presence_of_element_located((By.ID, "save-weights")))
     out["other_edit"] = http("PUT", ADMIN + f"/api/v1/groups/{AB}/weights", {"weights": {"alpha": 33}}, {"if-match": etag})[0]
+    # Live: the open page announces the newer version by itself (its inputs stay as typed).
+    out["version_notice"] = WebDriverWait(driver, 15).until(EC.visibility_of_element_located((By.ID, "version-changed"))).text
     driver.find_element(By.ID, "save-weights").click()
     stale = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".stale")))
     out["stale_text"] = stale.text
     severe()  # the 412 is logged by the browser as a failed resource: expected here
+
+    # A stale config rollback: the config changed after the versions page was loaded.
+    open_page("#/config", "configPage", "button[data-action=rollback]")
+    s, h, body = http("GET", ADMIN + f"/api/v1/groups/{AB}")
+    etag = {k.lower(): v for k, v in h.items()}["etag"]
+    out["other_edit_config"] = http("PUT", ADMIN + f"/api/v1/groups/{AB}/weights", {"weights": {"alpha": 44}}, {"if-match": etag})[0]
+    driver.find_element(By.CSS_SELECTOR, "button[data-action=rollback]").click()
+    wait.until(EC.element_to_be_clickable((By.ID, "confirm-ok"))).click()
+    out["stale_rollback"] = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "main .stale"))).text
+    severe()
+
+    # Live: a change made elsewhere appears at the top of the open audit page, no reload.
+    open_page("#/audit", "auditPage", "tr[data-audit]")
+    driver.execute_script("window.__auditMarker = 1")
+    top = driver.find_element(By.CSS_SELECTOR, "tr[data-audit]").get_attribute("data-audit")
+    s, h, _ = http("GET", ADMIN + f"/api/v1/groups/{AB}")
+    etag = {k.lower(): v for k, v in h.items()}["etag"]
+    http("PUT", ADMIN + f"/api/v1/groups/{AB}/weights", {"weights": {"alpha": 45}}, {"if-match": etag})
+    WebDriverWait(driver, 20).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "tr[data-audit]").get_attribute("data-audit") != top)
+    out["audit_live"] = {"top": driver.find_element(By.CSS_SELECTOR, "tr[data-audit]").text,
+                         "marker": driver.execute_script("return window.__auditMarker === 1")}
 
     # A provider with a key made in the dialog; the key is never shown again anywhere.
     driver.get(ADMIN + "/ui/#/providers")
@@ -189,6 +217,21 @@ def main():
     out["provider_row"] = driver.find_element(By.CSS_SELECTOR, 'tr[data-provider="sealed-prov"]').text
     driver.find_element(By.ID, "provider-search").send_keys("sealed")
     out["search_rows"] = len(driver.find_elements(By.CSS_SELECTOR, "tr[data-provider]"))
+
+    # A stale provider edit: the provider changes while its dialog is open; saving shows
+    # the provider as loaded against the provider now, in the dialog.
+    driver.execute_script("document.querySelector('tr[data-provider=\"sealed-prov\"] button').click()")
+    wait.until(EC.element_to_be_clickable((By.ID, "p-save")))
+    s, h, _ = http("GET", ADMIN + "/api/v1/providers/sealed-prov")
+    etag = {k.lower(): v for k, v in h.items()}["etag"]
+    out["other_edit_provider"] = http("PUT", ADMIN + "/api/v1/providers/sealed-prov", {
+        "kind": "openai", "base_url": "http://127.0.0.1:9/v1", "headers": {"x-team": "blue"}}, {"if-match": etag})[0]
+    driver.find_element(By.ID, "p-save").click()
+    out["stale_provider"] = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "dialog .stale"))).text
+    severe()
+    driver.find_element(By.CSS_SELECTOR, "dialog .stale button").click()  # reload: closes the dialog, re-reads
+    wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog"))
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, 'tr[data-provider="kserve"] button[data-action=discover]')))
 
     # Discover what the OIP provider serves and import it into the catalog from the page.
     driver.execute_script("const s = document.getElementById('provider-search'); s.value = ''; s.dispatchEvent(new Event('input'))")
@@ -232,6 +275,9 @@ def main():
     }
     open_page("#/providers", "providersPage", "tr[data-provider]")
     out["viewer_controls"]["provider_buttons"] = [b.text for b in driver.find_elements(By.CSS_SELECTOR, "main button")]
+    open_page("#/jobs", "jobsPage", "#job-filter")
+    out["viewer_controls"]["provider_buttons"] += [b.text for b in driver.find_elements(By.CSS_SELECTOR, "main button")]
+    out["viewer_controls"]["job_forms"] = len(driver.find_elements(By.ID, "job-form"))
     out["viewer_errors"] = severe()
     out["viewer_forged"] = driver.execute_script("""
         const c = document.cookie.match(/sy_csrf=([^;]*)/)[1];
