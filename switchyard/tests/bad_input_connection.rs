@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use switchyard_testkit::errors::*;
-use switchyard_testkit::{chat, client, TestGateway};
+use switchyard_testkit::{chat, client, read_http1_response, TestGateway};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -237,27 +237,8 @@ async fn exchange(s: &mut TcpStream) -> u16 {
     );
     s.write_all(head.as_bytes()).await.expect("write head");
     s.write_all(body.as_bytes()).await.expect("write body");
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .map(|v| v.trim().parse().expect("content-length"))
-                .expect("a content-length response");
-            if buf.len() >= end + 4 + len {
-                return head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
-            }
-        }
-        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk))
-            .await
-            .expect("a response within 5 s")
-            .expect("read");
-        assert!(n > 0, "the connection was closed before the response was complete");
-        buf.extend_from_slice(&chunk[..n]);
-    }
+    let (head, _) = read_http1_response(s).await;
+    head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status")
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use switchyard_testkit::{chat, client, TestGateway};
+use switchyard_testkit::{chat, client, read_http1_response, TestGateway};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -90,37 +90,6 @@ async fn while_not_ready_every_ingress_answers_503_in_its_own_shape() {
     assert_eq!(TestGateway::records(&dir).len(), 1);
 }
 
-/// Reads one HTTP/1.1 response with a `content-length` body; returns (head, body).
-async fn read_response(s: &mut TcpStream) -> (String, String) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length: "))
-                .and_then(|v| v.trim().parse().ok())
-                .expect("content-length");
-            while buf.len() < end + 4 + len {
-                let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk))
-                    .await
-                    .expect("body in time")
-                    .expect("read");
-                assert!(n > 0, "connection closed mid-body");
-                buf.extend_from_slice(&chunk[..n]);
-            }
-            return (head, String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).into_owned());
-        }
-        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk))
-            .await
-            .expect("response in time")
-            .expect("read");
-        assert!(n > 0, "connection closed without a response (read so far: {:?})", String::from_utf8_lossy(&buf));
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
 fn request_head(body: &str) -> (String, String) {
     let first = "POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\n".to_owned();
     let rest = format!("content-length: {}\r\n\r\n{body}", body.len());
@@ -149,7 +118,7 @@ async fn a_request_being_read_when_draining_starts_gets_503_and_idle_connections
     let mut idle = TcpStream::connect(addr).await.expect("connect");
     for s in [&mut reading, &mut idle] {
         s.write_all(format!("{first}{rest}").as_bytes()).await.expect("write");
-        let (head, _) = read_response(s).await;
+        let (head, _) = read_http1_response(s).await;
         assert!(head.starts_with("http/1.1 200"), "{head}");
     }
     // A fresh connection that never sends a byte.
@@ -165,7 +134,7 @@ async fn a_request_being_read_when_draining_starts_gets_503_and_idle_connections
 
     // The rest of the head and the body arrive: the request is answered, not dropped.
     reading.write_all(rest.as_bytes()).await.expect("the connection is still open");
-    let (head, body) = read_response(&mut reading).await;
+    let (head, body) = read_http1_response(&mut reading).await;
     assert!(head.starts_with("http/1.1 503"), "{head}");
     assert!(head.contains("retry-after: 1"), "{head}");
     assert!(head.contains("connection: close"), "{head}");

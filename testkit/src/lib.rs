@@ -146,3 +146,38 @@ pub async fn eventually(within: Duration, mut f: impl AsyncFnMut() -> bool) -> b
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Reads one HTTP/1.1 response with a `content-length` body from a raw connection; returns
+/// (head in lower case, body). Panics on a close or 5 s of silence before it is whole.
+pub async fn read_http1_response(s: &mut tokio::net::TcpStream) -> (String, String) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .and_then(|v| v.trim().parse().ok())
+                .expect("content-length");
+            while buf.len() < end + 4 + len {
+                let n = tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    tokio::io::AsyncReadExt::read(s, &mut chunk),
+                )
+                .await
+                .expect("body in time")
+                .expect("read");
+                assert!(n > 0, "connection closed mid-body");
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return (head, String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).into_owned());
+        }
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), tokio::io::AsyncReadExt::read(s, &mut chunk))
+            .await
+            .expect("response in time")
+            .expect("read");
+        assert!(n > 0, "connection closed without a response (read so far: {:?})", String::from_utf8_lossy(&buf));
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
