@@ -19,7 +19,7 @@
 //!
 //! | route | a tenant token |
 //! |---|---|
-//! | `GET /groups`, `GET /groups/{g}`, `…/experiment` | its tenant's groups only (a group of another tenant or of none: the 404 of a missing group); the experiment report counts only its tenant's clients' requests |
+//! | `GET /groups`, `GET /groups/{g}`, `…/experiment`, `…/explanations` | its tenant's groups only (a group of another tenant or of none: the 404 of a missing group); the experiment report and the feature importance count only its tenant's clients' requests (explanations through their requests' records) |
 //! | `POST /groups`, `PUT/DELETE /groups/{g}`, `…/weights`, `…/promote`, `…/pause`, `…/members[/{m}]` | admins: its tenant's groups, through the same validated, `If-Match`-guarded, audited edit; a new or replaced group takes its tenant (another tenant: 422) |
 //! | `GET/POST /clients`, `PUT/DELETE /clients/{c}` | its tenant's clients (tenant, else name); creates only clients of its tenant; writes for admins |
 //! | `GET /inferences`, `GET /inferences/{id}` | records whose `tenant` is its own, on every page, under every filter and cursor |
@@ -28,7 +28,7 @@
 //! | `GET /models/schema.json` | read (a static schema) |
 //! | `/config/versions…`, `/config/rollback` | 404: a version is the whole config, every tenant's (refused rather than redacted) |
 //! | `/models…` (catalog), `/jobs…` | 404: catalog entries and jobs carry other tenants' fine-tunes, datasets and groups |
-//! | `/rate-limits`, `/cluster`, `…/explanations` | 404: rules name other tenants' clients and groups; the cluster (replica addresses, leases) is the operator's; explanation rows carry no tenant to filter on |
+//! | `/rate-limits`, `/cluster` | 404: rules name other tenants' clients and groups; the cluster (replica addresses, leases) is the operator's |
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -65,6 +65,7 @@ pub const TENANT_ROUTES: &[(&str, &str)] = &[
     ("POST", "/groups/*/members"),
     ("DELETE", "/groups/*/members/*"),
     ("GET", "/groups/*/experiment"),
+    ("GET", "/groups/*/explanations"),
     ("GET", "/clients"),
     ("POST", "/clients"),
     ("PUT", "/clients/*"),
@@ -211,7 +212,7 @@ mod tests {
         for ok in ["/groups", "/groups/g", "/api/v1/groups/g/experiment", "/inferences", "/inferences/abc"] {
             assert!(tenant_route(&Method::GET, ok), "{ok}");
         }
-        for no in ["/groups/g/explanations", "/groups//experiment", "/config/versions", "/inferencesx", "/", "/models"]
+        for no in ["/groups/g/explanationsx", "/groups//experiment", "/config/versions", "/inferencesx", "/", "/models"]
         {
             assert!(!tenant_route(&Method::GET, no), "{no}");
         }

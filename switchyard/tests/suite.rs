@@ -65,6 +65,7 @@ mod shadow;
 mod shutdown;
 mod streaming;
 mod tenant_scope;
+mod tenant_scope_explain;
 mod tenant_scope_plane;
 mod tenant_scope_walk;
 mod tenant_scope_writes;

@@ -144,11 +144,20 @@ struct Sums {
 /// The SQL of the report for `db`: per-cell sums, then explained requests (the window's
 /// bounds are bound: group, since s, until s, since ms, until ms).
 pub fn importance_sql(db: &str) -> (String, String) {
+    importance_sql_in(db, None)
+}
+
+/// [`importance_sql`], with `tenant_table` (a group's records table): only requests whose
+/// record carries the tenant bound last.
+fn importance_sql_in(db: &str, tenant_table: Option<&str>) -> (String, String) {
+    let tenant = tenant_table
+        .map(|t| format!(" AND request_id IN (SELECT request_id FROM `{db}`.`{t}` WHERE tenant = ?)"))
+        .unwrap_or_default();
     let rows = format!(
         "SELECT toYYYYMMDD(any(ts)) AS day, member, feature, request_id, abs(any(value)) AS a \
          FROM `{db}`.explanations \
          WHERE group_name = ? AND ts >= toDateTime(?) AND ts <= toDateTime(?) \
-           AND timestamp_ms >= ? AND timestamp_ms < ? AND method != 'anchor' \
+           AND timestamp_ms >= ? AND timestamp_ms < ? AND method != 'anchor'{tenant} \
          GROUP BY member, feature, request_id, source, method, instance, output, ordinal"
     );
     let cells = format!(
@@ -158,13 +167,15 @@ pub fn importance_sql(db: &str) -> (String, String) {
     let samples = format!(
         "SELECT toYYYYMMDD(ts) AS day, member, uniqExact(request_id) AS requests FROM `{db}`.explanations \
          WHERE group_name = ? AND ts >= toDateTime(?) AND ts <= toDateTime(?) \
-           AND timestamp_ms >= ? AND timestamp_ms < ? AND method != 'anchor' \
+           AND timestamp_ms >= ? AND timestamp_ms < ? AND method != 'anchor'{tenant} \
          GROUP BY day, member ORDER BY day, member"
     );
     (cells, samples)
 }
 
-/// The report for `group` over `[since_ms, until_ms)`, `top` features per member.
+/// The report for `group` over `[since_ms, until_ms)`, `top` features per member; with
+/// `tenant`, of that tenant's clients' requests only (a tenant-scoped token's view: the
+/// explanation rows carry no tenant, their requests' records do).
 pub async fn importance(
     client: &Client,
     database: &str,
@@ -172,13 +183,22 @@ pub async fn importance(
     members: &[MemberView],
     (since_ms, until_ms): (i64, i64),
     top: u32,
+    tenant: Option<&str>,
 ) -> Result<ExplanationReport, AnalyticsError> {
     let db = checked_database(database)?;
     let top = top.clamp(1, MAX_TOP) as usize;
-    let (cells_sql, samples_sql) = importance_sql(db);
-    let (cells, samples): (Vec<Cell>, Vec<Samples>) = if table_exists(client, db, "explanations").await? {
+    let records = switchyard_records::group_table(group);
+    let tenant_table = tenant.map(|_| records.as_str());
+    let (cells_sql, samples_sql) = importance_sql_in(db, tenant_table);
+    let readable = table_exists(client, db, "explanations").await?
+        && (tenant.is_none() || table_exists(client, db, &records).await?);
+    let (cells, samples): (Vec<Cell>, Vec<Samples>) = if readable {
         let bind = |q: clickhouse::query::Query| {
-            q.bind(group).bind(seconds(since_ms)).bind(seconds(until_ms)).bind(since_ms).bind(until_ms)
+            let q = q.bind(group).bind(seconds(since_ms)).bind(seconds(until_ms)).bind(since_ms).bind(until_ms);
+            match tenant {
+                Some(t) => q.bind(t),
+                None => q,
+            }
         };
         let cells = bind(client.query(&cells_sql)).fetch_all().await;
         let samples = bind(client.query(&samples_sql)).fetch_all().await;

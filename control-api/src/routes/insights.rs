@@ -172,7 +172,8 @@ pub async fn explanations(
     if top == 0 || top > analytics::importance::MAX_TOP {
         return Err(ApiError::BadRequest(format!("`top` must be in 1..={}", analytics::importance::MAX_TOP)));
     }
-    let report = analytics::importance(&ch.client, &ch.database, &group, &members, (since, until), top).await?;
+    let tenant = op.tenant.as_deref();
+    let report = analytics::importance(&ch.client, &ch.database, &group, &members, (since, until), top, tenant).await?;
     Ok(Json(report))
 }
 
