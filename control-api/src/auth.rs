@@ -27,7 +27,8 @@
 //! | `GET /providers`, `GET /providers/{p}` | read, as a viewer sees them (global; never a secret, no last four characters); writes and `…/discover` are unscoped admins' |
 //! | `GET /models/schema.json` | read (a static schema) |
 //! | `/config/versions…`, `/config/rollback` | 404: a version is the whole config, every tenant's (refused rather than redacted) |
-//! | `/models…` (catalog), `/jobs…` | 404: catalog entries and jobs carry other tenants' fine-tunes, datasets and groups |
+//! | `/jobs…` | jobs whose `tenant` is its own (others: the 404 of a missing job); a job it creates takes its tenant and must name one of its groups (422 otherwise); writes for admins |
+//! | `/models…` (catalog) | 404: catalog entries carry other tenants' fine-tunes |
 //! | `/rate-limits`, `/cluster` | 404: rules name other tenants' clients and groups; the cluster (replica addresses, leases) is the operator's |
 
 use axum::extract::{FromRequestParts, State};
@@ -66,6 +67,12 @@ pub const TENANT_ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/groups/*/members/*"),
     ("GET", "/groups/*/experiment"),
     ("GET", "/groups/*/explanations"),
+    ("GET", "/jobs"),
+    ("POST", "/jobs"),
+    ("GET", "/jobs/*"),
+    ("POST", "/jobs/*/start"),
+    ("POST", "/jobs/*/cancel"),
+    ("GET", "/jobs/*/events"),
     ("GET", "/clients"),
     ("POST", "/clients"),
     ("PUT", "/clients/*"),

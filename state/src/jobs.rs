@@ -81,6 +81,8 @@ pub struct JobFilter {
     pub cursor: Option<String>,
     /// Most jobs to return (1..=1000); `None` is 100.
     pub limit: Option<u32>,
+    /// Only jobs of this tenant (a tenant-scoped token's view).
+    pub tenant: Option<String>,
 }
 
 /// A page of jobs, newest first.
@@ -247,6 +249,9 @@ impl Jobs {
         if !filter.states.is_empty() {
             sql.push(')');
         }
+        if filter.tenant.is_some() {
+            sql.push_str(&format!(" AND tenant = ${}", filter.states.len() + 3));
+        }
         sql.push_str(" ORDER BY id DESC LIMIT $2");
         // Ids are hex digits: "g" sorts after every one of them.
         let cursor = filter.cursor.clone().unwrap_or_else(|| "g".into());
@@ -254,6 +259,9 @@ impl Jobs {
             let mut q = sqlx::query_as(&sql).bind(&cursor).bind(i64::from(limit) + 1);
             for s in &filter.states {
                 q = q.bind(s);
+            }
+            if let Some(t) = &filter.tenant {
+                q = q.bind(t);
             }
             q.fetch_all(p).await
         })

@@ -367,3 +367,83 @@ async fn a_refused_key_fails_the_job_without_showing_the_key() {
     }
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_tokens_see_and_make_only_their_tenants_jobs() {
+    use switchyard_testkit::control::hash;
+    let fake = FineTuneFake::start(HAPPY, None).await;
+    let data = tempfile::tempdir().expect("tempdir");
+    // Groups of two tenants; a tenant admin of each.
+    let tenants =
+        "  ga:\n    tenant: acme\n    members:\n      - { name: champ, role: champion, provider: mock, weight: 1 }\n  \
+         gb:\n    tenant: globex\n    members:\n      - { name: champ, role: champion, provider: mock, weight: 1 }\n\
+         jobs:";
+    let yaml = yaml(data.path(), &fake, "").replacen("jobs:", tenants, 1).replace(
+        "admin:\n  tokens:\n",
+        &format!(
+            "admin:\n  tokens:\n    - {{ name: acme-admin, token_sha256: \"{}\", role: admin, tenant: acme }}\n    \
+             - {{ name: globex-admin, token_sha256: \"{}\", role: admin, tenant: globex }}\n",
+            hash("acme-token"),
+            hash("globex-token")
+        ),
+    );
+    let gw = TestGateway::start(&yaml).await;
+    let c = client();
+    let call = |method: reqwest::Method, path: String, token: &'static str, body: Option<Value>| {
+        let mut r = c.request(method, format!("{}/api/v1/jobs{path}", gw.admin)).bearer_auth(token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        async move {
+            let resp = r.send().await.expect("send");
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let spec = |group: &str, tenant: Option<&str>| {
+        let mut s = file_job(false);
+        s["group"] = group.into();
+        if let Some(t) = tenant {
+            s["tenant"] = t.into();
+        }
+        s
+    };
+    use reqwest::Method;
+    // acme's admin makes a job on its group: it takes acme's tenant.
+    let (status, mine) = call(Method::POST, String::new(), "acme-token", Some(spec("ga", None))).await;
+    assert_eq!(status, 201, "{mine:#}");
+    assert_eq!(mine["spec"]["tenant"].as_str().or(mine["tenant"].as_str()), Some("acme"), "{mine:#}");
+    let id = mine["id"].as_str().expect("id").to_owned();
+    // Not on globex's group, not for globex, not on the shared group.
+    for (group, tenant, path) in [("gb", None, "group"), ("ga", Some("globex"), "tenant"), ("g", None, "group")] {
+        let (status, body) = call(Method::POST, String::new(), "acme-token", Some(spec(group, tenant))).await;
+        assert_eq!(status, 422, "{group} {tenant:?}: {body:#}");
+        assert!(body.to_string().contains(path), "{body}");
+    }
+    // The unscoped admin's job of no tenant and globex's job are invisible to acme.
+    let other = create(&c, &gw, &file_job(false)).await;
+    let (status, theirs) = call(Method::POST, String::new(), "globex-token", Some(spec("gb", None))).await;
+    assert_eq!(status, 201, "{theirs:#}");
+    let theirs = theirs["id"].as_str().expect("id").to_owned();
+
+    let (status, listed) = call(Method::GET, String::new(), "acme-token", None).await;
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = listed["jobs"].as_array().expect("jobs").iter().filter_map(|j| j["id"].as_str()).collect();
+    assert_eq!(ids, [id.as_str()], "acme lists only its job");
+    let (_, all) = call(Method::GET, String::new(), ADMIN, None).await;
+    assert_eq!(all["jobs"].as_array().map(Vec::len), Some(3), "the unscoped admin lists every job");
+    for hidden in [&other, &theirs] {
+        for (method, path) in [
+            (Method::GET, format!("/{hidden}")),
+            (Method::GET, format!("/{hidden}/events")),
+            (Method::POST, format!("/{hidden}/start")),
+            (Method::POST, format!("/{hidden}/cancel")),
+        ] {
+            let (status, body) = call(method.clone(), path.clone(), "acme-token", None).await;
+            assert_eq!(status, 404, "{method} {path}: {body}");
+        }
+    }
+    assert_eq!(job(&c, &gw, &theirs).await["state"], "draft", "globex's job was not touched");
+    let (status, own) = call(Method::POST, format!("/{id}/cancel"), "acme-token", None).await;
+    assert_eq!((status, own["state"].as_str()), (200, Some("cancelled")));
+    gw.stop().await;
+}

@@ -104,7 +104,12 @@ async fn tick(
     backoff: &mut HashMap<String, Backoff>,
 ) {
     let live = ["draft", "validating", "queued", "running", "succeeded", "registered"];
-    let filter = JobFilter { states: live.iter().map(|s| (*s).to_owned()).collect(), cursor: None, limit: Some(1000) };
+    let filter = JobFilter {
+        states: live.iter().map(|s| (*s).to_owned()).collect(),
+        cursor: None,
+        limit: Some(1000),
+        tenant: None,
+    };
     let rows = match state.plane.store().jobs().list(&filter).await {
         Ok(page) => page.rows,
         Err(error) => {

@@ -12,6 +12,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use switchyard_config::ConfigError;
 use switchyard_state::JobFilter;
 
 use crate::auth::{Operator, Writer};
@@ -71,7 +72,21 @@ pub async fn create(
     Writer(op): Writer,
     body: RawJson,
 ) -> Result<Response, ApiError> {
-    let spec = jobs::spec::parse(&body.checked()?)?;
+    let mut spec = jobs::spec::parse(&body.checked()?)?;
+    if let Some(tenant) = &op.tenant {
+        // A tenant token trains on its own tenant's records and groups only.
+        if spec.tenant.as_ref().is_some_and(|t| t != tenant) {
+            return Err(ApiError::Invalid(ConfigError::one(
+                "tenant",
+                format!("must be `{tenant}` (the token's tenant)"),
+            )));
+        }
+        let (cfg, _) = state.editor.snapshot();
+        if !cfg.groups.get(&spec.group).is_some_and(|g| op.sees_group(g)) {
+            return Err(ApiError::Invalid(ConfigError::one("group", format!("`{}` is not a group", spec.group))));
+        }
+        spec.tenant = Some(tenant.clone());
+    }
     let stored = jobs::create(&state, spec, &op.name).await?;
     let location = format!("/api/v1/jobs/{}", stored.job.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(stored.job)).into_response())
@@ -81,7 +96,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(JobQuery), responses((status = 200, body = JobPageView)))]
 pub async fn list(
     State(state): State<ControlState>,
-    _: Operator,
+    op: Operator,
     Query(q): Query<JobQuery>,
 ) -> Result<Json<JobPageView>, ApiError> {
     let states = match &q.state {
@@ -89,7 +104,12 @@ pub async fn list(
         Some(s) if JobState::parse(s).is_some() => vec![s.clone()],
         Some(s) => return Err(ApiError::BadRequest(format!("state: `{s}` is not a job state"))),
     };
-    let page = state.plane.store().jobs().list(&JobFilter { states, cursor: q.cursor, limit: q.limit }).await?;
+    let page = state
+        .plane
+        .store()
+        .jobs()
+        .list(&JobFilter { states, cursor: q.cursor, limit: q.limit, tenant: op.tenant.clone() })
+        .await?;
     let jobs = page.rows.into_iter().map(|r| store::decode(r).map(|s| s.job)).collect::<Result<_, _>>()?;
     Ok(Json(JobPageView { jobs, next_cursor: page.next_cursor }))
 }
@@ -98,10 +118,20 @@ pub async fn list(
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", responses((status = 200, body = Job), (status = 404)))]
 pub async fn get_one(
     State(state): State<ControlState>,
-    _: Operator,
+    op: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<Job>, ApiError> {
-    Ok(Json(store::get(&state, &id).await?.ok_or_else(|| missing(&id))?.job))
+    Ok(Json(visible(&state, &op, &id).await?.job))
+}
+
+/// Job `id` when `op` may see it: unscoped, or the job's tenant is its own; otherwise
+/// the 404 of a missing job.
+async fn visible(state: &ControlState, op: &Operator, id: &str) -> Result<store::Stored, ApiError> {
+    let stored = store::get(state, id).await?.ok_or_else(|| missing(id))?;
+    match &op.tenant {
+        Some(t) if stored.job.spec.tenant.as_ref() != Some(t) => Err(missing(id)),
+        _ => Ok(stored),
+    }
 }
 
 /// `POST /api/v1/jobs/{id}/start`
@@ -111,6 +141,7 @@ pub async fn start(
     Writer(op): Writer,
     Path(id): Path<String>,
 ) -> Result<Json<Job>, ApiError> {
+    visible(&state, &op, &id).await?;
     Ok(Json(jobs::start(&state, &id, &op.name).await?.job))
 }
 
@@ -121,6 +152,7 @@ pub async fn cancel(
     Writer(op): Writer,
     Path(id): Path<String>,
 ) -> Result<Json<Job>, ApiError> {
+    visible(&state, &op, &id).await?;
     Ok(Json(jobs::cancel(&state, &id, &op.name).await?.job))
 }
 
@@ -129,12 +161,12 @@ pub async fn cancel(
     responses((status = 200, body = EventsView), (status = 404)))]
 pub async fn events(
     State(state): State<ControlState>,
-    _: Operator,
+    op: Operator,
     Path(id): Path<String>,
     Query(q): Query<EventQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    store::get(&state, &id).await?.ok_or_else(|| missing(&id))?;
+    visible(&state, &op, &id).await?;
     let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     let after = q.after.or(last_event_id).unwrap_or(0);
     match q.follow.as_deref() {

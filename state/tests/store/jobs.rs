@@ -112,6 +112,11 @@ async fn jobs_list_newest_first_by_state_in_pages(h: &Harness) {
     let mut counts = jobs.count_by_state().await.unwrap();
     counts.sort();
     assert_eq!(counts, [("failed".to_owned(), 2), ("running".to_owned(), 3)]);
+    let acme = jobs.list(&JobFilter { tenant: Some("acme".into()), ..Default::default() }).await.unwrap();
+    let all = jobs.list(&JobFilter::default()).await.unwrap();
+    assert_eq!(acme.rows.len(), all.rows.len(), "every job here is acme's");
+    let other = jobs.list(&JobFilter { tenant: Some("globex".into()), ..Default::default() }).await.unwrap();
+    assert!(other.rows.is_empty(), "no job of another tenant");
     assert!(jobs.list(&JobFilter { limit: Some(0), ..Default::default() }).await.is_err());
 }
 
