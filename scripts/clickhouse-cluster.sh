@@ -208,9 +208,21 @@ node_script() {
         bash "$HERE/clickhouse.sh" "$action"
 }
 
+# Starts node $1, up to three tries: ClickHouse 18.16 now and then aborts during start-up
+# (a pthread_mutex_lock assertion) or gives up on ZooKeeper connections made in its first
+# second; a second start succeeds.
 node_start() {
     write_cluster_config "$1"
-    node_script "$1" start
+    local attempt
+    for attempt in 1 2 3; do
+        if node_script "$1" start; then
+            return 0
+        fi
+        log "node $1 did not start (try $attempt of 3)"
+        node_kill "$1"
+        sleep 1
+    done
+    return 1
 }
 
 node_kill() {
