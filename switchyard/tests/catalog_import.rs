@@ -160,6 +160,13 @@ async fn every_provider_kind_is_discovered_and_imported_with_its_own_credentials
     let iris = entry(&api, "tab/iris").await.expect("stored");
     assert_eq!(iris["io_schema"]["inputs"], json!([{"name": "input-0", "datatype": "FP32", "shape": [-1, 4]}]));
     assert_eq!(iris["io_schema"]["outputs"][0]["datatype"], "INT64");
+    // Named by its entry id (what the console sends), the model is asked for by its name and
+    // found to be the same entry, not a new `tab/tab/iris`.
+    let asked = fakes.oip.seen().len();
+    let (_, reply) = import(&api, json!({"provider": "tab", "models": ["tab/iris"]})).await;
+    assert_eq!(statuses(&reply), pairs(&[("tab/iris", "unchanged")]), "{reply}");
+    let paths: Vec<String> = fakes.oip.seen()[asked..].iter().map(|s| s.path.clone()).collect();
+    assert_eq!(paths, ["/v2/models/iris"]);
     let after = meta(&gw).await;
     assert_eq!(after["inputs"], iris["io_schema"]["inputs"], "{after}");
     assert_eq!(after["outputs"], json!([{"name": "predict", "datatype": "INT64", "shape": [-1, 1]}]));

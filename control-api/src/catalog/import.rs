@@ -336,13 +336,13 @@ async fn discover_oip(state: &ControlState, name: &str, models: Vec<String>) -> 
         )));
     }
     let mut out = Discovery::default();
-    for (i, model) in models.iter().enumerate() {
-        let Some(body) = ask(state, name, Some(model), None).await? else {
+    for (i, named) in models.iter().enumerate() {
+        let Some((model, body)) = ask_oip(state, name, named).await? else {
             out.problems
-                .push(Problem::new(format!("models[{i}]"), format!("the server does not serve `{model}` (404)")));
+                .push(Problem::new(format!("models[{i}]"), format!("the server does not serve `{named}` (404)")));
             continue;
         };
-        match discover::oip_model(name, model, &body) {
+        match discover::oip_model(name, &model, &body) {
             Ok(found) => {
                 out.entries.extend(found.entries);
                 out.problems.extend(found.problems.into_iter().map(|p| p.under(&format!("models[{i}]"))));
@@ -351,6 +351,23 @@ async fn discover_oip(state: &ControlState, name: &str, models: Vec<String>) -> 
         }
     }
     Ok(out)
+}
+
+/// The metadata of one named OIP model: `named` may be the model's name at the server or its
+/// entry id (`provider/name`); an id is asked for by its name first, then verbatim (a server
+/// may serve a model whose own name starts with the provider's).
+async fn ask_oip(
+    state: &ControlState,
+    provider: &str,
+    named: &str,
+) -> Result<Option<(String, axum::body::Bytes)>, ApiError> {
+    let bare = named.strip_prefix(provider).and_then(|rest| rest.strip_prefix('/')).filter(|n| !n.is_empty());
+    for model in bare.into_iter().chain([named]) {
+        if let Some(body) = ask(state, provider, Some(model), None).await? {
+            return Ok(Some((model.to_owned(), body)));
+        }
+    }
+    Ok(None)
 }
 
 /// One discovery GET: the body of a 2xx answer, `None` for a 404, else an error.
