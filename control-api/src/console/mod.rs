@@ -17,7 +17,7 @@ pub mod session;
 pub mod throttle;
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Json, Router};
@@ -71,10 +71,11 @@ async fn index(State(state): State<ControlState>, headers: HeaderMap) -> Respons
 async fn sign_in(
     State(state): State<ControlState>,
     peer: Option<Extension<PeerAddr>>,
+    uri: Uri,
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    if !same_origin(&headers) {
+    if !same_origin(&headers, &uri) {
         return ApiError::CrossOrigin.into_response();
     }
     let source = peer.map(|Extension(PeerAddr(a))| a.ip());
@@ -102,8 +103,13 @@ async fn sign_in(
     }
 }
 
-async fn sign_out(State(state): State<ControlState>, headers: HeaderMap, Form(form): Form<SignOutForm>) -> Response {
-    if !same_origin(&headers) {
+async fn sign_out(
+    State(state): State<ControlState>,
+    uri: Uri,
+    headers: HeaderMap,
+    Form(form): Form<SignOutForm>,
+) -> Response {
+    if !same_origin(&headers, &uri) {
         return ApiError::CrossOrigin.into_response();
     }
     match session::sign_out(&state, &headers, &form.csrf).await {
@@ -142,9 +148,15 @@ async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
 /// Whether a form post comes from the console's own origin: a browser sends `Origin` with
 /// every POST, and a page elsewhere must not sign someone in (or out) here. Clients that
 /// send no `Origin` (curl, scripts) are not browsers carrying someone else's cookies.
-fn same_origin(headers: &HeaderMap) -> bool {
+/// The host is HTTP/1's `Host`, or HTTP/2's `:authority` (in the URI; a browser speaks h2
+/// to the admin listener when it has `admin_tls`).
+fn same_origin(headers: &HeaderMap, uri: &Uri) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))
+        .unwrap_or_default();
     let authority = origin.split_once("://").map_or("", |(_, rest)| rest);
     !host.is_empty() && authority.eq_ignore_ascii_case(host)
 }
@@ -182,4 +194,27 @@ fn page(status: StatusCode, html: String) -> Response {
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        pairs.iter().map(|(k, v)| (k.clone(), HeaderValue::from_str(v).expect("value"))).collect()
+    }
+
+    #[test]
+    fn a_form_post_is_same_origin_by_host_or_h2_authority() {
+        let h1 = Uri::from_static("/ui/signin");
+        let h2 = Uri::from_static("https://localhost:8443/ui/signin");
+        let origin = (header::ORIGIN, "https://localhost:8443");
+        assert!(same_origin(&headers(&[origin.clone(), (header::HOST, "localhost:8443")]), &h1));
+        assert!(same_origin(&headers(std::slice::from_ref(&origin)), &h2), "HTTP/2 has :authority, no Host");
+        assert!(same_origin(&headers(&[]), &h1), "no Origin: not a browser");
+        let foreign = (header::ORIGIN, "https://evil.example:8443");
+        assert!(!same_origin(&headers(&[foreign.clone(), (header::HOST, "localhost:8443")]), &h1));
+        assert!(!same_origin(&headers(&[foreign]), &h2));
+        assert!(!same_origin(&headers(&[origin]), &h1), "neither Host nor :authority");
+    }
 }
