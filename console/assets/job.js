@@ -47,6 +47,16 @@ function jobCheckpoint(j) {
     : h("p", { class: "muted" }, "No checkpoint metrics yet (the trainer reports them once it has a checkpoint).");
 }
 
+// Every checkpoint the trainer kept, by step, with its metrics side by side.
+function jobCheckpoints(j) {
+  const list = j.checkpoints || [];
+  if (!list.length) return h("p", { class: "muted" }, "No checkpoints listed (the trainer's list is read when the job succeeds).");
+  const names = [...new Set(list.flatMap((c) => Object.keys(c.metrics || {})))].filter((n) => n !== "step").sort();
+  return table(["step", "model", "taken", ...names], list.map((c) => h("tr", { "data-checkpoint": c.id },
+    h("td", {}, String(c.step)), h("td", {}, h("code", {}, c.model || "–")), h("td", {}, c.created_at_ms ? fmt.time(c.created_at_ms) : "–"),
+    ...names.map((n) => h("td", {}, fmt.num((c.metrics || {})[n], 4))))), "checkpoints");
+}
+
 function jobControls(j, refresh) {
   if (!isAdmin()) return null;
   const act = (path, done) => async () => {
@@ -94,7 +104,7 @@ async function jobPage(el, id) {
   let { data: job } = await api("GET", "/jobs/" + enc(id));
   const { data: first } = await api("GET", `/jobs/${enc(id)}/events`);
   const badge = h("span", { id: "job-state", "aria-live": "polite" });
-  const parts = { stepper: h("div"), controls: h("div"), facts: h("div"), dataset: h("div"), checkpoint: h("div") };
+  const parts = { stepper: h("div"), controls: h("div"), facts: h("div"), dataset: h("div"), checkpoint: h("div"), checkpoints: h("div") };
   const chartBox = h("div", { class: "chart", "data-chart": "job-metrics" });
   const latest = h("p", { id: "job-latest" });
   const log = h("tbody", { id: "job-events" });
@@ -114,6 +124,7 @@ async function jobPage(el, id) {
     parts.facts.replaceChildren(...jobFacts(j).filter(Boolean));
     parts.dataset.replaceChildren(...[jobDataset(j)].flat());
     parts.checkpoint.replaceChildren(jobCheckpoint(j));
+    parts.checkpoints.replaceChildren(jobCheckpoints(j));
     live.textContent = jobFinal(j) ? "final; nothing more will happen" : "live: events streamed, state re-read every 2 s";
   };
   const addEvents = (evs) => {
@@ -144,7 +155,8 @@ async function jobPage(el, id) {
   addEvents(first.events);
   el.replaceChildren(h("h1", {}, "Job ", h("code", {}, id), " ", badge), h("p", {}, live),
     parts.stepper, parts.controls, parts.facts,
-    section("Progress and metrics", true, latest, chartBox, h("h3", {}, "Last checkpoint"), parts.checkpoint),
+    section("Progress and metrics", true, latest, chartBox, h("h3", {}, "Last checkpoint"), parts.checkpoint,
+      h("h3", {}, "Checkpoints"), parts.checkpoints),
     section("Dataset", true, parts.dataset),
     section("Events", true, h("div", { class: "table-wrap" }, h("table", {}, h("caption", { class: "visually-hidden" }, "job events"),
       h("thead", {}, h("tr", {}, ["time", "source", "level", "type", "message", "state / trainer status"]

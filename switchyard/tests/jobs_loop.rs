@@ -194,8 +194,20 @@ async fn recorded_traffic_becomes_a_guarded_challenger() {
     let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().expect("seq")).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "events in order");
 
-    // The catalog entry and its lineage.
+    // The trainer's checkpoints, by step; the job's metrics are the last one's.
     let model = job["fine_tuned_model"].as_str().expect("model").to_owned();
+    let steps: Vec<(i64, &str)> = job["checkpoints"]
+        .as_array()
+        .expect("checkpoints")
+        .iter()
+        .map(|c| (c["step"].as_i64().unwrap_or(-1), c["model"].as_str().unwrap_or_default()))
+        .collect();
+    let (at5, at10) = (format!("{model}:ckpt-step-5"), format!("{model}:ckpt-step-10"));
+    assert_eq!(steps, [(5, at5.as_str()), (10, at10.as_str())], "{job:#}");
+    assert_eq!(job["checkpoints"][0]["metrics"]["train_loss"], 0.31);
+    assert_eq!(job["metrics"], job["checkpoints"][1]["metrics"]);
+
+    // The catalog entry and its lineage.
     assert_eq!(job["catalog_id"], format!("ft/{model}"));
     let entry: Value = c
         .get(format!("{}/api/v1/models/ft/{model}", gw.admin))

@@ -306,11 +306,18 @@ impl State {
 
     fn checkpoints(&mut self, id: &str) -> Response<BoxBody> {
         let Some(i) = self.index(id) else { return error(404, "not_found", "no such job") };
+        // Newest first, as OpenAI lists them: one per epoch.
         let data = match self.jobs[i]["fine_tuned_model"].as_str() {
-            Some(m) => vec![json!({"object": "fine_tuning.job.checkpoint", "id": "ftckpt_1", "created_at": now(),
+            Some(m) => vec![
+                json!({"object": "fine_tuning.job.checkpoint", "id": "ftckpt_2", "created_at": now(),
                 "fine_tuned_model_checkpoint": format!("{m}:ckpt-step-10"), "fine_tuning_job_id": id, "step_number": 10,
                 "metrics": {"step": 10, "train_loss": 0.12, "train_mean_token_accuracy": 0.93, "valid_loss": 0.2,
-                    "valid_mean_token_accuracy": 0.9, "full_valid_loss": 0.21, "full_valid_mean_token_accuracy": 0.89}})],
+                    "valid_mean_token_accuracy": 0.9, "full_valid_loss": 0.21, "full_valid_mean_token_accuracy": 0.89}}),
+                json!({"object": "fine_tuning.job.checkpoint", "id": "ftckpt_1", "created_at": now() - 60,
+                "fine_tuned_model_checkpoint": format!("{m}:ckpt-step-5"), "fine_tuning_job_id": id, "step_number": 5,
+                "metrics": {"step": 5, "train_loss": 0.31, "train_mean_token_accuracy": 0.81, "valid_loss": 0.35,
+                    "valid_mean_token_accuracy": 0.78}}),
+            ],
             None => vec![],
         };
         reply(200, &json!({"object": "list", "data": data, "has_more": false}).to_string())

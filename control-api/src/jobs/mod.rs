@@ -53,6 +53,7 @@ pub async fn create(state: &ControlState, spec: JobSpec, actor: &str) -> Result<
         dataset: None,
         fine_tuned_model: None,
         metrics: Default::default(),
+        checkpoints: Vec::new(),
         catalog_id: None,
         member: None,
         error: None,

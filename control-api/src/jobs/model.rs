@@ -170,6 +170,22 @@ pub struct DatasetInfo {
     pub validation_file: Option<String>,
 }
 
+/// One checkpoint a trainer kept of a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Checkpoint {
+    /// The trainer's id of the checkpoint.
+    pub id: String,
+    /// The training step it was taken at.
+    pub step: i64,
+    /// The model it can be served as, at the provider.
+    pub model: Option<String>,
+    /// When it was taken, Unix ms.
+    pub created_at_ms: Option<i64>,
+    /// Its metrics (`train_loss`, `valid_loss`, …), as the trainer reports them.
+    #[schema(value_type = Object)]
+    pub metrics: BTreeMap<String, f64>,
+}
+
 /// A job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Job {
@@ -197,6 +213,10 @@ pub struct Job {
     /// The trainer's metrics (last checkpoint's).
     #[schema(value_type = Object)]
     pub metrics: BTreeMap<String, f64>,
+    /// The checkpoints the trainer kept, by step (read when the job succeeds; an OpenAI
+    /// trainer keeps one per epoch of the last few).
+    #[serde(default)]
+    pub checkpoints: Vec<Checkpoint>,
     /// The catalog entry made for the model.
     pub catalog_id: Option<String>,
     /// The challenger made for it (`<group>/<member>`).

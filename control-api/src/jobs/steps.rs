@@ -323,7 +323,9 @@ async fn poll(ctx: &Context<'_>, stored: Stored) -> Result<(), StepError> {
             let Some(model) = pj.fine_tuned_model.clone() else {
                 return fail(ctx, &stored, "the trainer reported success without a model".into()).await;
             };
-            next.metrics = t.metrics(&pj).await?;
+            // The metrics: the last checkpoint's, else what the job object carries.
+            next.checkpoints = t.checkpoints(&pj).await?;
+            next.metrics = next.checkpoints.last().map_or_else(|| pj.metrics.clone(), |c| c.metrics.clone());
             next.fine_tuned_model = Some(model.clone());
             next.state = JobState::Succeeded;
             next.finished_at_ms = Some(switchyard_core::unix_ms());

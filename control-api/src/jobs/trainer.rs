@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use switchyard_config::schema::{ProviderConfig, ProviderKind};
 
-use super::model::JobState;
+use super::model::{Checkpoint, JobState};
 use super::{trainer_http::HttpTrainer, trainer_openai::OpenAiTrainer};
 
 /// The trainer's view of a job.
@@ -195,11 +195,11 @@ impl Trainer {
         }
     }
 
-    /// The metrics of the job's last checkpoint (empty when it has none).
-    pub async fn metrics(&self, job: &ProviderJob) -> Result<BTreeMap<String, f64>, TrainerError> {
+    /// The checkpoints the trainer kept of the job, by step (the `http` contract has none).
+    pub async fn checkpoints(&self, job: &ProviderJob) -> Result<Vec<Checkpoint>, TrainerError> {
         match self {
-            Self::OpenAi(t) => t.checkpoint_metrics(&job.id).await,
-            Self::Http(_) => Ok(job.metrics.clone()),
+            Self::OpenAi(t) => t.checkpoints(&job.id).await,
+            Self::Http(_) => Ok(Vec::new()),
         }
     }
 

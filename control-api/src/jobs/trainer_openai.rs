@@ -13,6 +13,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
+use super::model::Checkpoint;
 use super::trainer::{answer, file_part, numbers, CreateJob, ProviderJob, TrainerError, TrainerEvent};
 use super::trainer_client::TrainerClient;
 
@@ -110,20 +111,18 @@ impl OpenAiTrainer {
         Ok(out)
     }
 
-    /// The newest checkpoint's metrics.
-    pub async fn checkpoint_metrics(&self, id: &str) -> Result<BTreeMap<String, f64>, TrainerError> {
+    /// `GET /fine_tuning/jobs/{id}/checkpoints`: the kept checkpoints, by step.
+    pub async fn checkpoints(&self, id: &str) -> Result<Vec<Checkpoint>, TrainerError> {
         let r = self
             .request(reqwest::Method::GET, &format!("/fine_tuning/jobs/{}/checkpoints", seg(id)))
-            .query(&[("limit", "10")])
+            .query(&[("limit", "100")])
             .send()
             .await;
         let page = answer("job checkpoints", r).await?;
-        let newest = page["data"]
-            .as_array()
-            .and_then(|a| a.iter().max_by_key(|c| c["step_number"].as_i64().unwrap_or(0)))
-            .cloned()
-            .unwrap_or(Value::Null);
-        Ok(numbers(&newest["metrics"]))
+        let mut out: Vec<Checkpoint> =
+            page["data"].as_array().map(|a| a.iter().filter_map(checkpoint).collect()).unwrap_or_default();
+        out.sort_by_key(|c| c.step);
+        Ok(out)
     }
 
     /// `POST /fine_tuning/jobs/{id}/cancel`.
@@ -148,6 +147,17 @@ fn job(v: &Value) -> Result<ProviderJob, TrainerError> {
         fine_tuned_model: v["fine_tuned_model"].as_str().map(str::to_owned),
         error,
         metrics: BTreeMap::new(),
+    })
+}
+
+/// A checkpoint object (`step_number`, `fine_tuned_model_checkpoint`, `metrics`).
+fn checkpoint(v: &Value) -> Option<Checkpoint> {
+    Some(Checkpoint {
+        id: v["id"].as_str()?.to_owned(),
+        step: v["step_number"].as_i64().unwrap_or(0),
+        model: v["fine_tuned_model_checkpoint"].as_str().map(str::to_owned),
+        created_at_ms: v["created_at"].as_i64().map(|s| s * 1000),
+        metrics: numbers(&v["metrics"]),
     })
 }
 
