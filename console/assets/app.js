@@ -1,7 +1,7 @@
 // Switchyard operator console (SPEC §12), the core: DOM helpers, the control API client,
 // the hash router, the confirm dialog and start-up. Plain JavaScript, no build step; the
-// pages live in their own files (groups.js, providers.js, inferences.js, history.js,
-// jobs.js, job.js), loaded after this one, each pushing its routes. Every number is read
+// pages live in their own files (groups.js, providers.js, models.js, inferences.js,
+// history.js, jobs.js, job.js), loaded after this one, each pushing its routes. Every number is read
 // from the control API (/api/v1) with the session cookie; writes send the session's CSRF
 // token (x-csrf-token) and the ETag they were based on (If-Match).
 "use strict";
@@ -73,11 +73,12 @@ class ApiError extends Error {
 async function api(method, path, opts = {}) {
   const headers = {};
   if (method !== "GET") headers["x-csrf-token"] = csrf();
-  if (opts.body !== undefined) headers["content-type"] = "application/json";
+  if (opts.body !== undefined || opts.raw !== undefined) headers["content-type"] = "application/json";
   if (opts.etag) headers["if-match"] = opts.etag;
+  if (opts.create) headers["if-none-match"] = "*";
   const r = await fetch("/api/v1" + path, {
     method, headers, credentials: "same-origin",
-    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+    body: opts.raw !== undefined ? opts.raw : opts.body === undefined ? undefined : JSON.stringify(opts.body),
   });
   if (r.status === 401) { location.assign("/ui/"); throw new ApiError(401, null); }
   const text = await r.text();

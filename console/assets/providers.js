@@ -1,12 +1,32 @@
-// Providers (searchable table, create/edit dialog with kind-specific fields and a
-// write-only key, delete, discover and import) and the models page (the catalog).
+// Providers: searchable table, create/edit dialog with kind-specific fields and a
+// write-only key, delete, discover and import (the catalog's pages are models.js).
 "use strict";
 
 // === providers ===
 
+// The fields the dialog offers per kind; the API's `settings` fill them when editing, and
+// every one of the kind is sent back, so an edit keeps what the YAML entry had.
+const REMOTE = ["base_url", "api_key", "ca_file", "max_in_flight", "pool_max_idle_per_host"];
 const KINDS = {
-  openai: ["base_url", "api_key"], anthropic: ["base_url", "api_key"], gemini: ["base_url", "api_key"],
-  huggingface: ["base_url", "api_key"], oip: ["base_url", "api_key"], http: ["base_url", "api_key"], mock: ["latency_ms"],
+  openai: [...REMOTE, "api_version", "deployment"], anthropic: [...REMOTE, "api_version"], gemini: REMOTE,
+  huggingface: REMOTE, oip: REMOTE, http: REMOTE,
+  mock: ["latency_ms", "input_tokens", "output_tokens", "stream_chunks", "chunk_delay_ms", "error_rate"],
+};
+// [label, input type (number fields are sent as numbers), extra attributes]
+const FIELDS = {
+  base_url: ["Base URL", "url"],
+  api_key: ["API key (sealed on write; never shown again)", "password"],
+  ca_file: ["Extra CA certificates (PEM file path)", "text"],
+  max_in_flight: ["Requests in flight at most (empty: unlimited)", "number", { min: "1" }],
+  pool_max_idle_per_host: ["Idle connections kept per host (default 256)", "number", { min: "0" }],
+  api_version: ["API version (openai: Azure api-version; anthropic: anthropic-version)", "text"],
+  deployment: ["Azure deployment (default: the member's model)", "text"],
+  latency_ms: ["Mock latency (ms)", "number", { min: "0" }],
+  input_tokens: ["Mock prompt tokens", "number", { min: "0" }],
+  output_tokens: ["Mock completion tokens", "number", { min: "0" }],
+  stream_chunks: ["Mock chunks per stream", "number", { min: "1" }],
+  chunk_delay_ms: ["Mock pause between chunks (ms)", "number", { min: "0" }],
+  error_rate: ["Mock error rate (0–1)", "number", { min: "0", max: "1", step: "any" }],
 };
 
 // The table is re-read every 10 s and redrawn in place (keeping the search) when the
@@ -42,36 +62,38 @@ async function providersPage(el) {
 }
 
 function providerDialog(p, etag) {
+  const set = (p && p.settings) || {};
   const f = {
     name: h("input", { id: "p-name", name: "name", required: true, value: p ? p.name : "", readonly: p ? true : null }),
     kind: h("select", { id: "p-kind", name: "kind" }, Object.keys(KINDS).map((k) => h("option", { value: k, selected: p && p.kind === k }, k))),
-    base_url: h("input", { id: "p-base_url", name: "base_url", type: "url", value: p && p.base_url ? p.base_url : "" }),
-    api_key: h("input", { id: "p-api_key", name: "api_key", type: "password", autocomplete: "new-password",
-      placeholder: p && p.api_key ? "unchanged (write-only)" : "write-only" }),
-    latency_ms: h("input", { id: "p-latency_ms", name: "latency_ms", type: "number", min: "0", value: "20" }),
   };
+  for (const [k, [, type, attrs]] of Object.entries(FIELDS)) {
+    const value = k === "base_url" ? (p && p.base_url) : set[k];
+    f[k] = h("input", { id: "p-" + k, name: k, type, value: value === undefined || value === null ? "" : String(value), ...(attrs || {}) });
+  }
+  f.api_key.setAttribute("autocomplete", "new-password");
+  f.api_key.placeholder = p && p.api_key ? "unchanged (write-only)" : "write-only";
   const wrap = {};
   const field = (k, label) => (wrap[k] = h("div", {}, h("label", { for: "p-" + k }, label), f[k]));
   const err = h("p", { class: "error", role: "alert" });
   const form = h("form", { method: "dialog" }, h("h2", {}, p ? "Edit provider" : "New provider"),
-    field("name", "Name"), field("kind", "Kind"), field("base_url", "Base URL"),
-    field("api_key", "API key (sealed on write; never shown again)"), field("latency_ms", "Mock latency (ms)"), err,
+    field("name", "Name"), field("kind", "Kind"), Object.entries(FIELDS).map(([k, [label]]) => field(k, label)), err,
     h("menu", {}, h("button", { type: "button", class: "secondary", onclick: () => dlg.close() }, "Cancel"),
       h("button", { type: "submit", id: "p-save" }, "Save")));
   const dlg = h("dialog", { "aria-label": "provider" }, form);
   const showKind = () => {
     const need = KINDS[f.kind.value];
-    for (const k of ["base_url", "api_key", "latency_ms"]) wrap[k].hidden = !need.includes(k);
+    for (const k of Object.keys(FIELDS)) wrap[k].hidden = !need.includes(k);
   };
   f.kind.addEventListener("change", showKind);
   showKind();
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const need = KINDS[f.kind.value];
     const body = { kind: f.kind.value };
-    if (need.includes("base_url") && f.base_url.value) body.base_url = f.base_url.value;
-    if (need.includes("api_key") && f.api_key.value) body.api_key = f.api_key.value;
-    if (need.includes("latency_ms")) body.latency_ms = Number(f.latency_ms.value);
+    for (const k of KINDS[f.kind.value]) {
+      const v = f[k].value.trim();
+      if (v !== "") body[k] = FIELDS[k][1] === "number" ? Number(v) : v;
+    }
     // Extra headers are not edited here; an edit keeps them (the PUT replaces the entry).
     if (p && p.headers && Object.keys(p.headers).length) body.headers = p.headers;
     try {
@@ -129,25 +151,4 @@ async function discoverDialog(provider) {
   dlg.showModal();
 }
 
-// === models (catalog) ===
-
-// Re-read every 30 s and redrawn in place.
-async function modelsPage(el) {
-  await modelsTable(el);
-  every(el, 30000, () => modelsTable(el));
-}
-
-async function modelsTable(el) {
-  const { data } = await api("GET", "/models");
-  const items = data.items || data.models || [];
-  el.replaceChildren(h("h1", {}, "Models"),
-    items.length ? table(["id", "kind", "display name", "price in / out per Mtok"], items.map((m) => {
-      const e = m.entry || m;
-      const p = e.pricing || {};
-      return h("tr", {}, h("td", {}, e.id), h("td", {}, e.kind || "–"), h("td", {}, e.display_name || "–"),
-        h("td", {}, p.input_per_mtok ? `${p.input_per_mtok} / ${p.output_per_mtok} ${p.currency || ""}` : "–"));
-    }), "catalog") : h("p", { class: "muted" }, "The catalog is empty."),
-    h("p", { class: "muted" }, "Import from a provider on the Providers page (Discover). File import and the review of an LLM-assisted import are not in the console yet; use the API (README)."));
-}
-
-routes.push([/^#\/providers$/, providersPage], [/^#\/models$/, modelsPage]);
+routes.push([/^#\/providers$/, providersPage]);

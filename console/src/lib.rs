@@ -36,6 +36,8 @@ pub fn asset(name: &str) -> Option<Asset> {
         "charts.js" => (include_bytes!("../assets/charts.js"), JS),
         "groups.js" => (include_bytes!("../assets/groups.js"), JS),
         "providers.js" => (include_bytes!("../assets/providers.js"), JS),
+        "models.js" => (include_bytes!("../assets/models.js"), JS),
+        "imports.js" => (include_bytes!("../assets/imports.js"), JS),
         "inferences.js" => (include_bytes!("../assets/inferences.js"), JS),
         "history.js" => (include_bytes!("../assets/history.js"), JS),
         "jobs.js" => (include_bytes!("../assets/jobs.js"), JS),
@@ -56,8 +58,17 @@ mod tests {
 
     #[test]
     fn every_asset_the_shell_links_is_embedded() {
-        let scripts = ["app.js", "stale.js", "charts.js", "groups.js", "providers.js", "inferences.js", "history.js"];
-        let rest = ["jobs.js", "job.js", "app.css", "favicon.svg", "uPlot.iife.min.js", "uPlot.min.css"];
+        let scripts = ["app.js", "stale.js", "charts.js", "groups.js", "providers.js", "models.js", "imports.js"];
+        let rest = [
+            "inferences.js",
+            "history.js",
+            "jobs.js",
+            "job.js",
+            "app.css",
+            "favicon.svg",
+            "uPlot.iife.min.js",
+            "uPlot.min.css",
+        ];
         for name in scripts.into_iter().chain(rest) {
             assert!(APP_HTML.contains(&format!("/ui/assets/{name}")), "{name} not linked");
             assert!(asset(name).is_some_and(|a| !a.bytes.is_empty()), "{name} not embedded");

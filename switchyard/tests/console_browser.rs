@@ -19,36 +19,62 @@
 //! store; a viewer sees no write controls and a forged write is 403; failed sign-ins are
 //! throttled. Fails — never skips — without the browser or selenium.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use switchyard_testkit::clickhouse::{ch_url, records_yaml, unique_db, Ch};
+use switchyard_testkit::fake_server::{Fake, Reply, Seen, Wire};
 use switchyard_testkit::process::Served;
-use switchyard_testkit::{client, eventually, oip_fake};
+use switchyard_testkit::{browser, client, eventually, oip_fake};
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/console/console_browser.py");
 const ADMIN_TOKEN: &str = "console-admin-token-0123456789abcdef";
 const VIEWER_TOKEN: &str = "console-viewer-token-fedcba9876543210";
 const SECRET: &str = "sk-console-SEALED-4c1d9e7f0a2b58e3";
-/// Groups besides `ab` and `tabular`: 20 in all on the overview.
-const FILLER: usize = 18;
+/// Groups besides `ab`, `tabular` and `catalog-llm`: 20 in all on the overview.
+const FILLER: usize = 17;
+/// The group whose fake LLM answers the catalog's LLM-assisted proposals.
+const LLM_GROUP: &str = "catalog-llm";
 const INFER: &str = r#"{"inputs":[{"name":"input-0","shape":[1,3],"datatype":"FP32","data":[[39,40,2174]]}]}"#;
 
 fn sha(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
 }
 
-fn config(oip: &str, ch: &str, db: &str, spool: &std::path::Path) -> String {
+/// An OpenAI-compatible LLM that proposes an entry for the OIP model (a display name, a
+/// kind, a framework and a metric; nothing about its tensors).
+struct Llm;
+
+impl Wire for Llm {
+    fn answer(&self, _: &Seen) -> Reply {
+        let proposal = serde_json::json!({
+            "id": "kserve/income-xgb", "provider": "kserve", "name": "income-xgb",
+            "display_name": "Income classifier (XGBoost)", "kind": "classifier",
+            "training": {"framework": "xgboost"}, "metrics": {"auc": 0.91}
+        });
+        let body = serde_json::json!({
+            "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "fake-llm",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": proposal.to_string()}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 40, "total_tokens": 140}
+        });
+        Reply::Json(200, body.to_string())
+    }
+
+    fn error(&self, status: u16) -> String {
+        format!(r#"{{"error":{{"message":"fake {status}","type":"server_error","code":null}}}}"#)
+    }
+}
+
+fn config(oip: &str, llm: &str, ch: &str, db: &str, spool: &std::path::Path) -> String {
     let mut yaml = format!(
         r#"listen: 127.0.0.1:0
 admin_listen: 127.0.0.1:0
 providers:
   mock: {{ kind: mock, latency_ms: 1 }}
   kserve: {{ kind: oip, base_url: "{oip}" }}
+  llm: {{ kind: openai, base_url: "{llm}/v1", max_in_flight: 8, pool_max_idle_per_host: 4 }}
 admin:
   tokens:
     - {{ name: ops, token_sha256: "{}", role: admin }}
@@ -61,6 +87,8 @@ groups:
   tabular:
     records: {{ log_bodies: true }}
     members: [ {{ name: xgb, role: champion, provider: kserve, model: income-xgb, weight: 1 }} ]
+  {LLM_GROUP}:
+    members: [ {{ name: m, role: champion, provider: llm, model: fake-llm, weight: 1 }} ]
 "#,
         sha(ADMIN_TOKEN),
         sha(VIEWER_TOKEN)
@@ -102,27 +130,11 @@ async fn traffic(data: &str, ch: &Ch, db: &str) {
 }
 
 fn run_browser(admin: String, data: String, shots: PathBuf) -> serde_json::Value {
-    let python = std::env::var("SWITCHYARD_PYTHON").unwrap_or_else(|_| "python3".into());
-    let mut child = Command::new(&python)
-        .arg("-")
-        .envs([("ADMIN_URL", admin), ("DATA_URL", data), ("SHOTS", shots.display().to_string())])
-        .envs([("ADMIN_TOKEN", ADMIN_TOKEN), ("VIEWER_TOKEN", VIEWER_TOKEN), ("SECRET_KEY", SECRET)])
-        .envs([("AB_GROUP", "ab"), ("TABULAR_GROUP", "tabular")])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{python} is required (scripts/python-test-deps.sh): {e}"));
-    let script = std::fs::read(SCRIPT).expect("the browser script");
-    child.stdin.take().expect("stdin").write_all(&script).expect("write the script");
-    let out = child.wait_with_output().expect("python ran");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the browser script failed (chromium and chromium-driver from scripts/test.sh, selenium from \
-         scripts/python-test-deps.sh):\n{stderr}"
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("script output is not JSON ({e}): {stderr}"))
+    let envs = [("ADMIN_URL", admin), ("DATA_URL", data), ("SHOTS", shots.display().to_string())];
+    let tokens =
+        [("ADMIN_TOKEN", ADMIN_TOKEN.into()), ("VIEWER_TOKEN", VIEWER_TOKEN.into()), ("SECRET_KEY", SECRET.into())];
+    let groups = [("AB_GROUP", "ab".into()), ("TABULAR_GROUP", "tabular".into()), ("LLM_GROUP", LLM_GROUP.into())];
+    browser::run_script(Path::new(SCRIPT), &[envs.as_slice(), &tokens, &groups].concat())
 }
 
 /// Pearson's χ² of `counts` against `shares`.
@@ -132,11 +144,7 @@ fn chi_squared(counts: &[f64], shares: &[f64]) -> f64 {
 }
 
 fn screenshots_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let dir = target.join("console-screenshots");
-    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    let dir = browser::screenshots_dir();
     // Only a run that stops leaves one (the script's last view).
     let _ = std::fs::remove_file(dir.join("failure.png"));
     dir
@@ -148,9 +156,10 @@ async fn the_console_in_a_real_browser() {
     let ch = Ch::new(&url);
     let db = unique_db("console");
     let oip = oip_fake::start().await;
+    let llm = Fake::start(Llm).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("switchyard.yaml");
-    std::fs::write(&path, config(&oip.url(), &url, &db, &dir.path().join("spool"))).expect("config");
+    std::fs::write(&path, config(&oip.url(), &llm.url(), &url, &db, &dir.path().join("spool"))).expect("config");
     let master = "5a".repeat(32);
     let mut served = Served::spawn(
         BIN,
@@ -247,6 +256,17 @@ async fn the_console_in_a_real_browser() {
         "{stale}"
     );
 
+    // A provider edited in its dialog keeps the entry's other keys (only max_in_flight changed).
+    let dialog = &out["llm_dialog"];
+    assert_eq!(
+        (dialog["max_in_flight"].as_str(), dialog["pool_max_idle_per_host"].as_str()),
+        (Some("8"), Some("4")),
+        "{dialog}"
+    );
+    let llm_now = &out["llm_after_edit"];
+    assert_eq!(llm_now["settings"], serde_json::json!({"max_in_flight": 16, "pool_max_idle_per_host": 4}), "{llm_now}");
+    assert!(llm_now["base_url"].as_str().is_some_and(|u| u.ends_with("/v1")), "{llm_now}");
+
     // The provider's key: sealed, shown nowhere.
     let row = out["provider_row"].as_str().unwrap_or_default();
     assert!(row.contains("sealed-prov") && row.contains("encrypted"), "{row}");
@@ -254,6 +274,7 @@ async fn the_console_in_a_real_browser() {
     // Discover and import from the providers page: the OIP model lands in the catalog.
     assert!(out["discovered"].as_str().is_some_and(|t| t.contains("kserve/income-xgb") && t.contains("new")), "{show}");
     assert!(out["models_after_import"].as_str().is_some_and(|t| t.contains("kserve/income-xgb")), "{show}");
+    catalog_pages(&out, &show);
     assert!(out["pages_checked"].as_u64().is_some_and(|n| n >= 14), "{show}");
     assert_eq!((out["secret_in_pages"].as_u64(), out["secret_in_api"].as_u64()), (Some(0), Some(0)), "{show}");
     let on_disk = std::fs::read_to_string(&path).expect("config");
@@ -280,6 +301,7 @@ async fn the_console_in_a_real_browser() {
             "a viewer sees the write control {b:?}"
         );
     }
+    assert_eq!((viewer["model_links"].as_u64(), viewer["model_editor"].as_u64()), (Some(0), Some(0)), "{viewer}");
     assert_eq!(out["viewer_errors"], serde_json::json!([]), "{show}");
     assert_eq!(out["viewer_forged"], 403, "{show}");
 
@@ -301,4 +323,58 @@ async fn the_console_in_a_real_browser() {
     let (status, _, _) = served.terminate().await;
     assert!(status.success());
     ch.drop_db(&db).await;
+}
+
+/// The catalog's pages, as the browser saw them (`catalog_pages` in the script).
+fn catalog_pages(out: &serde_json::Value, show: &str) {
+    assert_eq!(out["model_search"], serde_json::json!(["kserve/income-xgb"]), "{show}");
+    // The detail: the tensors discovered from the OIP server, their provenance, who serves it.
+    let detail = out["model_detail"].as_str().unwrap_or_default();
+    for part in ["io_schema.inputs", "provider", "tabular · xgb (champion, weight 1)", "Inputs and outputs"] {
+        assert!(detail.contains(part), "{part:?} not on the model page:\n{detail}");
+    }
+    // Stale edit: the diff shows the label set elsewhere; the saved edit then lands.
+    assert_eq!(out["other_edit_model"], 200, "{show}");
+    let stale = out["stale_model"].as_str().unwrap_or_default();
+    assert!(stale.contains("changed since you loaded it") && stale.contains("elsewhere"), "{stale}");
+    assert_eq!(out["model_labels_after"], serde_json::json!({"team": "risk"}), "{show}");
+
+    // The LLM's proposal: stated fields checked, what it does not state (the tensors, the
+    // operator's label) unchecked; saving takes the checked ones and keeps the rest.
+    let review = &out["review"];
+    for field in ["display_name", "training.framework", "metrics.auc"] {
+        assert_eq!(review[field]["take"], true, "{field} not offered: {review}");
+    }
+    for field in ["io_schema.inputs", "labels.team"] {
+        assert_eq!(review[field]["take"], false, "{field} would be dropped by default: {review}");
+    }
+    assert!(out["review_text"].as_str().is_some_and(|t| t.contains("Inferences: ")), "{show}");
+    let after = &out["after_review"];
+    assert_eq!(after["display_name"], "Income classifier (XGBoost)", "{after}");
+    assert_eq!(
+        (&after["training"]["framework"], &after["metrics"]["auc"]),
+        (&"xgboost".into(), &0.91.into()),
+        "{after}"
+    );
+    assert_eq!(after["labels"], serde_json::json!({"team": "risk"}), "{after}");
+    assert!(after["io_schema"]["inputs"].as_array().is_some_and(|i| !i.is_empty()), "{after}");
+    assert_eq!(after["provenance"]["display_name"]["source"], "llm", "{after}");
+    assert_eq!(after["provenance"]["io_schema.inputs"]["source"], "provider", "{after}");
+
+    // The LiteLLM file: a dry run stores nothing and says what each row does; the import stores.
+    assert_eq!(out["before_import"], 404, "the dry run stored something: {show}");
+    let dry = out["import_dry"].as_str().unwrap_or_default();
+    assert!(dry.starts_with("Dry run") && dry.contains("2 mapped") && dry.contains("2 created"), "{dry}");
+    let rows = &out["import_rows"];
+    assert!(rows["mystery-model"].as_str().is_some_and(|r| r.contains("mode")), "{rows}");
+    assert!(rows["gpt-4o-mini"].as_str().is_some_and(|r| r.contains("openai/gpt-4o-mini")), "{rows}");
+    let done = out["import_done"].as_str().unwrap_or_default();
+    assert!(done.starts_with("Imported") && done.contains("2 created"), "{done}");
+    let entry = &out["imported_entry"];
+    assert_eq!(entry["pricing"]["input_per_mtok"], "0.15", "{entry}");
+    assert_eq!(entry["limits"]["max_input_tokens"], 128000, "{entry}");
+    let audit = out["catalog_audit"].to_string();
+    for action in ["model.update", "model.import"] {
+        assert!(audit.contains(&format!("[\"ops\",\"{action}\"")), "{action} not audited as ops: {audit}");
+    }
 }

@@ -9,16 +9,14 @@
 //! or cancel control, and a forged cancel is 403. Fails — never skips — without the
 //! browser or selenium.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use switchyard_testkit::clickhouse::{ch_url, records_yaml, unique_db, Ch};
 use switchyard_testkit::control::{admin_yaml, ADMIN, VIEWER};
 use switchyard_testkit::finetune_fake::FineTuneFake;
-use switchyard_testkit::{client, eventually, TestGateway};
+use switchyard_testkit::{browser, client, eventually, TestGateway};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/console/console_jobs.py");
 const FT_KEY: &str = "sk-console-jobs-trainer-key";
@@ -47,31 +45,10 @@ jobs: {{ poll_interval_ms: 100, max_poll_interval_ms: 500 }}
 }
 
 fn run_browser(admin: String, shots: PathBuf, done: String) -> Value {
-    let python = std::env::var("SWITCHYARD_PYTHON").unwrap_or_else(|_| "python3".into());
-    let mut child = Command::new(&python)
-        .arg("-")
-        .envs([("ADMIN_URL", admin), ("SHOTS", shots.display().to_string()), ("DONE_JOB", done)])
-        .envs([("ADMIN_TOKEN", ADMIN), ("VIEWER_TOKEN", VIEWER), ("GROUP", "support"), ("TRAINER", "ft")])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{python} is required (scripts/python-test-deps.sh): {e}"));
-    let script = std::fs::read(SCRIPT).expect("the browser script");
-    child.stdin.take().expect("stdin").write_all(&script).expect("write the script");
-    let out = child.wait_with_output().expect("python ran");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the browser script failed (chromium, chromium-driver, selenium):\n{stderr}");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("script output is not JSON ({e}): {stderr}"))
-}
-
-fn screenshots_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let dir = target.join("console-screenshots");
-    std::fs::create_dir_all(&dir).expect("screenshot dir");
-    dir
+    let envs = [("ADMIN_URL", admin), ("SHOTS", shots.display().to_string()), ("DONE_JOB", done)];
+    let tokens = [("ADMIN_TOKEN", ADMIN.into()), ("VIEWER_TOKEN", VIEWER.into())];
+    let names = [("GROUP", "support".into()), ("TRAINER", "ft".into())];
+    browser::run_script(Path::new(SCRIPT), &[envs.as_slice(), &tokens, &names].concat())
 }
 
 /// A job created through the API that runs to `enrolled` (the trainer not held).
@@ -125,7 +102,7 @@ async fn a_job_created_watched_and_cancelled_in_the_browser() {
     let done = finished_job(&gw, &fake).await;
     fake.hold(true);
 
-    let shots = screenshots_dir();
+    let shots = browser::screenshots_dir();
     let admin = gw.admin.clone();
     let done_id = done["id"].as_str().expect("id").to_owned();
     let out = tokio::task::spawn_blocking(move || run_browser(admin, shots, done_id)).await.expect("browser");
@@ -179,6 +156,18 @@ async fn a_job_created_watched_and_cancelled_in_the_browser() {
     let loss = done["metrics"]["train_loss"].as_f64().expect("checkpoint metrics");
     assert_eq!(out["done_metrics"]["train_loss"], format!("{loss:.4}"), "{show}");
     assert_eq!(out["done_metrics"]["valid_mean_token_accuracy"], "0.9000", "{show}");
+    // Every checkpoint the trainer kept, by step: step, model, taken, then the metrics by
+    // name (full_valid_loss, full_valid_mean_token_accuracy, train_loss, …; "–" where a
+    // checkpoint has none).
+    let model = done["fine_tuned_model"].as_str().expect("model");
+    let rows = out["done_checkpoints"].as_array().expect("checkpoint rows");
+    assert_eq!(rows.len(), 2, "{show}");
+    let cells = |row: &Value| -> Vec<String> {
+        let all = row.as_array().expect("cells");
+        [0, 1, 3, 5].iter().map(|&i| all[i].as_str().unwrap_or_default().to_owned()).collect()
+    };
+    assert_eq!(cells(&rows[0]), ["5", &format!("{model}:ckpt-step-5"), "–", "0.3100"], "{show}");
+    assert_eq!(cells(&rows[1]), ["10", &format!("{model}:ckpt-step-10"), "0.2100", "0.1200"], "{show}");
     for fact in ["member", "fine_tuned_model", "catalog_id"] {
         let value = done[fact].as_str().expect(fact);
         assert!(page.contains(value), "{fact} {value} not on the page: {page}");
@@ -190,7 +179,7 @@ async fn a_job_created_watched_and_cancelled_in_the_browser() {
     assert_eq!(out["viewer"]["buttons"], json!([]), "{show}");
     assert_eq!(out["viewer_forged"], 403, "{show}");
 
-    let shots = screenshots_dir();
+    let shots = browser::screenshots_dir();
     for width in ["desktop", "phone"] {
         let file = shots.join(format!("job-{width}.png"));
         assert!(std::fs::metadata(&file).is_ok_and(|m| m.len() > 5_000), "{} missing", file.display());

@@ -17,7 +17,7 @@ fn yaml(fake: &FakeUpstream, database: &str, spool: &std::path::Path) -> String 
     format!(
         r#"
 providers:
-  fake: {{ kind: openai, base_url: "{}" }}
+  fake: {{ kind: openai, base_url: "{}", max_in_flight: 8, pool_max_idle_per_host: 4 }}
   spare: {{ kind: mock }}
   unused: {{ kind: mock }}
 groups:
@@ -120,6 +120,11 @@ async fn a_group_created_replaced_and_deleted_through_the_api_and_providers_read
     assert_eq!(r.status(), StatusCode::OK);
     let view: Value = r.json().await.expect("json");
     assert_eq!(view["kind"], "mock", "{view}");
+    assert_eq!(view["settings"], json!({}), "a bare entry has no other keys: {view}");
+    // Every YAML key besides kind, URL, headers and key comes back under `settings`, so an
+    // editor can send the entry back whole.
+    let fake: Value = api.get("/providers/fake", ADMIN).send().await.expect("send").json().await.expect("json");
+    assert_eq!(fake["settings"], json!({"max_in_flight": 8, "pool_max_idle_per_host": 4}), "{fake}");
     let (status, body) = write(&api, Method::DELETE, "/providers/spare", None).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "spare still serves g: {body}");
     let (status, body) = write(&api, Method::DELETE, "/providers/unused", None).await;

@@ -20,6 +20,7 @@ mod console_browser;
 mod console_jobs;
 mod console_quickstart;
 mod console_sessions;
+mod console_tls;
 mod control_api;
 mod control_api_autopilot;
 mod control_api_crash;

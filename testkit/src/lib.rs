@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod anthropic_fake;
+pub mod browser;
 pub mod clickhouse;
 pub mod control;
 pub mod errors;

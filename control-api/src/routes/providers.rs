@@ -49,6 +49,10 @@ pub struct ProviderView {
     pub headers: BTreeMap<String, String>,
     /// The key, redacted.
     pub api_key: Option<SecretView>,
+    /// Every other key of the entry as in the YAML file (`latency_ms`, `api_version`,
+    /// `max_in_flight`, …; none is a secret), so an editor can send the entry back whole.
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `PUT /providers/{p}` body: like the YAML entry, with `api_key` as a literal (sealed on
@@ -73,7 +77,20 @@ fn view(name: &str, p: &ProviderConfig, role: AdminRole) -> ProviderView {
             .api_key
             .as_ref()
             .map(|k| SecretView { last4: if admin { last4(k) } else { None }, ..secret_view(k) }),
+        settings: settings(p),
     }
+}
+
+/// The entry's keys besides those the view names (kind, URL, headers, key).
+fn settings(p: &ProviderConfig) -> serde_json::Map<String, serde_json::Value> {
+    let mut all = match serde_json::to_value(p) {
+        Ok(serde_json::Value::Object(all)) => all,
+        _ => serde_json::Map::new(),
+    };
+    for named in ["kind", "base_url", "headers", "api_key"] {
+        all.remove(named);
+    }
+    all
 }
 
 /// Header values a viewer may see (credential-looking ones redacted).

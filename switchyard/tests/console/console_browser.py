@@ -7,10 +7,11 @@ TABULAR_GROUP, AB_GROUP.
 """
 import json, os, sys, time, urllib.request, urllib.error
 
-from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from selenium.webdriver.support import expected_conditions as EC
+
+from browser import Browser
 
 ADMIN, DATA = os.environ["ADMIN_URL"], os.environ["DATA_URL"]
 ADMIN_TOKEN, VIEWER_TOKEN, SECRET = os.environ["ADMIN_TOKEN"], os.environ["VIEWER_TOKEN"], os.environ["SECRET_KEY"]
@@ -34,33 +35,12 @@ def http(method, url, body=None, headers=None, token=ADMIN_TOKEN):
         return e.code, dict(e.headers), e.read().decode()
 
 
-opts = webdriver.ChromeOptions()
-opts.binary_location = "/usr/bin/chromium"
-for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1440,900"]:
-    opts.add_argument(a)
-opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-service = webdriver.ChromeService(executable_path="/usr/bin/chromedriver")
-driver = webdriver.Chrome(options=opts, service=service)
-wait = WebDriverWait(driver, 20)
-
-
-def severe():
-    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-
-
-def sign_in(token):
-    driver.get(ADMIN + "/ui/")
-    field = wait.until(EC.presence_of_element_located((By.NAME, "token")))
-    field.send_keys(token)
-    field.submit()
-    wait.until(lambda d: "(" in d.find_element(By.ID, "who").text)
-    return driver.find_element(By.ID, "who").text
+browser = Browser(ADMIN)
+driver, wait, severe, sign_in = browser.driver, browser.wait, browser.severe, browser.sign_in
 
 
 def open_page(hash_, page, ready_css):
-    driver.get(ADMIN + "/ui/" + hash_)
-    wait.until(lambda d: d.execute_script("return document.body.dataset.page") == page)
-    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ready_css)))
+    browser.goto(hash_, page, ready_css)
     time.sleep(0.3)
     text = driver.find_element(By.ID, "main").text
     out["sources"].append(driver.page_source)
@@ -75,6 +55,88 @@ def shot(name):
         out.setdefault("overflow", {})[f"{name}-{label}"] = driver.execute_script(
             "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
     driver.set_window_size(1440, 900)
+
+
+LITELLM_FILE = {
+    "sample_spec": {"litellm_provider": "one of https://docs.litellm.ai/docs/providers", "mode": "one of chat, embedding"},
+    "gpt-4o-mini": {"litellm_provider": "openai", "mode": "chat", "max_input_tokens": 128000, "max_output_tokens": 16384,
+                    "input_cost_per_token": 1.5e-07, "output_cost_per_token": 6e-07, "supports_function_calling": True},
+    "text-embedding-3-small": {"litellm_provider": "openai", "mode": "embedding", "max_input_tokens": 8191,
+                               "input_cost_per_token": 2e-08, "output_cost_per_token": 0.0},
+    "mystery-model": {"litellm_provider": "openai"},
+}
+
+
+def catalog_pages():
+    """The catalog's pages: search, a model's detail, an edit refused as stale then saved,
+    an LLM proposal reviewed field by field and saved, a LiteLLM file previewed and imported."""
+    model = "kserve/income-xgb"
+    open_page("#/models", "modelsPage", "tr[data-model]")
+    box = driver.find_element(By.ID, "model-search")
+    box.send_keys("income")
+    box.submit()
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr[data-model]")) == 1)
+    out["model_search"] = [r.get_attribute("data-model") for r in driver.find_elements(By.CSS_SELECTOR, "tr[data-model]")]
+    driver.find_element(By.CSS_SELECTOR, "tr[data-model] a").click()
+    wait.until(lambda d: d.execute_script("return document.body.dataset.page") == "modelPage")
+    out["model_detail"] = driver.find_element(By.ID, "main").text
+    out["sources"].append(driver.page_source)
+    out["errors"]["modelPage"] = severe()
+
+    # An edit refused as stale (the entry changed after the page loaded), then saved.
+    s, h, body = http("GET", ADMIN + "/api/v1/models/" + model)
+    etag = {k.lower(): v for k, v in h.items()}["etag"]
+    other = {k: v for k, v in json.loads(body).items() if k not in ("created_at", "updated_at")}
+    out["other_edit_model"] = http("PUT", ADMIN + "/api/v1/models/" + model, dict(other, labels={"owner": "elsewhere"}),
+                                   {"if-match": etag})[0]
+    driver.find_element(By.XPATH, "//summary[h2[text()='Edit']]").click()
+    edit = "const t = document.getElementById('model-json'); const e = JSON.parse(t.value); e.labels = {team: 'risk'}; t.value = JSON.stringify(e);"
+    driver.execute_script(edit)
+    driver.find_element(By.ID, "model-save").click()
+    out["stale_model"] = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "main .stale"))).text
+    severe()
+    driver.find_element(By.CSS_SELECTOR, "main .stale button").click()
+    wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "main .stale") and d.find_elements(By.ID, "model-json"))
+    wait.until(lambda d: "elsewhere" in d.find_element(By.ID, "main").text)
+    driver.find_element(By.XPATH, "//summary[h2[text()='Edit']]").click()
+    driver.execute_script(edit)
+    driver.find_element(By.ID, "model-save").click()
+    wait.until(lambda d: "saved" in d.find_element(By.ID, "toast").text)
+    out["model_labels_after"] = json.loads(http("GET", ADMIN + "/api/v1/models/" + model)[2])["labels"]
+
+    # An LLM-assisted proposal, reviewed field by field and saved.
+    open_page("#/models/propose", "proposePage", "#t-source")
+    driver.find_element(By.ID, "t-source").send_keys('{"model": "income-xgb", "card": "XGBoost income classifier, AUC 0.91"}')
+    driver.find_element(By.ID, "t-hints").send_keys('{"provider": "kserve"}')
+    Select(driver.find_element(By.ID, "t-group")).select_by_value(os.environ["LLM_GROUP"])
+    driver.find_element(By.ID, "t-run").click()
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#review tr[data-field]")))
+    out["review"] = {r.get_attribute("data-field"): {"take": r.find_element(By.CSS_SELECTOR, "input").is_selected(),
+                                                      "text": r.text}
+                     for r in driver.find_elements(By.CSS_SELECTOR, "#review tr[data-field]")}
+    out["review_text"] = driver.find_element(By.ID, "review").text
+    out["errors"]["proposePage"] = severe()
+    driver.find_element(By.ID, "review-save").click()
+    wait.until(lambda d: d.execute_script("return document.body.dataset.page") == "modelPage")
+    out["after_review"] = json.loads(http("GET", ADMIN + "/api/v1/models/" + model)[2])
+
+    # A LiteLLM catalog file: every row's outcome in a dry run, then the import.
+    path = os.path.join(SHOTS, "litellm-catalog.json")
+    with open(path, "w") as f:
+        json.dump(LITELLM_FILE, f)
+    open_page("#/models/import", "importFilePage", "#import-file")
+    driver.find_element(By.ID, "import-file").send_keys(path)
+    out["import_dry"] = wait.until(EC.presence_of_element_located((By.ID, "import-counts"))).text
+    out["import_rows"] = {r.get_attribute("data-row"): r.text for r in driver.find_elements(By.CSS_SELECTOR, "tr[data-row]")}
+    out["before_import"] = http("GET", ADMIN + "/api/v1/models/openai/gpt-4o-mini")[0]
+    wait.until(EC.element_to_be_clickable((By.ID, "import-run"))).click()
+    wait.until(lambda d: d.find_element(By.ID, "import-counts").text.startswith("Imported"))
+    out["import_done"] = driver.find_element(By.ID, "import-counts").text
+    out["errors"]["importFilePage"] = severe()
+    entry = json.loads(http("GET", ADMIN + "/api/v1/models/openai/gpt-4o-mini")[2])
+    out["imported_entry"] = {"pricing": entry["pricing"], "limits": entry["limits"], "kind": entry["kind"]}
+    s, _, body = http("GET", ADMIN + "/api/v1/audit?limit=50")
+    out["catalog_audit"] = [(e["actor"], e["action"], e["target"]) for e in json.loads(body) if e["action"].startswith("model.")]
 
 
 def main():
@@ -233,6 +295,19 @@ def main():
     wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "dialog"))
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, 'tr[data-provider="kserve"] button[data-action=discover]')))
 
+    # An edit in the dialog keeps what the YAML entry has besides the dialog's changes.
+    driver.execute_script("document.querySelector('tr[data-provider=\"llm\"] button').click()")
+    wait.until(EC.element_to_be_clickable((By.ID, "p-save")))
+    out["llm_dialog"] = {k: driver.find_element(By.ID, "p-" + k).get_attribute("value")
+                         for k in ("max_in_flight", "pool_max_idle_per_host", "base_url")}
+    box = driver.find_element(By.ID, "p-max_in_flight")
+    box.clear()
+    box.send_keys("16")
+    driver.find_element(By.ID, "p-save").click()
+    wait.until(lambda d: "llm saved" in d.find_element(By.ID, "toast").text)
+    out["llm_after_edit"] = json.loads(http("GET", ADMIN + "/api/v1/providers/llm")[2])
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, 'tr[data-provider="kserve"] button[data-action=discover]')))
+
     # Discover what the OIP provider serves and import it into the catalog from the page.
     driver.execute_script("const s = document.getElementById('provider-search'); s.value = ''; s.dispatchEvent(new Event('input'))")
     driver.execute_script("document.querySelector('tr[data-provider=\"kserve\"] button[data-action=discover]').click()")
@@ -242,6 +317,7 @@ def main():
     wait.until(lambda d: "Imported from kserve" in d.find_element(By.ID, "toast").text)
     out["imported_toast"] = driver.find_element(By.ID, "toast").text
     out["models_after_import"] = open_page("#/models", "modelsPage", "h1")
+    catalog_pages()
     for hash_, page, ready in pages + [("#/", "overview", ".card")]:
         open_page(hash_, page, ready)
     api_texts = []
@@ -278,6 +354,10 @@ def main():
     open_page("#/jobs", "jobsPage", "#job-filter")
     out["viewer_controls"]["provider_buttons"] += [b.text for b in driver.find_elements(By.CSS_SELECTOR, "main button")]
     out["viewer_controls"]["job_forms"] = len(driver.find_elements(By.ID, "job-form"))
+    open_page("#/models", "modelsPage", "tr[data-model]")
+    out["viewer_controls"]["model_links"] = len(driver.find_elements(By.CSS_SELECTOR, "#import-file-link, #propose-link"))
+    open_page("#/model/kserve/income-xgb", "modelPage", "tr[data-field]")
+    out["viewer_controls"]["model_editor"] = len(driver.find_elements(By.CSS_SELECTOR, "#model-json, #model-save, #model-delete"))
     out["viewer_errors"] = severe()
     out["viewer_forged"] = driver.execute_script("""
         const c = document.cookie.match(/sy_csrf=([^;]*)/)[1];

@@ -7,23 +7,19 @@ DONE_JOB (a job already enrolled).
 """
 import json, os, time
 
-from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from selenium.webdriver.support import expected_conditions as EC
+
+from browser import Browser
 
 ADMIN, SHOTS = os.environ["ADMIN_URL"], os.environ["SHOTS"]
 ADMIN_TOKEN, VIEWER_TOKEN = os.environ["ADMIN_TOKEN"], os.environ["VIEWER_TOKEN"]
 GROUP, TRAINER, DONE_JOB = os.environ["GROUP"], os.environ["TRAINER"], os.environ["DONE_JOB"]
 out = {"errors": {}}
 
-opts = webdriver.ChromeOptions()
-opts.binary_location = "/usr/bin/chromium"
-for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1440,900"]:
-    opts.add_argument(a)
-opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-driver = webdriver.Chrome(options=opts, service=webdriver.ChromeService(executable_path="/usr/bin/chromedriver"))
-wait = WebDriverWait(driver, 30)
+browser = Browser(ADMIN, timeout=30)
+driver, wait, severe, sign_in = browser.driver, browser.wait, browser.severe, browser.sign_in
 
 # Records every state the job page's badge shows; `__seen` itself proves the page was not
 # reloaded (a reload would drop it).
@@ -36,23 +32,8 @@ new MutationObserver(note).observe(document.getElementById('job-state'), {childL
 """
 
 
-def severe():
-    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-
-
-def sign_in(token):
-    driver.get(ADMIN + "/ui/")
-    field = wait.until(EC.presence_of_element_located((By.NAME, "token")))
-    field.send_keys(token)
-    field.submit()
-    wait.until(lambda d: "(" in d.find_element(By.ID, "who").text)
-    return driver.find_element(By.ID, "who").text
-
-
 def open_page(hash_, page, ready_css):
-    driver.get(ADMIN + "/ui/" + hash_)
-    wait.until(lambda d: d.execute_script("return document.body.dataset.page") == page)
-    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ready_css)))
+    browser.goto(hash_, page, ready_css)
 
 
 def job_state():
@@ -75,6 +56,8 @@ def finished_job():
     out["done_live"] = driver.find_element(By.ID, "job-live").text
     out["done_metrics"] = {r.get_attribute("data-metric"): r.find_elements(By.TAG_NAME, "td")[1].text
                            for r in driver.find_elements(By.CSS_SELECTOR, "tr[data-metric]")}
+    out["done_checkpoints"] = [[td.text for td in r.find_elements(By.TAG_NAME, "td")]
+                               for r in driver.find_elements(By.CSS_SELECTOR, "tr[data-checkpoint]")]
     out["done_page"] = driver.find_element(By.ID, "main").text
     out["errors"]["finishedJob"] = severe()
 
