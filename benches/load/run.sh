@@ -3,6 +3,9 @@
 #
 #   benches/load/run.sh [--full]            # the real run (default; ~15 min on 2 cores)
 #   benches/load/run.sh --smoke             # a few seconds per target, for CI
+#   benches/load/run.sh --soak 30 [--soak-rate R]
+#                                           # a soak: saturation search, then 5-minute windows
+#                                           # at half the saturation (or R req/s) for 30 min
 #   options: --out DIR   --targets direct,switchyard,switchyard-rl-local,switchyard-rl-redis,switchyard-trace-100,...,nginx,litellm
 #
 # Targets, each answering POST /v1/chat/completions on loopback:
@@ -19,6 +22,11 @@
 #   switchyard-trace-100, switchyard-trace-1
 #               switchyard as above with tracing on (SPEC §13), 100 % / 1 % of requests
 #               sampled, spans exported over OTLP/HTTP to otlp-sink (accepts and discards)
+#   switchyard-2w, nginx-2w
+#               switchyard with its default worker count (one per core) and nginx with 2
+#               workers, neither pinned, the load generator unpinned too (how a user first
+#               tries it on a 2-core box; the upstream stays on core 1); saturation and
+#               rate-2000 only
 #   switchyard-collector-down, switchyard-collector-slow
 #               100 % sampled, the collector a closed port / a sink that answers after 2 s
 #               (spans dropped and counted; the data plane must not notice)
@@ -47,17 +55,28 @@ ARGS="$*"
 MODE=full
 OUT=
 TARGETS=direct,switchyard,switchyard-rl-local,switchyard-rl-redis,switchyard-trace-100,switchyard-trace-1,switchyard-collector-down,switchyard-collector-slow,nginx,litellm
+SOAK_MIN=0
+SOAK_RATE=
+TARGETS_SET=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --smoke) MODE=smoke ;;
+        --soak) MODE=soak SOAK_MIN=$2; shift ;;
+        --soak-rate) SOAK_RATE=$2; shift ;;
         --full) MODE=full ;;
         --out) OUT=$2; shift ;;
-        --targets) TARGETS=$2; shift ;;
+        --targets) TARGETS=$2 TARGETS_SET=1; shift ;;
         -h | --help) sed -n '2,39p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 64 ;;
     esac
     shift
 done
+
+if [ "$MODE" = soak ]; then
+    [[ "$SOAK_MIN" =~ ^[0-9]+$ ]] && [ "$SOAK_MIN" -ge 5 ] && [ $((SOAK_MIN % 5)) = 0 ] \
+        || { echo "run.sh: --soak takes minutes, a multiple of 5" >&2; exit 64; }
+    [ "$TARGETS_SET" = 1 ] || TARGETS=switchyard
+fi
 
 LITELLM_VERSION=1.106.12
 LITELLM_VENV=${SWITCHYARD_BENCH_LITELLM_VENV:-/opt/switchyard-bench/litellm-$LITELLM_VERSION}
@@ -120,9 +139,9 @@ CH_STARTED=0
 REDIS_STARTED=0
 FAILED=1
 
-pin() { # pin CPU COMMAND...: taskset when the machine has the core
+pin() { # pin CPU COMMAND...: taskset when the machine has the core (not for *-2w targets)
     local cpu=$1; shift
-    if [ "$(nproc)" -gt "$cpu" ]; then taskset -c "$cpu" "$@"; else "$@"; fi
+    if [ "$(nproc)" -gt "$cpu" ] && [[ "${TARGET:-}" != *-2w ]]; then taskset -c "$cpu" "$@"; else "$@"; fi
 }
 
 stop_pid() {
@@ -304,7 +323,10 @@ records:
 ${1:-}
 $(tracing_yaml "$TARGET")
 YAML
-    SWITCHYARD_WORKER_THREADS=1 RUST_LOG=warn pin "$TARGET_CPU" "$SY" serve --config "$WORK/switchyard.yaml" \
+    # One tokio worker on the target core; *-2w: the default (one per core), unpinned.
+    local workers=1
+    if [[ "$TARGET" == *-2w ]]; then workers=; fi
+    SWITCHYARD_WORKER_THREADS=$workers RUST_LOG=warn pin "$TARGET_CPU" "$SY" serve --config "$WORK/switchyard.yaml" \
         >"$WORK/switchyard.log" 2>&1 &
     PID=$!
     URL=http://127.0.0.1:$SY_PORT/v1/chat/completions
@@ -316,8 +338,8 @@ start_nginx() {
     local n=$WORK/nginx
     mkdir -p "$n/logs" "$n/tmp"
     cat >"$n/nginx.conf" <<CONF
-# One worker on the target core (taskset), like the gateway's one tokio worker.
-worker_processes 1;
+# One worker on the target core (taskset), like the gateway's one tokio worker; nginx-2w: 2.
+worker_processes $([ "$TARGET" = nginx-2w ] && echo 2 || echo 1);
 daemon off;
 pid $n/nginx.pid;
 error_log $n/logs/error.log warn;
@@ -396,6 +418,14 @@ if [ "$MODE" = full ]; then
         "body-64k|--rate 1000 --body-bytes 65536 $FIXED|non-streaming chat with a 64 KiB request body, 1,000 req/s"
         "conn-1000|--rate 2000 --connections 1000 --pin-connections $FIXED|1,000 keep-alive connections held open and used in turn, 2,000 req/s"
     )
+elif [ "$MODE" = soak ]; then
+    # The saturation search, then back-to-back 5-minute windows at @SOAK_RATE@ (half the
+    # saturation found, unless --soak-rate): each window's p99, CPU and peak RSS (reset at
+    # the window's start) are one row of the report.
+    SCENARIOS=("saturation|--saturate --rate 100 --duration 3 --warmup 1 --timeout 5 --slo-p99-ms 50 --max-probes 14|saturation search from 100 req/s, 3 s probes, p99 ≤ 50 ms")
+    for ((m = 5; m <= SOAK_MIN; m += 5)); do
+        SCENARIOS+=("soak-$(printf %03d $m)min|--rate @SOAK_RATE@ --duration 300 --warmup $([ $m = 5 ] && echo 10 || echo 0) --timeout 10|soak, minutes $((m - 5))–$m at @SOAK_RATE@ req/s")
+    done
 else
     # Low rates: every target, LiteLLM included, must answer all of them on a busy CI box.
     RL_SCENARIO=rate-100
@@ -430,6 +460,9 @@ run_target() {
     for entry in "${SCENARIOS[@]}"; do
         IFS='|' read -r name args label <<<"$entry"
         if [[ "$TARGET" == switchyard-rl-* ]] && [ "$name" != "$RL_SCENARIO" ]; then continue; fi
+        if [[ "$TARGET" == *-2w ]] && [[ " saturation rate-2000 rate-100 " != *" $name "* ]]; then continue; fi
+        args=${args//@SOAK_RATE@/$SOAK_RATE} label=${label//@SOAK_RATE@/$SOAK_RATE}
+        if [ "$name" = soak-005min ]; then wait_shipped; SOAK_BASE=$(ok_records); fi
         if [[ "$TARGET" == switchyard-trace-* || "$TARGET" == switchyard-collector-* ]] \
             && [[ " rate-100 rate-500 rate-2000 stream-20 " != *" $name "* ]]; then
             continue
@@ -439,6 +472,12 @@ run_target() {
             --watch-pid "$PID" "${aux[@]}" --out "$OUT/runs/$TARGET.$name.json" $args >/dev/null \
             2>>"$WORK/loadgen.log" || { tail -5 "$WORK/loadgen.log" >&2; die "$TARGET $name: loadgen failed (errors or no answer)"; }
         log "$TARGET $name: $(summarize "$OUT/runs/$TARGET.$name.json")"
+        if [ "$MODE" = soak ] && [ "$name" = saturation ] && [ -z "$SOAK_RATE" ]; then
+            local sat
+            sat=$(sed -E 's/.*"achieved_rate":([0-9]+).*/\1/' "$OUT/runs/$TARGET.$name.json")
+            SOAK_RATE=$((sat / 200 * 100))
+            log "$TARGET: soaking at $SOAK_RATE req/s (half of $sat)"
+        fi
         if [ "$name" = saturation ] && [ "$started" = 1 ]; then
             # The fixed-rate scenarios start from a fresh process, not from one that has
             # just been overloaded (memory it grew, requests it is still working off).
@@ -453,7 +492,8 @@ run_target() {
         settle
     done
     egress_check "$PID"
-    if [ "$TARGET" = switchyard ] || [[ "$TARGET" == switchyard-rl-* ]]; then check_records; fi
+    if [ "$TARGET" = switchyard ] || [[ "$TARGET" == switchyard-rl-* || "$TARGET" == switchyard-2w ]]; then check_records; fi
+    if [ "$MODE" = soak ] && [[ "$TARGET" == switchyard* ]]; then check_soak_records; fi
     if [[ "$TARGET" == switchyard-trace-* || "$TARGET" == switchyard-collector-* ]]; then trace_note; fi
     if [ "$started" = 1 ]; then stop_pid "$PID"; fi
     log "$TARGET done in $(($(date +%s) - t0)) s"
@@ -477,13 +517,13 @@ wait_shipped() {
 
 start_target() { # sets PID, URL, LOGFILE
     case "$TARGET" in
-        switchyard | switchyard-trace-100 | switchyard-trace-1 | switchyard-collector-down | switchyard-collector-slow)
+        switchyard | switchyard-2w | switchyard-trace-100 | switchyard-trace-1 | switchyard-collector-down | switchyard-collector-slow)
             start_switchyard ;;
         switchyard-rl-local) start_switchyard "$(rl_yaml local)" ;;
         switchyard-rl-redis) start_switchyard "$(rl_yaml redis)" ;;
-        nginx) start_nginx ;;
+        nginx | nginx-2w) start_nginx ;;
         litellm) start_litellm ;;
-        *) die "unknown target $TARGET (direct, switchyard, switchyard-rl-local, switchyard-rl-redis, switchyard-trace-100, switchyard-trace-1, switchyard-collector-down, switchyard-collector-slow, nginx, litellm)" ;;
+        *) die "unknown target $TARGET (direct, switchyard, switchyard-2w, nginx-2w, switchyard-rl-local, switchyard-rl-redis, switchyard-trace-100, switchyard-trace-1, switchyard-collector-down, switchyard-collector-slow, nginx, litellm)" ;;
     esac
 }
 
@@ -511,6 +551,23 @@ check_records() {
     log "switchyard: $count records in ClickHouse $CH_DB.inferences"
     [ "${count:-0}" -gt 0 ] 2>/dev/null || die "switchyard recorded nothing into ClickHouse"
     NOTES+=("--note" "switchyard recorded $count inference records into ClickHouse during the run (recording on)")
+}
+
+ok_records() { curl -sf -m 10 --data-binary "SELECT count() FROM $CH_DB.inferences WHERE status = 200" "$CH_URL/" || echo 0; }
+
+# A soak: every request of every window has its record in ClickHouse (counted from the
+# first window's start; settle requests between windows are counted too).
+check_soak_records() {
+    wait_shipped
+    local sent=0 f n count
+    for f in "$OUT/runs/$TARGET".soak-*.json; do
+        n=$(sed -E 's/.*"requests":([0-9]+).*/\1/' "$f")
+        sent=$((sent + n))
+    done
+    count=$(($(ok_records) - ${SOAK_BASE:-0}))
+    log "soak: $sent requests in the windows, $count successful records in ClickHouse"
+    NOTES+=("--note" "soak: $sent requests in the measured windows, $count successful inference records in ClickHouse (warm-up and settle requests included)")
+    [ "${count:-0}" -ge "$sent" ] || die "soak: $((sent - count)) records missing from ClickHouse"
 }
 
 # --- main -----------------------------------------------------------------------------

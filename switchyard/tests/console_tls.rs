@@ -98,15 +98,11 @@ async fn the_console_over_admin_tls_keeps_its_cookies_secure() {
         .add_root_certificate(reqwest::Certificate::from_pem(cert.as_bytes()).expect("cert"))
         .build()
         .expect("client");
-    let group: Value = https
-        .get(format!("{admin}/api/v1/groups/tls-ab"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .expect("the API over TLS")
-        .json()
-        .await
-        .expect("json");
+    let api = async |path: &str| -> Value {
+        let r = https.get(format!("{admin}/api/v1{path}")).bearer_auth(ADMIN).send().await.expect("the API over TLS");
+        r.json().await.expect("json")
+    };
+    let group = api("/groups/tls-ab").await;
     let weights: Vec<(&str, f64)> = group["config"]["members"]
         .as_array()
         .expect("members")
@@ -114,15 +110,7 @@ async fn the_console_over_admin_tls_keeps_its_cookies_secure() {
         .map(|m| (m["name"].as_str().unwrap_or_default(), m["weight"].as_f64().unwrap_or_default()))
         .collect();
     assert_eq!(weights, [("champ", 70.0), ("chall", 30.0)], "{group}");
-    let audit: Value = https
-        .get(format!("{admin}/api/v1/audit?limit=1"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .expect("the audit over TLS")
-        .json()
-        .await
-        .expect("json");
+    let audit = api("/audit?limit=1").await;
     assert_eq!(
         (audit[0]["actor"].as_str(), audit[0]["action"].as_str()),
         (Some("alice"), Some("group.weights")),

@@ -42,3 +42,12 @@ class Browser:
         self.driver.get(self.admin + "/ui/" + hash_)
         self.wait.until(lambda d: d.execute_script("return document.body.dataset.page") == page)
         self.wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ready_css)))
+
+    def save_weights(self, weights):
+        """On a group's page: types each member's weight and saves them."""
+        for member, w in weights.items():
+            box = self.driver.find_element(By.NAME, "weight-" + member)
+            box.clear()
+            box.send_keys(w)
+        self.driver.find_element(By.ID, "save-weights").click()
+        self.wait.until(lambda d: "Weights saved" in d.find_element(By.ID, "toast").text)

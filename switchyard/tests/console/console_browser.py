@@ -197,12 +197,7 @@ def main():
     # A weight changed in the group page; the χ² of the data plane's split is the Rust side's.
     driver.get(ADMIN + "/ui/#/group/" + AB)
     wait.until(EC.presence_of_element_located((By.ID, "save-weights")))
-    for member, w in (("alpha", "20"), ("beta", "80")):
-        box = driver.find_element(By.NAME, "weight-" + member)
-        box.clear()
-        box.send_keys(w)
-    driver.find_element(By.ID, "save-weights").click()
-    wait.until(lambda d: "Weights saved" in d.find_element(By.ID, "toast").text)
+    browser.save_weights({"alpha": "20", "beta": "80"})
     counts = {}
     for i in range(600):
         s, h, _ = http("POST", DATA + "/v1/chat/completions",

@@ -37,12 +37,7 @@ def main():
 
     # A write over TLS: the session cookie and the CSRF header travel, the API takes it.
     browser.goto("#/group/" + GROUP, "groupPage", "#save-weights")
-    for member, w in (("champ", "70"), ("chall", "30")):
-        box = driver.find_element(By.NAME, "weight-" + member)
-        box.clear()
-        box.send_keys(w)
-    driver.find_element(By.ID, "save-weights").click()
-    wait.until(lambda d: "Weights saved" in d.find_element(By.ID, "toast").text)
+    browser.save_weights({"champ": "70", "chall": "30"})
     out["errors"]["group"] = browser.severe()
 
     driver.find_element(By.CSS_SELECTOR, "#signout button").click()
