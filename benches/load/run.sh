@@ -66,7 +66,7 @@ while [ $# -gt 0 ]; do
         --full) MODE=full ;;
         --out) OUT=$2; shift ;;
         --targets) TARGETS=$2 TARGETS_SET=1; shift ;;
-        -h | --help) sed -n '2,39p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,47p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 64 ;;
     esac
     shift
