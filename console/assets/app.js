@@ -62,12 +62,18 @@ function csrf() {
   return m ? m[1] : "";
 }
 
+// A problem of a 4xx answer as text: "path: message" (some routes send plain strings).
+const problemText = (p) => (typeof p === "string" ? p : (p.path ? p.path + ": " : "") + p.message);
+
 class ApiError extends Error {
   constructor(status, data) {
     super((data && data.error && data.error.message) || "HTTP " + status);
     this.status = status;
     this.data = data;
+    this.problems = ((data && data.error && data.error.problems) || []).map(problemText);
   }
+  // The message with its problems, on one line.
+  detail(sep = ": ") { return this.message + (this.problems.length ? sep + this.problems.join("; ") : ""); }
 }
 
 async function api(method, path, opts = {}) {

@@ -30,8 +30,7 @@ async function importFilePage(el) {
       go.hidden = !dryRun || data.failed > 0 || data.created + data.updated === 0;
       if (!dryRun) toast(`Imported: ${data.created} created, ${data.updated} updated`);
     } catch (e) {
-      const problems = e.data && e.data.error && e.data.error.problems;
-      result.replaceChildren(h("p", { class: "error", role: "alert" }, e.message + (problems ? ": " + problems.join("; ") : "")));
+      result.replaceChildren(h("p", { class: "error", role: "alert" }, e.detail()));
     }
   };
   file.addEventListener("change", async () => {
@@ -131,8 +130,7 @@ async function proposalReview(reply) {
       location.hash = modelHref(p.id);
     } catch (e) {
       if (e.status === 412) return writeFailed(e, current, async () => (await api("GET", modelPath(p.id))).data, err);
-      const more = e.data && e.data.error && e.data.error.problems;
-      err.replaceChildren(h("p", { class: "error", role: "alert" }, "Not saved: " + e.message + (more ? ": " + more.join("; ") : "")));
+      err.replaceChildren(h("p", { class: "error", role: "alert" }, "Not saved: " + e.detail()));
     }
   };
   return h("div", {}, h("h2", {}, `Proposal for ${p.id}`, current ? ` (stored version ${String(etag).replaceAll('"', "")})` : " (new)"),

@@ -102,8 +102,7 @@ async function jobForm() {
       toast(`Job ${shortJobId(job.id)} created`);
       location.hash = "#/job/" + enc(job.id);
     } catch (e) {
-      const problems = (e.data && e.data.error && e.data.error.problems) || [];
-      err.replaceChildren(h("p", {}, "Not created: " + e.message), problems.length ? h("ul", {}, problems.map((p) => h("li", {}, p))) : null);
+      err.replaceChildren(h("p", {}, "Not created: " + e.message), e.problems.length ? h("ul", {}, e.problems.map((p) => h("li", {}, p))) : null);
     }
   });
   return form;

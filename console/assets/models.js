@@ -20,7 +20,6 @@ const modelHref = (id) => "#/model/" + enc(id);
 // /models/{provider}/{name…}: each segment encoded, the name's slashes kept.
 const modelPath = (id) => "/models/" + id.split("/").map(enc).join("/");
 const show = (v) => (v === null || v === undefined ? "unknown" : typeof v === "object" ? JSON.stringify(v) : String(v));
-const problemText = (p) => (typeof p === "string" ? p : (p.path ? p.path + ": " : "") + p.message);
 
 // The value at field path `path` of `entry` (null when absent).
 function fieldValue(entry, path) {
@@ -147,7 +146,7 @@ function modelEditor(entry, etag) {
     const body = parsed();
     if (!body) return;
     try { await api("POST", "/models/validate", { body }); status.textContent = "Valid."; }
-    catch (e) { status.textContent = e.message + (e.data && e.data.error && e.data.error.problems ? ": " + e.data.error.problems.join("; ") : ""); }
+    catch (e) { status.textContent = e.detail(); }
   };
   const remove = () => confirmThen(`Delete ${entry.id} from the catalog? Members that use it keep working; its metadata and prices are lost.`, async () => {
     try { await api("DELETE", modelPath(entry.id), { etag }); toast(`${entry.id} deleted`); location.hash = "#/models"; }

@@ -108,8 +108,7 @@ function providerDialog(p, etag) {
         writeFailed(e, p, async () => (await api("GET", "/providers/" + enc(p.name))).data, form);
         return;
       }
-      const problems = e.data && e.data.error && e.data.error.problems;
-      err.textContent = e.message + (problems ? ": " + problems.join("; ") : "");
+      err.textContent = e.detail();
     }
   });
   dlg.addEventListener("close", () => dlg.remove());

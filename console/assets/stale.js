@@ -66,8 +66,7 @@ async function writeFailed(err, loaded, reread, where) {
       return;
     } catch (_) { /* fall through */ }
   }
-  const problems = err.data && err.data.error && err.data.error.problems;
-  toast("Not saved: " + err.message + (problems ? " — " + problems.join("; ") : ""));
+  toast("Not saved: " + (err.detail ? err.detail(" — ") : err.message));
 }
 
 // The text of config version `v` (YAML as stored, credentials sealed or referenced).
