@@ -6,6 +6,9 @@
 //! (forwarded as sent), and with tracing off. The same measurement on a sampled request
 //! does count allocations, so the check can fail.
 //!
+//! dhat counts allocations process-wide, so each case takes the least of five tries (the
+//! exporter threads of the traced cases may allocate during one).
+//!
 //! Only the recorded trace id (`trace_id_hex`, a `String` in the record) allocates when a
 //! request has a trace; it belongs to the record and is not measured here.
 
@@ -112,7 +115,14 @@ fn unsampled_and_untraced_requests_allocate_nothing_for_tracing() {
         ("ratio 1, unsampled traceparent (parent-based)", &ratio_one, &unsampled),
     ] {
         let mut c = call(&table);
-        assert_eq!(allocations(tracing, headers, &table, &mut c), 0, "{name}");
+        let mut least = allocations(tracing, headers, &table, &mut c);
+        // dhat counts every thread's allocations: an exporter thread (ratio 0 and 1 have
+        // one, retrying its dead collector) can allocate inside the window. Allocations of
+        // the measured code happen in every try, a background thread's not.
+        for _ in 0..4 {
+            least = least.min(allocations(tracing, headers, &table, &mut call(&table)));
+        }
+        assert_eq!(least, 0, "{name}");
         assert_eq!(c.traceparent.as_ref(), headers.get("traceparent"), "{name}: forwarded as sent");
         assert_eq!(c.tracestate.as_ref(), headers.get("tracestate"), "{name}: forwarded as sent");
         assert!(c.span_parent.is_none(), "{name}");
