@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use anyhow::Context as _;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
@@ -30,6 +31,9 @@ pub fn register_font(font: &Path) -> anyhow::Result<()> {
         .map_err(|_| anyhow::anyhow!("{} is not a usable TrueType font", font.display()))
 }
 
+/// One panel of the chart.
+type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+
 fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow::anyhow!("chart: {e:?}")
 }
@@ -46,8 +50,14 @@ pub fn draw(rows: &[Row], title: &str, out: &Path) -> anyhow::Result<()> {
     root.fill(&WHITE).map_err(err)?;
     let root = root.titled(title, (FAMILY, 24)).map_err(err)?;
     let (top, bottom) = root.split_vertically(620);
+    draw_latency(&top, rows, &fixed, &targets)?;
+    draw_saturation(&bottom, rows, &targets)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
 
-    // Panel 1: p99 latency, log scale, grouped by scenario.
+/// Panel 1: p99 latency, log scale, grouped by scenario (`fixed`), one bar per target.
+fn draw_latency(area: &Area<'_>, rows: &[Row], fixed: &[String], targets: &[String]) -> anyhow::Result<()> {
     let values: Vec<f64> = rows
         .iter()
         .filter(|r| r.run.mode == "fixed" && r.run.errors < r.run.requests)
@@ -56,33 +66,25 @@ pub fn draw(rows: &[Row], title: &str, out: &Path) -> anyhow::Result<()> {
     let hi = values.iter().copied().fold(1.0, f64::max) * 3.0;
     let lo = values.iter().copied().fold(hi, f64::min).clamp(0.001, 0.05) / 2.0;
     let n = fixed.len().max(1);
-    let mut chart = ChartBuilder::on(&top)
+    let mut chart = ChartBuilder::on(area)
         .caption("p99 latency per scenario (ms, log scale; lower is better)", (FAMILY, 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), (lo..hi).log_scale())
         .map_err(err)?;
-    let names = fixed.clone();
     chart
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(n)
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 {
-                names.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .x_label_formatter(&|x| category(fixed, *x))
         .y_desc("ms")
         .label_style((FAMILY, 15))
         .draw()
         .map_err(err)?;
     let width = 0.8 / targets.len().max(1) as f64;
     for (t, target) in targets.iter().enumerate() {
-        let color = PALETTE[t.min(PALETTE.len() - 1)];
+        let color = color(t);
         let bars: Vec<_> = fixed
             .iter()
             .enumerate()
@@ -110,8 +112,11 @@ pub fn draw(rows: &[Row], title: &str, out: &Path) -> anyhow::Result<()> {
         .label_font((FAMILY, 15))
         .draw()
         .map_err(err)?;
+    Ok(())
+}
 
-    // Panel 2: saturation throughput per target.
+/// Panel 2: saturation throughput per target (0 where no probe passed).
+fn draw_saturation(area: &Area<'_>, rows: &[Row], targets: &[String]) -> anyhow::Result<()> {
     let sat: Vec<(usize, f64)> = targets
         .iter()
         .enumerate()
@@ -122,41 +127,47 @@ pub fn draw(rows: &[Row], title: &str, out: &Path) -> anyhow::Result<()> {
         .collect();
     let top_rate = sat.iter().map(|(_, v)| *v).fold(1.0, f64::max) * 1.2;
     let m = targets.len().max(1);
-    let mut chart = ChartBuilder::on(&bottom)
+    let mut chart = ChartBuilder::on(area)
         .caption("saturation throughput (req/s at p99 within bound, no errors; higher is better)", (FAMILY, 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d(-0.5f64..(m as f64 - 0.5), 0f64..top_rate)
         .map_err(err)?;
-    let tnames = targets.clone();
     chart
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(m)
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 {
-                tnames.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .x_label_formatter(&|x| category(targets, *x))
         .y_desc("req/s")
         .y_label_formatter(&|v| format!("{v:.0}"))
         .label_style((FAMILY, 15))
         .draw()
         .map_err(err)?;
     chart
-        .draw_series(sat.iter().map(|&(t, v)| {
-            Rectangle::new([(t as f64 - 0.3, 0.0), (t as f64 + 0.3, v)], PALETTE[t.min(PALETTE.len() - 1)].filled())
-        }))
+        .draw_series(
+            sat.iter().map(|&(t, v)| Rectangle::new([(t as f64 - 0.3, 0.0), (t as f64 + 0.3, v)], color(t).filled())),
+        )
         .map_err(err)?;
     chart
         .draw_series(sat.iter().map(|&(t, v)| {
             Text::new(format!("{v:.0}"), (t as f64 - 0.1, v + top_rate * 0.07), (FAMILY, 16).into_font())
         }))
         .map_err(err)?;
-    root.present().map_err(err)?;
     Ok(())
+}
+
+/// The label of category axis position `x`: the name at a whole index, nothing between.
+fn category(names: &[String], x: f64) -> String {
+    let i = x.round();
+    if (x - i).abs() < 1e-6 && i >= 0.0 {
+        names.get(i as usize).cloned().unwrap_or_default()
+    } else {
+        String::new()
+    }
+}
+
+/// The colour of the `t`-th target (the last one repeats past the palette's end).
+fn color(t: usize) -> RGBColor {
+    PALETTE[t.min(PALETTE.len() - 1)]
 }

@@ -24,3 +24,4 @@ pub mod schema;
 pub mod search;
 pub mod send;
 pub mod summary;
+pub mod tally;

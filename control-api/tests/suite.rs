@@ -2,6 +2,9 @@
 //! file, which keeps the debug build small enough for CI's disk. Each file below is a
 //! module; nextest names its tests `<file>::<test>` and runs each in its own process.
 
+mod analytics_rows;
+
+mod analytics_browser;
 mod analytics_clickhouse;
 mod analytics_sql_compat;
 mod jobs_sql_compat;

@@ -10,178 +10,25 @@
 //!    `SYSTEM SYNC REPLICA` both replicas hold exactly the same request ids.
 //! 2. `sy_2x1` (two shards, one replica each): two gateways, every request exactly once
 //!    across the shards, and no request id on both.
+//!
+//! The gateway child processes (`records_cluster/gateway.rs`) and the load
+//! (`records_cluster/load.rs`) are submodules, so every test keeps its `records_cluster::` name.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use switchyard_testkit::clickhouse::{metric, records_total, unique_db, Ch, ClickHouseCluster};
-use switchyard_testkit::control::{admin_yaml, ADMIN};
-use switchyard_testkit::process::Served;
+use switchyard_testkit::control::ADMIN;
 use switchyard_testkit::{client, eventually};
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
-const FSYNC_INTERVAL_MS: u64 = 50;
-const CLIENTS_PER_GATEWAY: usize = 2;
-/// Pause between one client's requests (steady, closed-loop load).
-const THINK: Duration = Duration::from_millis(15);
+mod gateway;
+mod load;
+
+use gateway::Gateway;
+use load::Load;
+
 const GROUP_TABLE: &str = "inferences_g";
-
-/// One `switchyard serve` with its own directory (config, spool, SQLite state).
-struct Gateway {
-    served: Option<Served>,
-    /// `http://<data>`; `None` while it is down or paused.
-    data: Arc<Mutex<Option<String>>>,
-    admin: String,
-    config: PathBuf,
-    dir: tempfile::TempDir,
-}
-
-impl Gateway {
-    async fn start(ch_url: &str, db: &str, cluster: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = dir.path().join("switchyard.yaml");
-        std::fs::write(&config, yaml(ch_url, db, cluster, &dir.path().join("spool"))).expect("write config");
-        let mut g = Self { served: None, data: Arc::new(Mutex::new(None)), admin: String::new(), config, dir };
-        g.serve().await;
-        g
-    }
-
-    async fn serve(&mut self) {
-        let mut served = Served::spawn(
-            BIN,
-            &["serve", "--config", self.config.to_str().expect("utf-8")],
-            self.dir.path(),
-            // One master key for both gateways: feedback sent to one verifies request ids
-            // the other signed.
-            &[("RUST_LOG", "info"), ("SWITCHYARD_MASTER_KEY", &"55".repeat(32))],
-        );
-        let (data, admin) = served.serving().await;
-        self.admin = format!("http://{admin}");
-        *self.data.lock().expect("lock") = Some(format!("http://{data}"));
-        self.served = Some(served);
-    }
-
-    async fn metrics(&self) -> String {
-        let r = client().get(format!("{}/metrics", self.admin)).send().await.expect("metrics");
-        r.text().await.expect("metrics text")
-    }
-
-    /// Pauses its clients, lets the last records reach the spool file, SIGKILLs it and
-    /// starts it again on the same spool; returns how long it was down.
-    async fn crash_and_restart(&mut self) -> Duration {
-        *self.data.lock().expect("lock") = None;
-        tokio::time::sleep(Duration::from_millis(FSYNC_INTERVAL_MS + 350)).await;
-        let served = self.served.take().expect("serving");
-        let down = Instant::now();
-        served.signal("-KILL");
-        drop(served);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        self.serve().await;
-        down.elapsed()
-    }
-
-    /// The last `n` lines of its log (for a failure's message).
-    fn log_tail(&self, n: usize) -> String {
-        let log = self.served.as_ref().map(Served::stderr).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(n)..].join("\n")
-    }
-
-    async fn stop(mut self) {
-        if let Some(s) = self.served.take() {
-            let (status, _, stderr) = s.terminate().await;
-            assert!(status.success(), "gateway exits cleanly: {stderr}");
-        }
-    }
-}
-
-fn yaml(ch_url: &str, db: &str, cluster: &str, spool: &Path) -> String {
-    format!(
-        r#"listen: 127.0.0.1:0
-admin_listen: 127.0.0.1:0
-providers:
-  mock: {{ kind: mock, latency_ms: 1 }}
-groups:
-  g:
-    members:
-      - {{ name: champ, role: champion, provider: mock, weight: 80 }}
-      - {{ name: chall, role: challenger, provider: mock, weight: 20 }}
-records:
-  clickhouse: {{ url: "{ch_url}", database: {db}, cluster: {cluster} }}
-  spool: {{ dir: "{}", fsync_interval_ms: {FSYNC_INTERVAL_MS} }}
-  batch: {{ max_delay_ms: 100 }}
-{}"#,
-        spool.display(),
-        admin_yaml()
-    )
-}
-
-/// Closed-loop load on every gateway until `stop`; answered request ids go to `done`.
-struct Load {
-    stop: Arc<AtomicBool>,
-    done: Arc<Mutex<Vec<String>>>,
-    failed: Arc<Mutex<u64>>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(gateways: &[Gateway]) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let done = Arc::new(Mutex::new(Vec::new()));
-        let failed = Arc::new(Mutex::new(0));
-        let mut tasks = Vec::new();
-        for (gi, g) in gateways.iter().enumerate() {
-            for k in 0..CLIENTS_PER_GATEWAY {
-                let (stop, done, failed, target) = (stop.clone(), done.clone(), failed.clone(), g.data.clone());
-                tasks.push(tokio::spawn(async move {
-                    let c = client();
-                    let mut i = gi + k;
-                    while !stop.load(Ordering::Relaxed) {
-                        let Some(base) = target.lock().expect("lock").clone() else {
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                            continue;
-                        };
-                        let body = if i % 3 == 0 {
-                            switchyard_testkit::chat_stream("g")
-                        } else {
-                            switchyard_testkit::chat("g")
-                        };
-                        i += 1;
-                        let outcome = async {
-                            let r = c.post(format!("{base}/v1/chat/completions")).body(body).send().await.ok()?;
-                            let id = r.headers().get("x-switchyard-request-id")?.to_str().ok()?.to_owned();
-                            (r.status() == 200).then_some(())?;
-                            r.bytes().await.ok()?;
-                            Some(id)
-                        };
-                        match outcome.await {
-                            Some(id) => done.lock().expect("lock").push(id),
-                            None => {
-                                *failed.lock().expect("lock") += 1;
-                                tokio::time::sleep(Duration::from_millis(20)).await;
-                            }
-                        }
-                        tokio::time::sleep(THINK).await;
-                    }
-                }));
-            }
-        }
-        Self { stop, done, failed, tasks }
-    }
-
-    async fn finish(self) -> (Vec<String>, u64) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.tasks {
-            t.await.expect("client task");
-        }
-        let done = std::mem::take(&mut *self.done.lock().expect("lock"));
-        let failed = *self.failed.lock().expect("lock");
-        (done, failed)
-    }
-}
 
 /// Distinct request ids of `table` on the server of `ch`.
 async fn ids(ch: &Ch, db: &str, table: &str) -> HashSet<String> {

@@ -3,6 +3,7 @@
 //! module; nextest names its tests `<file>::<test>` and runs each in its own process.
 
 mod deploy;
+mod jobs;
 
 mod assignment;
 mod bad_input;
@@ -34,6 +35,7 @@ mod deploy_prometheus;
 mod explain_shap;
 mod feedback_scope;
 mod h2_abuse;
+mod jobs_api;
 mod jobs_loop;
 mod jobs_restart;
 mod jobs_states;

@@ -101,40 +101,36 @@ impl FakeUpstream {
             headers: parts.headers.clone(),
             body: json,
         });
-        let chunk = |i: u32| {
-            Bytes::from(format!(
-                "data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"{model}\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"t{i}\"}}}}]}}\n\n"
-            ))
-        };
-        let usage_chunk = Bytes::from(format!(
-            "data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"{model}\",\"choices\":[],\"usage\":{{\"prompt_tokens\":3,\"completion_tokens\":5,\"total_tokens\":8}}}}\n\n"
-        ));
         if parts.uri.path().ends_with("/embeddings") {
-            let body = format!(
-                r#"{{"object":"list","model":"{model}","data":[{{"object":"embedding","index":0,"embedding":[0.25,-0.5,1.0]}}],"usage":{{"prompt_tokens":3,"total_tokens":3}}}}"#
-            );
-            return full(StatusCode::OK, "application/json", &body);
+            return embeddings(&model);
         }
-        match model.as_str() {
-            "stream" => {
-                sse(vec![Ok(chunk(0)), Ok(chunk(1)), Ok(usage_chunk), Ok(Bytes::from_static(b"data: [DONE]\n\n"))])
-            }
+        self.streamed(&model)
+            .or_else(|| failed(&model, &parts.headers))
+            .or_else(|| echoed(&model, &parts.headers))
+            .unwrap_or_else(|| completion(&model))
+    }
+
+    /// The SSE answers (`stream`, `gated-stream`, `reset-stream`, `stall-stream`,
+    /// `slow-stream`); `None` for another model.
+    fn streamed(&self, model: &str) -> Option<Response<BoxBody>> {
+        let answer = match model {
+            "stream" => sse(vec![Ok(chunk(model, 0)), Ok(chunk(model, 1)), Ok(usage_chunk(model)), Ok(done())]),
             "gated-stream" => {
                 let gate = self.gate.clone();
                 let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-                let first = chunk(0);
+                let (first, usage) = (chunk(model, 0), usage_chunk(model));
                 tokio::spawn(async move {
                     let _ = tx.send(Ok(first)).await;
                     gate.notified().await;
-                    let _ = tx.send(Ok(usage_chunk)).await;
-                    let _ = tx.send(Ok(Bytes::from_static(b"data: [DONE]\n\n"))).await;
+                    let _ = tx.send(Ok(usage)).await;
+                    let _ = tx.send(Ok(done())).await;
                 });
                 sse_from(rx)
             }
             "reset-stream" => {
                 // The error comes after the first chunk has been flushed to the gateway.
                 let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-                let first = chunk(0);
+                let first = chunk(model, 0);
                 tokio::spawn(async move {
                     let _ = tx.send(Ok(first)).await;
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -144,7 +140,7 @@ impl FakeUpstream {
             }
             "stall-stream" => {
                 let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-                let first = chunk(0);
+                let first = chunk(model, 0);
                 tokio::spawn(async move {
                     let _ = tx.send(Ok(first)).await;
                     tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -154,73 +150,125 @@ impl FakeUpstream {
             }
             "slow-stream" => {
                 let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-                let chunks: Vec<Bytes> = (0..5).map(chunk).collect();
+                let chunks: Vec<Bytes> = (0..5).map(|i| chunk(model, i)).collect();
+                let usage = usage_chunk(model);
                 tokio::spawn(async move {
                     for c in chunks {
                         let _ = tx.send(Ok(c)).await;
                         tokio::time::sleep(Duration::from_millis(150)).await;
                     }
-                    let _ = tx.send(Ok(usage_chunk)).await;
-                    let _ = tx.send(Ok(Bytes::from_static(b"data: [DONE]\n\n"))).await;
+                    let _ = tx.send(Ok(usage)).await;
+                    let _ = tx.send(Ok(done())).await;
                 });
                 sse_from(rx)
             }
-            "non-json" => full(StatusCode::OK, "text/html", "<html>502 Bad Gateway</html>"),
-            "error-500" => full(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "application/json",
-                r#"{"error":{"message":"boom","type":"server_error"}}"#,
-            ),
-            "error-429" => full(
-                StatusCode::TOO_MANY_REQUESTS,
-                "application/json",
-                r#"{"error":{"message":"slow down","type":"rate_limit"}}"#,
-            ),
-            "error-400" => full(
-                StatusCode::BAD_REQUEST,
-                "application/json",
-                r#"{"error":{"message":"messages is required","type":"invalid_request_error"}}"#,
-            ),
-            "echo-400" => full(
-                StatusCode::BAD_REQUEST,
-                "application/json",
-                &format!(
-                    r#"{{"error":{{"message":"bad request; you sent Authorization: {}","type":"invalid_request_error"}}}}"#,
-                    auth(&parts.headers)
-                ),
-            ),
-            "echo-ok" => full(
-                StatusCode::OK,
-                "application/json",
-                &format!(
-                    r#"{{"id":"x","object":"chat.completion","model":"echo-ok","choices":[{{"index":0,"message":{{"role":"assistant","content":"you sent {}"}},"finish_reason":"stop"}}],"usage":{{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}}}}"#,
-                    auth(&parts.headers)
-                ),
-            ),
-            "echo-stream" => {
-                let echoed = Bytes::from(format!(
-                    "data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"echo-stream\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"you sent {}\"}}}}]}}\n\n",
-                    auth(&parts.headers)
-                ));
-                sse(vec![Ok(echoed), Ok(usage_chunk), Ok(Bytes::from_static(b"data: [DONE]\n\n"))])
-            }
-            "error-401" => {
-                let key = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-                full(
-                    StatusCode::UNAUTHORIZED,
-                    "application/json",
-                    &format!(r#"{{"error":{{"message":"Incorrect API key provided: {key}"}}}}"#),
-                )
-            }
-            _ => full(
-                StatusCode::OK,
-                "application/json",
-                &format!(
-                    r#"{{"id":"x","object":"chat.completion","model":"{model}","choices":[{{"index":0,"message":{{"role":"assistant","content":"hello"}},"finish_reason":"stop"}}],"usage":{{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}}}}"#
-                ),
-            ),
-        }
+            _ => return None,
+        };
+        Some(answer)
     }
+}
+
+/// The failures (`non-json`, `error-500`, `error-429`, `error-400`, `error-401`); `None`
+/// for another model.
+fn failed(model: &str, headers: &HeaderMap) -> Option<Response<BoxBody>> {
+    let answer = match model {
+        "non-json" => full(StatusCode::OK, "text/html", "<html>502 Bad Gateway</html>"),
+        "error-500" => full(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "application/json",
+            r#"{"error":{"message":"boom","type":"server_error"}}"#,
+        ),
+        "error-429" => full(
+            StatusCode::TOO_MANY_REQUESTS,
+            "application/json",
+            r#"{"error":{"message":"slow down","type":"rate_limit"}}"#,
+        ),
+        "error-400" => full(
+            StatusCode::BAD_REQUEST,
+            "application/json",
+            r#"{"error":{"message":"messages is required","type":"invalid_request_error"}}"#,
+        ),
+        "error-401" => {
+            let key = auth(headers);
+            full(
+                StatusCode::UNAUTHORIZED,
+                "application/json",
+                &format!(r#"{{"error":{{"message":"Incorrect API key provided: {key}"}}}}"#),
+            )
+        }
+        _ => return None,
+    };
+    Some(answer)
+}
+
+/// The answers that quote the request's `authorization` header back (`echo-400`,
+/// `echo-ok`, `echo-stream`); `None` for another model.
+fn echoed(model: &str, headers: &HeaderMap) -> Option<Response<BoxBody>> {
+    let answer = match model {
+        "echo-400" => full(
+            StatusCode::BAD_REQUEST,
+            "application/json",
+            &format!(
+                r#"{{"error":{{"message":"bad request; you sent Authorization: {}","type":"invalid_request_error"}}}}"#,
+                auth(headers)
+            ),
+        ),
+        "echo-ok" => full(
+            StatusCode::OK,
+            "application/json",
+            &format!(
+                r#"{{"id":"x","object":"chat.completion","model":"echo-ok","choices":[{{"index":0,"message":{{"role":"assistant","content":"you sent {}"}},"finish_reason":"stop"}}],"usage":{{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}}}}"#,
+                auth(headers)
+            ),
+        ),
+        "echo-stream" => {
+            let echoed = Bytes::from(format!(
+                "data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"echo-stream\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"you sent {}\"}}}}]}}\n\n",
+                auth(headers)
+            ));
+            sse(vec![Ok(echoed), Ok(usage_chunk(model)), Ok(done())])
+        }
+        _ => return None,
+    };
+    Some(answer)
+}
+
+/// A chat completion with usage 3/5 (`ok` and every model no other answer claims).
+fn completion(model: &str) -> Response<BoxBody> {
+    full(
+        StatusCode::OK,
+        "application/json",
+        &format!(
+            r#"{{"id":"x","object":"chat.completion","model":"{model}","choices":[{{"index":0,"message":{{"role":"assistant","content":"hello"}},"finish_reason":"stop"}}],"usage":{{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}}}}"#
+        ),
+    )
+}
+
+/// An embeddings list: one 3-value vector, usage 3.
+fn embeddings(model: &str) -> Response<BoxBody> {
+    let body = format!(
+        r#"{{"object":"list","model":"{model}","data":[{{"object":"embedding","index":0,"embedding":[0.25,-0.5,1.0]}}],"usage":{{"prompt_tokens":3,"total_tokens":3}}}}"#
+    );
+    full(StatusCode::OK, "application/json", &body)
+}
+
+/// SSE chunk `i` of a streamed completion: content `t<i>`.
+fn chunk(model: &str, i: u32) -> Bytes {
+    Bytes::from(format!(
+        "data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"{model}\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"t{i}\"}}}}]}}\n\n"
+    ))
+}
+
+/// The last SSE chunk of a streamed completion: no choices, usage 3/5.
+fn usage_chunk(model: &str) -> Bytes {
+    Bytes::from(format!(
+        "data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"{model}\",\"choices\":[],\"usage\":{{\"prompt_tokens\":3,\"completion_tokens\":5,\"total_tokens\":8}}}}\n\n"
+    ))
+}
+
+/// The SSE end marker.
+fn done() -> Bytes {
+    Bytes::from_static(b"data: [DONE]\n\n")
 }
 
 /// The request's `authorization` header as text (empty when absent).

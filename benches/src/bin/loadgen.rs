@@ -42,6 +42,7 @@ use switchyard_benches::request::chat_body;
 use switchyard_benches::schema::{Probe, ProcessStats, RunReport};
 use switchyard_benches::search::Search;
 use switchyard_benches::send::{connect, one, Conns, Sample};
+use switchyard_benches::tally::Tally;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 
@@ -124,98 +125,92 @@ impl Ctx {
         let start = Instant::now() + Duration::from_millis(20);
         let measured_start = start + interval.mul_f64(warm as f64);
         let (tx, mut rx) = mpsc::unbounded_channel::<(bool, Sample)>();
-        // Pacing runs on its own thread with nanosleep (~60 us precision) rather than on
-        // tokio's 1 ms timer wheel, so requests leave close to their due time; whatever
-        // lag remains is measured (`send_lag_us`) and counted in the latency.
-        let producer = {
-            let (conns, slots, timeout) = (self.conns.clone(), self.slots.clone(), self.timeout);
-            let (uri, host, payload) = (self.uri.clone(), self.host.clone(), self.payload.clone());
-            let runtime = tokio::runtime::Handle::current();
-            let start = start.into_std();
-            std::thread::spawn(move || {
-                for i in 0..total {
-                    let due = start + interval.mul_f64(i as f64);
-                    let now = std::time::Instant::now();
-                    if due > now {
-                        std::thread::sleep(due - now);
-                    }
-                    let (conns, slots, tx) = (conns.clone(), slots.clone(), tx.clone());
-                    let (uri, host, payload) = (uri.clone(), host.clone(), payload.clone());
-                    runtime.spawn(async move {
-                        let due = Instant::from_std(due);
-                        let lag = due.elapsed();
-                        let work = one(&conns, &slots, uri, &host, payload, due);
-                        let mut sample = match tokio::time::timeout_at(due + timeout, work).await {
-                            Ok(s) => s,
-                            Err(_) => Sample {
-                                ok: false,
-                                timed_out: true,
-                                latency: due.elapsed(),
-                                ttfb: due.elapsed(),
-                                send_lag: lag,
-                                overhead_us: None,
-                                inside_us: None,
-                                error: Some("timeout".into()),
-                            },
-                        };
-                        sample.send_lag = lag;
-                        let _ = tx.send((i >= warm, sample));
-                    });
-                }
-            })
-        };
+        let producer = self.pace(start, interval, total, warm, tx);
         tokio::time::sleep_until(measured_start).await;
         let before = self.snapshots().await?;
-        let mut latency = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
-        let mut ttfb = latency.clone();
-        let mut overhead = latency.clone();
-        let mut outside = latency.clone();
-        let mut send_lag = latency.clone();
-        let (mut requests, mut ok, mut errors, mut timeouts) = (0u64, 0u64, 0u64, 0u64);
-        let mut error_sample = None;
-        let mut first_done: Option<Instant> = None;
-        let mut last_done = measured_start;
+        let mut tally = Tally::new(measured_start)?;
         let mut received = 0u64;
         while received < total {
             let Some((measured, s)) = rx.recv().await else { break };
             received += 1;
-            if !measured {
-                continue;
-            }
-            requests += 1;
-            send_lag.saturating_record(s.send_lag.as_micros() as u64);
-            if !s.ok {
-                errors += 1;
-                timeouts += u64::from(s.timed_out);
-                if error_sample.is_none() {
-                    error_sample = s.error;
-                }
-                continue;
-            }
-            ok += 1;
-            last_done = Instant::now();
-            first_done.get_or_insert(last_done);
-            latency.saturating_record(s.latency.as_micros() as u64);
-            ttfb.saturating_record(s.ttfb.as_micros() as u64);
-            if let Some(o) = s.overhead_us {
-                overhead.saturating_record(o.max(1));
-            }
-            if let Some(i) = s.inside_us {
-                outside.saturating_record((s.ttfb.as_micros() as u64).saturating_sub(i).max(1));
+            if measured {
+                tally.record(s);
             }
         }
         producer.join().map_err(|_| anyhow::anyhow!("pacing thread panicked"))?;
         let after = self.snapshots().await?;
-        // Completion rate between the first and the last measured success: the latency
-        // of the first request does not dilute it, a backlog that drains late does.
-        let achieved = match first_done {
-            Some(first) if ok > 1 && last_done > first => {
-                (ok - 1) as f64
-                    / last_done.duration_since(first).as_secs_f64().max(duration * (ok - 1) as f64 / ok as f64)
+        let achieved = tally.achieved(duration);
+        let cpu = self.target_stats(&before, &after, tally.ok, peak_reset);
+        let aux_cpu_s = self
+            .aux
+            .iter()
+            .zip(before.1.iter().zip(after.1.iter()))
+            .map(|((name, _), (b, a))| (name.clone(), procstat::cpu_seconds(b, a, self.ticks_per_s)))
+            .collect();
+        let loadgen_cpu_s = procstat::cpu_seconds(&before.2, &after.2, self.ticks_per_s);
+        Ok(Outcome {
+            offered: rate,
+            duration_s: duration,
+            requests: tally.requests,
+            errors: tally.errors,
+            timeouts: tally.timeouts,
+            error_sample: tally.error_sample,
+            achieved,
+            latency: tally.latency,
+            ttfb: tally.ttfb,
+            overhead: tally.overhead,
+            outside: tally.outside,
+            send_lag: tally.send_lag,
+            cpu,
+            aux_cpu_s,
+            loadgen_cpu_s,
+        })
+    }
+
+    /// Starts the pacing thread: request `i` is sent at `start + i * interval` with its
+    /// deadline `timeout` later, and its sample goes to `tx`, measured from request `warm` on.
+    ///
+    /// Pacing runs on its own thread with nanosleep (~60 us precision) rather than on
+    /// tokio's 1 ms timer wheel, so requests leave close to their due time; whatever
+    /// lag remains is measured (`send_lag_us`) and counted in the latency.
+    fn pace(
+        &self,
+        start: Instant,
+        interval: Duration,
+        total: u64,
+        warm: u64,
+        tx: mpsc::UnboundedSender<(bool, Sample)>,
+    ) -> std::thread::JoinHandle<()> {
+        let (conns, slots, timeout) = (self.conns.clone(), self.slots.clone(), self.timeout);
+        let (uri, host, payload) = (self.uri.clone(), self.host.clone(), self.payload.clone());
+        let runtime = tokio::runtime::Handle::current();
+        let start = start.into_std();
+        std::thread::spawn(move || {
+            for i in 0..total {
+                let due = start + interval.mul_f64(i as f64);
+                let now = std::time::Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+                let (conns, slots, tx) = (conns.clone(), slots.clone(), tx.clone());
+                let (uri, host, payload) = (uri.clone(), host.clone(), payload.clone());
+                runtime.spawn(async move {
+                    let due = Instant::from_std(due);
+                    let lag = due.elapsed();
+                    let work = one(&conns, &slots, uri, &host, payload, due);
+                    let mut sample =
+                        tokio::time::timeout_at(due + timeout, work).await.unwrap_or_else(|_| Sample::timeout(due));
+                    sample.send_lag = lag;
+                    let _ = tx.send((i >= warm, sample));
+                });
             }
-            _ => ok as f64 / duration,
-        };
-        let cpu = match (self.watch, &before.0, &after.0) {
+        })
+    }
+
+    /// The target tree's CPU between two snapshots (`ok`: the successes it served) and its
+    /// peak RSS; `None` without `--watch-pid`.
+    fn target_stats(&self, before: &Snapshots, after: &Snapshots, ok: u64, peak_reset: bool) -> Option<ProcessStats> {
+        match (self.watch, &before.0, &after.0) {
             (Some(pid), Some(b), Some(a)) => {
                 let cpu_s = procstat::cpu_seconds(b, a, self.ticks_per_s);
                 Some(ProcessStats {
@@ -227,34 +222,9 @@ impl Ctx {
                 })
             }
             _ => None,
-        };
-        let aux_cpu_s = self
-            .aux
-            .iter()
-            .zip(before.1.iter().zip(after.1.iter()))
-            .map(|((name, _), (b, a))| (name.clone(), procstat::cpu_seconds(b, a, self.ticks_per_s)))
-            .collect();
-        let loadgen_cpu_s = procstat::cpu_seconds(&before.2, &after.2, self.ticks_per_s);
-        Ok(Outcome {
-            offered: rate,
-            duration_s: duration,
-            requests,
-            errors,
-            timeouts,
-            error_sample,
-            achieved,
-            latency,
-            ttfb,
-            overhead,
-            outside,
-            send_lag,
-            cpu,
-            aux_cpu_s,
-            loadgen_cpu_s,
-        })
+        }
     }
 
-    /// CPU snapshots of (target tree, aux trees, this process), off the runtime thread.
     /// Waits until one request is answered within a second (or `max_s` passed); returns
     /// the seconds waited.
     async fn settle(&self, max_s: f64) -> f64 {
@@ -272,6 +242,7 @@ impl Ctx {
         started.elapsed().as_secs_f64()
     }
 
+    /// CPU snapshots of (target tree, aux trees, this process), off the runtime thread.
     async fn snapshots(&self) -> anyhow::Result<Snapshots> {
         let (watch, aux) = (self.watch, self.aux.iter().map(|(_, p)| *p).collect::<Vec<_>>());
         Ok(tokio::task::spawn_blocking(move || {
