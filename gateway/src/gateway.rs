@@ -7,6 +7,7 @@
 //! queue.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,6 +81,8 @@ pub struct Startup {
     pub registry: Registry,
     /// Whether this process runs records retention now (replicas: the `retention` lease).
     pub retention_gate: RetentionGate,
+    /// Data-plane worker threads, each with its own runtime ([`listen::cores`]).
+    pub workers: NonZeroUsize,
 }
 
 /// A running gateway.
@@ -109,6 +112,7 @@ impl Gateway {
             log: Arc::new(MemoryLog::default()),
             registry: Registry::new(),
             retention_gate: RetentionGate::default(),
+            workers: listen::cores::default_workers(),
         };
         Self::start_with(startup, |_| None).await
     }
@@ -120,7 +124,7 @@ impl Gateway {
         startup: Startup,
         mount: impl FnOnce(&MountContext) -> Option<admin::AdminService>,
     ) -> Result<Self, StartError> {
-        let Startup { source, log, registry, retention_gate } = startup;
+        let Startup { source, log, registry, retention_gate, workers } = startup;
         let base_dir = source.base_dir();
         let store = load_store(source, &registry, log).await?;
         let table = store.current();
@@ -160,13 +164,23 @@ impl Gateway {
         proxy::limit::keep_current(&store, shared.limits.clone(), stop.clone());
         let (drained_tx, drained) = mpsc::channel(1);
         let data_shared = shared.clone();
-        let data_task = tokio::spawn(listen::serve(
+        let data_stopped = listen::cores::spawn(
+            workers,
             data,
-            options.clone(),
+            &options,
             move |req| proxy::handle(data_shared.clone(), req),
-            stop.clone(),
-            drained_tx.clone(),
-        ));
+            &stop,
+            &drained_tx,
+        )
+        .map_err(|source| StartError::Io { what: "data-plane workers".into(), source })?;
+        let mut tasks: Vec<JoinHandle<()>> = data_stopped
+            .into_iter()
+            .map(|stopped| {
+                tokio::spawn(async move {
+                    let _ = stopped.await;
+                })
+            })
+            .collect();
         let (admin_shared, admin_registry) = (shared.clone(), registry.clone());
         let admin_task = tokio::spawn(listen::serve(
             admin,
@@ -177,7 +191,7 @@ impl Gateway {
         ));
         shared.ready.store(true, Ordering::Relaxed);
         tracing::info!(%data_addr, %admin_addr, version = table.version, groups = cfg.groups.len(), "switchyard serving");
-        let tasks = vec![data_task, admin_task];
+        tasks.push(admin_task);
         Ok(Self { data_addr, admin_addr, shared, registry, shutdown, drained, tasks, records })
     }
 

@@ -7,6 +7,8 @@
 //! bounds the wait for response headers and classifies failures as connect errors,
 //! timeouts or resets.
 //!
+//! Each data-plane worker has its own pools ([`crate::listen::cores`]).
+//!
 //! Invariants: clones share pools; a provider with `ca_file`, `pool_max_idle_per_host` or
 //! `max_in_flight` gets its own pools (built with its table, so a reload rebuilds them);
 //! the `max_in_flight` slot is held until the response body is finished or dropped.
@@ -30,6 +32,7 @@ use pin_project_lite::pin_project;
 use switchyard_config::Timeouts;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::listen::cores;
 use crate::providers::{UpstreamBody, UpstreamFailure};
 
 /// Idle pooled connections are closed after this.
@@ -48,10 +51,18 @@ pub struct UpstreamClient {
 struct Inner {
     tls: rustls::ClientConfig,
     max_idle: usize,
-    /// One client per connect timeout (ms).
-    clients: RwLock<HashMap<u64, Hyper>>,
+    /// Pools per data-plane worker ([`cores::current`]), the last one for every other
+    /// thread: a pooled connection's task runs on the worker that opened it, so a worker
+    /// that used another's connections would wake that worker's thread for every read.
+    pools: Box<[Pools]>,
     slots: Option<Arc<Semaphore>>,
 }
+
+/// One client per connect timeout (ms), on its own cache line: each worker takes only
+/// its own lock.
+#[repr(align(128))]
+#[derive(Default)]
+struct Pools(RwLock<HashMap<u64, Hyper>>);
 
 pin_project! {
     /// An upstream body holding a `max_in_flight` slot until it ends or is dropped.
@@ -83,7 +94,7 @@ impl UpstreamClient {
             inner: Arc::new(Inner {
                 tls,
                 max_idle,
-                clients: RwLock::default(),
+                pools: (0..=cores::default_workers().get()).map(|_| Pools::default()).collect(),
                 slots: slots.map(|n| Arc::new(Semaphore::new(n))),
             }),
         }
@@ -118,10 +129,13 @@ impl UpstreamClient {
 
     fn hyper(&self, connect: Duration) -> Hyper {
         let key = u64::try_from(connect.as_millis()).unwrap_or(u64::MAX);
-        if let Some(c) = self.inner.clients.read().get(&key) {
+        let pools = &self.inner.pools;
+        let shared = pools.len() - 1;
+        let Pools(mine) = &pools[cores::current().map_or(shared, |worker| worker % shared)];
+        if let Some(c) = mine.read().get(&key) {
             return c.clone();
         }
-        let mut clients = self.inner.clients.write();
+        let mut clients = mine.write();
         clients
             .entry(key)
             .or_insert_with(|| {

@@ -3,6 +3,7 @@
 //! with the control API mounted on its admin listener, then this replica's heartbeat.
 //! The command line itself is `main.rs`.
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use prometheus::Registry;
@@ -32,8 +33,14 @@ pub enum ServeError {
     Other(String),
 }
 
-/// Opens the control plane and starts the data plane on `source`.
+/// Opens the control plane and starts the data plane on `source`, with one data-plane
+/// worker per core.
 pub async fn start(source: ConfigSource) -> Result<Running, ServeError> {
+    start_with_workers(source, switchyard_gateway::listen::cores::default_workers()).await
+}
+
+/// [`start`] with `workers` data-plane worker threads.
+pub async fn start_with_workers(source: ConfigSource, workers: NonZeroUsize) -> Result<Running, ServeError> {
     let registry = Registry::new();
     let plane = Arc::new(ControlPlane::open(&source, &registry).await.map_err(|e| match e {
         PlaneError::Config(c) => ServeError::Config(c),
@@ -41,7 +48,7 @@ pub async fn start(source: ConfigSource) -> Result<Running, ServeError> {
     })?);
     let gate = plane.clone();
     let retention_gate = RetentionGate::new(move || gate.holds(LeaseName::Retention));
-    let startup = Startup { source, log: plane.log(), registry, retention_gate };
+    let startup = Startup { source, log: plane.log(), registry, retention_gate, workers };
     let mounted = plane.clone();
     let gateway = Gateway::start_with(startup, move |ctx: &MountContext| {
         let router = switchyard_control_api::mount(Mount {

@@ -19,6 +19,7 @@ mod quickstart;
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 use std::io::Read;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -140,11 +141,14 @@ fn serve(config: Option<PathBuf>, demo_traffic: bool) -> ExitCode {
             }
         }
     };
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = std::env::var("SWITCHYARD_WORKER_THREADS").ok().and_then(|v| v.parse().ok()) {
-        builder.worker_threads(n);
-    }
-    let runtime = match builder.enable_all().build() {
+    // The data plane runs on its own worker threads (one per core unless
+    // SWITCHYARD_WORKER_THREADS says otherwise); this runtime runs the control plane, the
+    // admin listener and background tasks, which are I/O-bound: one worker is enough.
+    let workers = std::env::var("SWITCHYARD_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<NonZeroUsize>().ok())
+        .unwrap_or_else(switchyard_gateway::listen::cores::default_workers);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
         Ok(rt) => rt,
         Err(error) => {
             eprintln!("cannot start the runtime: {error}");
@@ -152,7 +156,7 @@ fn serve(config: Option<PathBuf>, demo_traffic: bool) -> ExitCode {
         }
     };
     let code = runtime.block_on(async {
-        let running = match switchyard::start(source).await {
+        let running = match switchyard::start_with_workers(source, workers).await {
             Ok(r) => r,
             Err(ServeError::Config(err)) => {
                 for p in &err.problems {

@@ -223,3 +223,50 @@ async fn serve_without_config_runs_the_quick_start() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_plane_runs_on_as_many_workers_as_asked_and_drains_them_all() {
+    let fake = FakeUpstream::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spool = dir.path().join("spool");
+    let yaml = format!(
+        "listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\nproviders:\n  fake: {{ kind: openai, base_url: \"{}\" }}\ngroups:\n  g: {{ members: [ {{ name: m, role: champion, provider: fake, model: ok, weight: 1 }} ] }}\nrecords:\n  spool: {{ dir: \"{}\" }}\n",
+        fake.base_url(),
+        spool.display()
+    );
+    let path = dir.path().join("switchyard.yaml");
+    std::fs::write(&path, yaml).expect("write");
+    let mut served = Served::spawn(
+        BIN,
+        &["serve", "--config", path.to_str().expect("utf-8")],
+        dir.path(),
+        &[("SWITCHYARD_WORKER_THREADS", "3")],
+    );
+    let (data, _) = served.serving().await;
+    // Thread names are cut to 15 bytes in /proc: `switchyard-work`.
+    let workers = std::fs::read_dir(format!("/proc/{}/task", served.pid))
+        .expect("tasks")
+        .filter_map(|t| std::fs::read_to_string(t.expect("task").path().join("comm")).ok())
+        .filter(|name| name.starts_with("switchyard-work"))
+        .count();
+    assert_eq!(workers, 3, "SWITCHYARD_WORKER_THREADS=3 runs three data-plane workers");
+
+    // Twelve connections (a client each) at once, five requests on each.
+    let url = format!("http://{data}/v1/chat/completions");
+    let sent = futures_util::future::join_all((0..12).map(|_| {
+        let (c, url) = (client(), url.clone());
+        async move {
+            let mut ok = 0;
+            for _ in 0..5 {
+                let resp = c.post(&url).body(chat("g")).send().await.expect("send");
+                ok += usize::from(resp.status() == 200 && !resp.bytes().await.expect("body").is_empty());
+            }
+            ok
+        }
+    }))
+    .await;
+    assert_eq!(sent.iter().sum::<usize>(), 60, "every request answered: {sent:?}");
+    let (status, _, stderr) = served.terminate().await;
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(spool_records(&spool).len(), 60, "every worker's requests recorded before exit");
+}

@@ -23,6 +23,7 @@
 //! gone when its receiver closes.
 
 mod conn;
+pub mod cores;
 pub mod tls;
 pub mod tls_reload;
 

@@ -1,0 +1,85 @@
+//! The data plane's runtimes: one single-threaded tokio runtime per worker thread, all
+//! accepting on the same listening socket (the nginx and pingora model).
+//!
+//! A connection is accepted by whichever worker's `epoll` wakes first (a busy worker takes
+//! fewer) and is served on that worker for its whole life: its request phases, the tasks it
+//! spawns (shadows, explainer calls), its timers, and — through [`current`] — the
+//! upstream connections it uses ([`crate::upstream`] keeps one pool per worker). Nothing
+//! on a request's way hands work to another thread, so a request costs no cross-thread
+//! wake-up; a work-stealing runtime spent several per request (futex wake-ups as workers
+//! parked and stole, measured in the issue 19 note).
+//!
+//! Each worker thread lives until the [`Phase`] sender is dropped: after its accept loop
+//! stops it keeps running its connections (they drain with the rest) and the tasks they
+//! spawned.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::io;
+use std::num::NonZeroUsize;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::{serve, ListenOptions, Phase};
+
+thread_local! {
+    /// This thread's worker index, on the data plane's worker threads.
+    static WORKER: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// The index of the data-plane worker running this thread (`None` elsewhere: the control
+/// plane's runtime, tests' runtimes).
+pub fn current() -> Option<usize> {
+    WORKER.with(Cell::get)
+}
+
+/// How many data-plane workers to run when not told: one per core this process may use.
+pub fn default_workers() -> NonZeroUsize {
+    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
+}
+
+/// Starts `workers` threads, each serving `listener` with `handler` on its own runtime.
+/// Returns one receiver per worker that resolves when its accept loop has stopped.
+pub fn spawn<H, F, B>(
+    workers: NonZeroUsize,
+    listener: TcpListener,
+    options: &ListenOptions,
+    handler: H,
+    shutdown: &watch::Receiver<Phase>,
+    drained: &mpsc::Sender<()>,
+) -> io::Result<Vec<oneshot::Receiver<()>>>
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<B>> + Send + 'static,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let listener = listener.into_std()?;
+    let mut stopped = Vec::with_capacity(workers.get());
+    for index in 0..workers.get() {
+        let socket = listener.try_clone()?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let (options, handler, shutdown, drained) =
+            (options.clone(), handler.clone(), shutdown.clone(), drained.clone());
+        let (done, stopped_rx) = oneshot::channel();
+        std::thread::Builder::new().name(format!("switchyard-worker-{index}")).spawn(move || {
+            WORKER.with(|w| w.set(Some(index)));
+            runtime.block_on(async move {
+                let Ok(listener) = TcpListener::from_std(socket) else {
+                    tracing::error!(worker = index, "cannot register the listening socket");
+                    return;
+                };
+                serve(listener, options, handler, shutdown.clone(), drained).await;
+                let _ = done.send(());
+                // Keep serving this worker's connections and tasks until the gateway is gone.
+                let mut shutdown = shutdown;
+                while shutdown.changed().await.is_ok() {}
+            });
+        })?;
+        stopped.push(stopped_rx);
+    }
+    Ok(stopped)
+}
