@@ -4,7 +4,7 @@
 //! showing anywhere, and a tenant's token sees and makes only its tenant's jobs.
 
 use serde_json::{json, Value};
-use switchyard_testkit::control::{ADMIN, VIEWER};
+use switchyard_testkit::control::{get_json, ADMIN, VIEWER};
 use switchyard_testkit::finetune_fake::FineTuneFake;
 use switchyard_testkit::{client, TestGateway};
 
@@ -37,8 +37,7 @@ async fn bad_requests_are_refused_with_their_paths() {
     }
     assert_eq!(send(VIEWER, file_job(true)).await.0, 403);
     assert_eq!(c.get(format!("{url}/nope")).bearer_auth(VIEWER).send().await.expect("send").status(), 404);
-    let list: Value =
-        c.get(format!("{url}?state=bogus")).bearer_auth(VIEWER).send().await.expect("send").json().await.expect("json");
+    let list: Value = get_json(&c, format!("{url}?state=bogus"), VIEWER).await;
     assert!(list["error"]["message"].as_str().expect("message").contains("bogus"));
     let doc: Value =
         reqwest::get(format!("{}/openapi.json", gw.admin)).await.expect("send").json().await.expect("json");
@@ -72,26 +71,10 @@ async fn an_in_house_trainer_on_the_http_contract_trains_and_registers() {
     let rows: usize = trainer.datasets().iter().map(|(_, _, c)| String::from_utf8_lossy(c).lines().count()).sum();
     assert_eq!(rows, 40, "both files uploaded whole");
     let model = j["fine_tuned_model"].as_str().expect("model");
-    let entry: Value = c
-        .get(format!("{}/api/v1/models/inhouse/{model}", gw.admin))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let entry: Value = get_json(&c, format!("{}/api/v1/models/inhouse/{model}", gw.admin), ADMIN).await;
     assert_eq!(entry["training"]["framework"], "http-trainer");
     assert_eq!(entry["metrics"]["accuracy"], 0.91);
-    let events: Value = c
-        .get(format!("{}/api/v1/jobs/{id}/events", gw.admin))
-        .bearer_auth(VIEWER)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let events: Value = get_json(&c, format!("{}/api/v1/jobs/{id}/events", gw.admin), VIEWER).await;
     assert!(events["events"].as_array().expect("events").iter().any(|e| e["provider_status"] == "warming_up"));
     gw.stop().await;
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use switchyard_testkit::clickhouse::{ch_url, unique_db, Ch};
-use switchyard_testkit::control::{admin_yaml, hash, ADMIN};
+use switchyard_testkit::control::{admin_yaml, get_json, hash, ADMIN};
 use switchyard_testkit::finetune_fake::FineTuneFake;
 use switchyard_testkit::{client, eventually, TestGateway};
 
@@ -103,7 +103,7 @@ async fn wait_state(c: &reqwest::Client, admin: &str, id: &str, want: &str, with
     let url = format!("{admin}/api/v1/jobs/{id}");
     let mut last = Value::Null;
     let ok = eventually(within, async || {
-        last = c.get(&url).bearer_auth(ADMIN).send().await.expect("send").json().await.expect("json");
+        last = get_json(c, &url, ADMIN).await;
         last["state"] == want || last["state"] == "failed"
     })
     .await;
@@ -175,15 +175,7 @@ async fn recorded_traffic_becomes_a_guarded_challenger() {
     assert_eq!(created["hyperparameters"]["n_epochs"], 2);
 
     // Events: the trainer's own, verbatim, and one per status change with the raw status.
-    let events: Value = c
-        .get(format!("{}/api/v1/jobs/{id}/events", gw.admin))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let events: Value = get_json(&c, format!("{}/api/v1/jobs/{id}/events", gw.admin), ADMIN).await;
     let events = events["events"].as_array().expect("events").clone();
     let statuses: Vec<&str> = events.iter().filter_map(|e| e["provider_status"].as_str()).collect();
     assert!(statuses.contains(&"queued_for_gpu"), "{statuses:?}");
@@ -209,15 +201,7 @@ async fn recorded_traffic_becomes_a_guarded_challenger() {
 
     // The catalog entry and its lineage.
     assert_eq!(job["catalog_id"], format!("ft/{model}"));
-    let entry: Value = c
-        .get(format!("{}/api/v1/models/ft/{model}", gw.admin))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let entry: Value = get_json(&c, format!("{}/api/v1/models/ft/{model}", gw.admin), ADMIN).await;
     assert_eq!(entry["training"]["job"], id.as_str());
     assert_eq!(entry["training"]["base_model"], "gpt-4o-mini-2024-07-18");
     assert!(entry["training"]["dataset"].as_str().expect("dataset").contains("feedback thumbs_up >= 1"), "{entry:#}");
@@ -225,15 +209,7 @@ async fn recorded_traffic_becomes_a_guarded_challenger() {
 
     // The challenger at 5 % and the data plane's split.
     let member = job["member"].as_str().expect("member").split('/').nth(1).expect("name").to_owned();
-    let group: Value = c
-        .get(format!("{}/api/v1/groups/g", gw.admin))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let group: Value = get_json(&c, format!("{}/api/v1/groups/g", gw.admin), ADMIN).await;
     let m = group["config"]["members"]
         .as_array()
         .expect("members")
@@ -267,30 +243,14 @@ async fn recorded_traffic_becomes_a_guarded_challenger() {
 
     // The experiment report lists it.
     let listed = eventually(Duration::from_secs(20), async || {
-        let report: Value = c
-            .get(format!("{}/api/v1/groups/g/experiment", gw.admin))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json");
+        let report: Value = get_json(&c, format!("{}/api/v1/groups/g/experiment", gw.admin), ADMIN).await;
         report.to_string().contains(&format!("\"{member}\""))
     })
     .await;
     assert!(listed, "the experiment report lists the challenger");
 
     // Audited and counted.
-    let audit: Value = c
-        .get(format!("{}/api/v1/audit?limit=1000", gw.admin))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let audit: Value = get_json(&c, format!("{}/api/v1/audit?limit=1000", gw.admin), ADMIN).await;
     let actions: Vec<String> = audit
         .as_array()
         .expect("entries")

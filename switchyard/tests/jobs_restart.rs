@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use switchyard_testkit::control::{admin_yaml, ADMIN};
+use switchyard_testkit::control::{admin_yaml, get_json, ADMIN};
 use switchyard_testkit::finetune_fake::FineTuneFake;
 use switchyard_testkit::{client, eventually};
 
@@ -131,15 +131,7 @@ jobs: {{ dataset_dir: datasets, poll_interval_ms: 50, max_poll_interval_ms: 500 
         wait(&c, &admin, &id, Duration::from_secs(40), |j| j["state"] == "enrolled" || j["state"] == "failed").await;
     assert_eq!(done["state"], "enrolled", "{done:#}");
     assert_eq!(fake.jobs_created(), 1, "exactly one trainer job was created");
-    let events: Value = c
-        .get(format!("http://{admin}/api/v1/jobs/{id}/events"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let events: Value = get_json(&c, format!("http://{admin}/api/v1/jobs/{id}/events"), ADMIN).await;
     let trainer_ids: Vec<&str> = events["events"]
         .as_array()
         .expect("events")
@@ -149,15 +141,7 @@ jobs: {{ dataset_dir: datasets, poll_interval_ms: 50, max_poll_interval_ms: 500 
         .collect();
     let created = trainer_ids.iter().filter(|m| m.starts_with("Created fine-tuning job")).count();
     assert_eq!(created, 1, "trainer events are kept once across restarts: {trainer_ids:?}");
-    let group: Value = c
-        .get(format!("http://{admin}/api/v1/groups/g"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let group: Value = get_json(&c, format!("http://{admin}/api/v1/groups/g"), ADMIN).await;
     let tuned: Vec<&Value> =
         group["config"]["members"].as_array().expect("members").iter().filter(|m| m["name"] == "tuned").collect();
     assert_eq!(tuned.len(), 1);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use switchyard_testkit::clickhouse::{ch_url, unique_db, Ch};
-use switchyard_testkit::control::{ADMIN, VIEWER};
+use switchyard_testkit::control::{get_json, ADMIN, VIEWER};
 use switchyard_testkit::finetune_fake::FineTuneFake;
 use switchyard_testkit::{client, eventually, TestGateway};
 
@@ -87,15 +87,7 @@ async fn a_trainer_failure_fails_the_job_with_the_trainers_words() {
     let j = wait(&c, &gw, &id, |j| j["state"] == "failed").await;
     assert!(j["error"].as_str().expect("error").contains("invalid training file"), "{j:#}");
     assert_eq!(j["provider_status"], "failed");
-    let events: Value = c
-        .get(format!("{}/api/v1/jobs/{id}/events", gw.admin))
-        .bearer_auth(VIEWER)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let events: Value = get_json(&c, format!("{}/api/v1/jobs/{id}/events", gw.admin), VIEWER).await;
     let events = events["events"].as_array().expect("events");
     assert!(events.iter().any(|e| e["source"] == "trainer" && e["level"] == "error"));
     assert!(events.iter().any(|e| e["provider_status"] == "queued_for_gpu"), "an unknown status is kept");

@@ -66,3 +66,8 @@ pub async fn error_json(r: reqwest::Response) -> serde_json::Value {
     assert!(body["error"]["message"].is_string(), "{body}");
     body
 }
+
+/// `GET url` with a bearer token, its body as JSON (whatever the status).
+pub async fn get_json(c: &reqwest::Client, url: impl reqwest::IntoUrl, token: &str) -> serde_json::Value {
+    c.get(url).bearer_auth(token).send().await.expect("send").json().await.expect("json")
+}

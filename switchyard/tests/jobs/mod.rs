@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use switchyard_testkit::control::{admin_yaml, ADMIN, VIEWER};
+use switchyard_testkit::control::{admin_yaml, get_json, ADMIN, VIEWER};
 use switchyard_testkit::finetune_fake::FineTuneFake;
 use switchyard_testkit::{eventually, TestGateway};
 
@@ -53,14 +53,7 @@ pub async fn create(c: &reqwest::Client, gw: &TestGateway, spec: &Value) -> Stri
 }
 
 pub async fn job(c: &reqwest::Client, gw: &TestGateway, id: &str) -> Value {
-    c.get(format!("{}/api/v1/jobs/{id}", gw.admin))
-        .bearer_auth(VIEWER)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json")
+    get_json(c, format!("{}/api/v1/jobs/{id}", gw.admin), VIEWER).await
 }
 
 pub async fn wait(c: &reqwest::Client, gw: &TestGateway, id: &str, pred: impl Fn(&Value) -> bool) -> Value {
