@@ -9,12 +9,14 @@
 //!   reason, error class).
 //! - [`dataplane`]: the seam through which the control plane sends a request through a
 //!   group and reads live data-plane state without importing the data plane.
+//! - [`worker`]: which data-plane worker thread this is, for per-worker connections.
 
 pub mod backoff;
 pub mod clock;
 pub mod dataplane;
 pub mod id;
 pub mod vocab;
+pub mod worker;
 
 pub use backoff::Backoff;
 pub use clock::{unix_ms, unix_secs};

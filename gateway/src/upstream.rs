@@ -30,9 +30,9 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use parking_lot::RwLock;
 use pin_project_lite::pin_project;
 use switchyard_config::Timeouts;
+use switchyard_core::worker;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::listen::cores;
 use crate::providers::{UpstreamBody, UpstreamFailure};
 
 /// Idle pooled connections are closed after this.
@@ -51,7 +51,7 @@ pub struct UpstreamClient {
 struct Inner {
     tls: rustls::ClientConfig,
     max_idle: usize,
-    /// Pools per data-plane worker ([`cores::current`]), the last one for every other
+    /// Pools per data-plane worker ([`worker::current`]), the last one for every other
     /// thread: a pooled connection's task runs on the worker that opened it, so a worker
     /// that used another's connections would wake that worker's thread for every read.
     pools: Box<[Pools]>,
@@ -94,7 +94,7 @@ impl UpstreamClient {
             inner: Arc::new(Inner {
                 tls,
                 max_idle,
-                pools: (0..=cores::default_workers().get()).map(|_| Pools::default()).collect(),
+                pools: (0..=worker::default_count().get()).map(|_| Pools::default()).collect(),
                 slots: slots.map(|n| Arc::new(Semaphore::new(n))),
             }),
         }
@@ -129,9 +129,7 @@ impl UpstreamClient {
 
     fn hyper(&self, connect: Duration) -> Hyper {
         let key = u64::try_from(connect.as_millis()).unwrap_or(u64::MAX);
-        let pools = &self.inner.pools;
-        let shared = pools.len() - 1;
-        let Pools(mine) = &pools[cores::current().map_or(shared, |worker| worker % shared)];
+        let Pools(mine) = &self.inner.pools[worker::slot(self.inner.pools.len())];
         if let Some(c) = mine.read().get(&key) {
             return c.clone();
         }

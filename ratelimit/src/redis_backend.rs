@@ -8,6 +8,9 @@
 //!   timeout marks the backend *down*: later calls fail at once (no request waits on a dead
 //!   server) while one probe task `PING`s with backoff (50 ms doubling to 1 s), and the first
 //!   answer within `timeout_ms` marks it up again. The connection manager reconnects underneath.
+//! - **A connection per data-plane worker**: a call is written and answered on the
+//!   worker thread that makes it (multiplexed, opened there on its first call); other
+//!   threads share one connection.
 //! - **Settlements coalesced** ([`settle`]): adjustments that requests hand off without
 //!   waiting are gathered for 2 ms, merged per bucket and written in one call.
 //! - **Cheap arguments**: whole numbers go as integers (no float formatting), the reply is
@@ -20,7 +23,7 @@
 //! expires one second after its bucket has drained.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use prometheus::IntGauge;
@@ -44,7 +47,15 @@ const PROBE_MAX: Duration = Duration::from_secs(1);
 
 /// The shared backend.
 pub(crate) struct RedisBackend {
+    /// The connection of the control plane's runtime: the warm-up, probes, settlements and
+    /// calls from threads that are not data-plane workers.
     manager: ConnectionManager,
+    /// One connection per data-plane worker ([`switchyard_core::worker`]), opened on that
+    /// worker's runtime at its first call: a call then never wakes another thread (the
+    /// shared connection's task would run on the control plane's runtime).
+    per_worker: Box<[OnceLock<ConnectionManager>]>,
+    client: redis::Client,
+    manager_config: ConnectionManagerConfig,
     script: redis::Script,
     prefix: String,
     timeout: Duration,
@@ -88,10 +99,13 @@ impl RedisBackend {
             .set_number_of_retries(1)
             .set_min_delay(PROBE_MIN)
             .set_max_delay(PROBE_MAX);
-        let manager = ConnectionManager::new_lazy_with_config(client, manager_config)?;
+        let manager = ConnectionManager::new_lazy_with_config(client.clone(), manager_config.clone())?;
         up_gauge.set(1);
         let backend = Arc::new_cyclic(|this| Self {
             manager,
+            per_worker: (0..switchyard_core::worker::default_count().get()).map(|_| OnceLock::new()).collect(),
+            client,
+            manager_config,
             script: redis::Script::new(SCRIPT),
             prefix: cfg.key_prefix.clone(),
             timeout: cfg.timeout(),
@@ -111,6 +125,20 @@ impl RedisBackend {
             }
         });
         Ok(backend)
+    }
+
+    /// This thread's connection: its data-plane worker's own (opened here on first use), or
+    /// the shared one.
+    fn connection(&self) -> ConnectionManager {
+        let Some(worker) = switchyard_core::worker::current() else { return self.manager.clone() };
+        let slot = &self.per_worker[worker % self.per_worker.len()];
+        if let Some(mine) = slot.get() {
+            return mine.clone();
+        }
+        match ConnectionManager::new_lazy_with_config(self.client.clone(), self.manager_config.clone()) {
+            Ok(mine) => slot.get_or_init(|| mine).clone(),
+            Err(_) => self.manager.clone(),
+        }
     }
 
     /// Whether calls are currently attempted (false while a probe waits for the server).
@@ -146,7 +174,7 @@ impl RedisBackend {
                 };
             }
         }
-        let mut conn = self.manager.clone();
+        let mut conn = self.connection();
         let reply = match tokio::time::timeout(self.timeout, invocation.invoke_async::<String>(&mut conn)).await {
             Err(_) => {
                 self.mark_down("a call timed out");

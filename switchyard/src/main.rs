@@ -143,12 +143,12 @@ fn serve(config: Option<PathBuf>, demo_traffic: bool) -> ExitCode {
     };
     // The data plane runs on its own worker threads (one per core unless
     // SWITCHYARD_WORKER_THREADS says otherwise); this runtime runs the control plane, the
-    // admin listener and background tasks, which are I/O-bound: one worker is enough.
+    // admin listener and background tasks, which are I/O-bound: the main thread is enough.
     let workers = std::env::var("SWITCHYARD_WORKER_THREADS")
         .ok()
         .and_then(|v| v.parse::<NonZeroUsize>().ok())
         .unwrap_or_else(switchyard_gateway::listen::cores::default_workers);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(error) => {
             eprintln!("cannot start the runtime: {error}");

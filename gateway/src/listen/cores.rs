@@ -3,8 +3,9 @@
 //!
 //! A connection is accepted by whichever worker's `epoll` wakes first (a busy worker takes
 //! fewer) and is served on that worker for its whole life: its request phases, the tasks it
-//! spawns (shadows, explainer calls), its timers, and — through [`current`] — the
-//! upstream connections it uses ([`crate::upstream`] keeps one pool per worker). Nothing
+//! spawns (shadows, explainer calls), its timers, and — through
+//! [`switchyard_core::worker::current`] — the upstream connections it uses
+//! ([`crate::upstream`] keeps one pool per worker) and the rate limiter's Redis connection. Nothing
 //! on a request's way hands work to another thread, so a request costs no cross-thread
 //! wake-up; a work-stealing runtime spent several per request (futex wake-ups as workers
 //! parked and stole, measured in the issue 19 note).
@@ -13,7 +14,6 @@
 //! stops it keeps running its connections (they drain with the rest) and the tasks they
 //! spawned.
 
-use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::num::NonZeroUsize;
@@ -25,20 +25,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{serve, ListenOptions, Phase};
 
-thread_local! {
-    /// This thread's worker index, on the data plane's worker threads.
-    static WORKER: Cell<Option<usize>> = const { Cell::new(None) };
-}
-
-/// The index of the data-plane worker running this thread (`None` elsewhere: the control
-/// plane's runtime, tests' runtimes).
-pub fn current() -> Option<usize> {
-    WORKER.with(Cell::get)
-}
-
 /// How many data-plane workers to run when not told: one per core this process may use.
 pub fn default_workers() -> NonZeroUsize {
-    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
+    switchyard_core::worker::default_count()
 }
 
 /// Starts `workers` threads, each serving `listener` with `handler` on its own runtime.
@@ -66,7 +55,7 @@ where
             (options.clone(), handler.clone(), shutdown.clone(), drained.clone());
         let (done, stopped_rx) = oneshot::channel();
         std::thread::Builder::new().name(format!("switchyard-worker-{index}")).spawn(move || {
-            WORKER.with(|w| w.set(Some(index)));
+            switchyard_core::worker::enter(index);
             runtime.block_on(async move {
                 let Ok(listener) = TcpListener::from_std(socket) else {
                     tracing::error!(worker = index, "cannot register the listening socket");
