@@ -323,7 +323,7 @@ records:
 ${1:-}
 $(tracing_yaml "$TARGET")
 YAML
-    # One tokio worker on the target core; *-2w: the default (one per core), unpinned.
+    # One data-plane worker on the target core; *-2w: the default (one per core), unpinned.
     local workers=1
     if [[ "$TARGET" == *-2w ]]; then workers=; fi
     SWITCHYARD_WORKER_THREADS=$workers RUST_LOG=warn pin "$TARGET_CPU" "$SY" serve --config "$WORK/switchyard.yaml" \
@@ -338,7 +338,7 @@ start_nginx() {
     local n=$WORK/nginx
     mkdir -p "$n/logs" "$n/tmp"
     cat >"$n/nginx.conf" <<CONF
-# One worker on the target core (taskset), like the gateway's one tokio worker; nginx-2w: 2.
+# One worker on the target core (taskset), like the gateway's one data-plane worker; nginx-2w: 2.
 worker_processes $([ "$TARGET" = nginx-2w ] && echo 2 || echo 1);
 daemon off;
 pid $n/nginx.pid;
@@ -637,7 +637,7 @@ has nginx && VERSIONS+=(--version "nginx=$(nginx -v 2>&1 | sed 's/.*nginx\///')"
 has litellm && VERSIONS+=(--version "litellm=$LITELLM_VERSION (PyPI, Python $("$LITELLM_VENV/bin/python" -c 'import platform; print(platform.python_version())'))")
 has switchyard-rl-redis && VERSIONS+=(--version "redis=$(redis-server --version | awk '{print $3}' | sed 's/v=//')")
 has_switchyard && VERSIONS+=(--version "clickhouse=$(curl -sf -m 5 --data-binary 'SELECT version()' "$CH_URL/" || echo unknown)")
-NOTES+=("--note" "pinning: target on core $TARGET_CPU; fast upstream + load generator on core $CLIENT_CPU (taskset); switchyard runs 1 tokio worker, nginx 1 worker process, LiteLLM 1 uvicorn worker; ClickHouse (switchyard's record store) is pinned to core $CLIENT_CPU, standing in for its own host, and its CPU is not in switchyard's column")
+NOTES+=("--note" "pinning: target on core $TARGET_CPU; fast upstream + load generator on core $CLIENT_CPU (taskset); switchyard runs 1 data-plane worker, nginx 1 worker process, LiteLLM 1 uvicorn worker; ClickHouse (switchyard's record store) is pinned to core $CLIENT_CPU, standing in for its own host, and its CPU is not in switchyard's column")
 
 "$BIN/report" --runs "$OUT/runs" --out "$OUT" --mode "$MODE" --font "$FONT" \
     --command "benches/load/run.sh${ARGS:+ $ARGS}" "${VERSIONS[@]}" "${NOTES[@]}" \
