@@ -236,11 +236,13 @@ async fn the_data_plane_runs_on_as_many_workers_as_asked_and_drains_them_all() {
     );
     let path = dir.path().join("switchyard.yaml");
     std::fs::write(&path, yaml).expect("write");
+    // One more worker than the default (one per core), so the count shows it was asked for.
+    let asked = std::thread::available_parallelism().map_or(1, |n| n.get()) + 1;
     let mut served = Served::spawn(
         BIN,
         &["serve", "--config", path.to_str().expect("utf-8")],
         dir.path(),
-        &[("SWITCHYARD_WORKER_THREADS", "3")],
+        &[("SWITCHYARD_WORKER_THREADS", &asked.to_string())],
     );
     let (data, _) = served.serving().await;
     // Thread names are cut to 15 bytes in /proc: `switchyard-work`.
@@ -249,7 +251,7 @@ async fn the_data_plane_runs_on_as_many_workers_as_asked_and_drains_them_all() {
         .filter_map(|t| std::fs::read_to_string(t.expect("task").path().join("comm")).ok())
         .filter(|name| name.starts_with("switchyard-work"))
         .count();
-    assert_eq!(workers, 3, "SWITCHYARD_WORKER_THREADS=3 runs three data-plane workers");
+    assert_eq!(workers, asked, "SWITCHYARD_WORKER_THREADS={asked} runs {asked} data-plane workers");
 
     // Twelve connections (a client each) at once, five requests on each.
     let url = format!("http://{data}/v1/chat/completions");
