@@ -175,6 +175,8 @@ async fn tenant_tokens_see_and_make_only_their_tenants_jobs() {
     let (status, theirs) = call(Method::POST, String::new(), "globex-token", Some(spec("gb", None))).await;
     assert_eq!(status, 201, "{theirs:#}");
     let theirs = theirs["id"].as_str().expect("id").to_owned();
+    // Validated and waiting in draft (start: false) before acme tries to touch it.
+    wait(&c, &gw, &theirs, |j| j["state"] == "draft" && j["validated_at_ms"].is_i64()).await;
 
     let (status, listed) = call(Method::GET, String::new(), "acme-token", None).await;
     assert_eq!(status, 200);
@@ -193,7 +195,8 @@ async fn tenant_tokens_see_and_make_only_their_tenants_jobs() {
             assert_eq!(status, 404, "{method} {path}: {body}");
         }
     }
-    assert_eq!(job(&c, &gw, &theirs).await["state"], "draft", "globex's job was not touched");
+    let after = job(&c, &gw, &theirs).await;
+    assert_eq!(after["state"], "draft", "globex's job was not touched: {after:#}");
     let (status, own) = call(Method::POST, format!("/{id}/cancel"), "acme-token", None).await;
     assert_eq!((status, own["state"].as_str()), (200, Some("cancelled")));
     gw.stop().await;
