@@ -101,8 +101,14 @@ admin:
             .unwrap_or_else(|e| panic!("round {round}: config left invalid after kill -9: {e}\n{text}"));
     }
     assert!(applied_total > 20, "the kills landed during writes ({applied_total} edits applied)");
+    // An edit writes the file, then commits it to the store: a kill between the two leaves
+    // the file one edit ahead, and the next start stores the file as the next version (as
+    // every round's start did). Start once more so the last kill is recovered like that.
+    let (mut child, _) = spawn(&config);
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
     // The state store holds every applied version, each complete and gapless, and the
-    // file on disk is one of them (an edit is in the file and the store, or in neither).
+    // file on disk is one of them.
     let url = format!("sqlite://{}", dir.path().join("switchyard-data/state.db").display());
     let store = switchyard_state::StateStore::open(&switchyard_state::StoreOptions::new(url)).await.expect("store");
     // Newest first, 1,000 per page.
