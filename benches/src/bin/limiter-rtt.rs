@@ -7,6 +7,8 @@
 //! Run it alone, or beside a load harness target, to see what one backend call costs on
 //! the machine as it is: with `--backend redis` every call is one `EVALSHA` round trip to
 //! `--redis`, so its p99 is the least a request's p99 can grow by with the redis backend.
+//! `--backend ping` sends a `PING` instead, paced the same way on the same kind of
+//! connection: the machine's floor for any round trip to that Redis.
 //!
 //!   limiter-rtt --backend redis --redis redis://127.0.0.1:6390 --rate 2000 --duration 30
 
@@ -21,7 +23,7 @@ use switchyard_ratelimit::{Charge, Limiter, RateLimitsConfig, Subject};
 
 #[derive(Parser)]
 struct Args {
-    /// `local` or `redis`.
+    /// `local`, `redis`, or `ping` (a bare `PING` round trip, no limiter).
     #[arg(long, default_value = "redis")]
     backend: String,
     /// The Redis URL (`--backend redis`).
@@ -50,8 +52,22 @@ fn rules(args: &Args) -> anyhow::Result<RateLimitsConfig> {
     serde_json::from_value(cfg).context("the rules do not parse")
 }
 
-/// One call as the data plane makes it for a request's first attempt.
-async fn call(limiter: &Limiter) -> bool {
+/// What is timed: the limiter, or a bare `PING` to its Redis.
+enum Target {
+    Limiter(Limiter),
+    Ping(redis::aio::MultiplexedConnection),
+}
+
+/// One timed call.
+async fn call(target: &Target) -> bool {
+    match target {
+        Target::Limiter(limiter) => check(limiter).await,
+        Target::Ping(conn) => redis::cmd("PING").query_async::<String>(&mut conn.clone()).await.is_ok(),
+    }
+}
+
+/// One check as the data plane makes it for a request's first attempt.
+async fn check(limiter: &Limiter) -> bool {
     let who =
         Subject { group: Some("bench"), provider: Some("fast-a"), member: Some("champion"), ..Subject::default() };
     match limiter.acquire(&who, Charge::RequestAndAttempt, 20).await {
@@ -66,7 +82,7 @@ async fn call(limiter: &Limiter) -> bool {
 /// Sends `rate` calls a second for `seconds`, each timed from its start (tokio's timer
 /// wakes at most once a millisecond, so the calls due within one are started together);
 /// returns the latencies and the calls that failed or were admitted unchecked.
-async fn paced(limiter: &Rc<Limiter>, rate: u32, seconds: u64) -> (Histogram<u64>, u64) {
+async fn paced(limiter: &Rc<Target>, rate: u32, seconds: u64) -> (Histogram<u64>, u64) {
     let hist = Rc::new(RefCell::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds")));
     let failed = Rc::new(RefCell::new(0u64));
     let gap = Duration::from_secs_f64(1.0 / f64::from(rate));
@@ -103,8 +119,13 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, async {
-        let cfg = rules(&args)?;
-        let limiter = Rc::new(Limiter::new(&cfg, None, &prometheus::Registry::new())?);
+        let limiter = Rc::new(if args.backend == "ping" {
+            let client = redis::Client::open(args.redis.as_str())?;
+            Target::Ping(client.get_multiplexed_async_connection().await?)
+        } else {
+            let cfg = rules(&args)?;
+            Target::Limiter(Limiter::new(&cfg, None, &prometheus::Registry::new())?)
+        });
         let began = Instant::now();
         while !call(&limiter).await {
             if began.elapsed() > Duration::from_secs(10) {
