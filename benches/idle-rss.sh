@@ -17,6 +17,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 cd "$ROOT"
+# shellcheck source=benches/bench-config.sh
+source "$ROOT/benches/bench-config.sh"
 
 SY_BIN=
 TOOLS=
@@ -65,21 +67,8 @@ trap cleanup EXIT
 "$BIN/fast-upstream" --listen 127.0.0.1:$UP_A --listen 127.0.0.1:$UP_B >"$WORK/upstream.log" 2>&1 &
 PIDS+=("$!")
 
-cat >"$WORK/switchyard.yaml" <<YAML
-listen: 127.0.0.1:$SY_PORT
-admin_listen: 127.0.0.1:$SY_ADMIN
-providers:
-  fast-a: { kind: openai, base_url: "http://127.0.0.1:$UP_A/v1" }
-  fast-b: { kind: openai, base_url: "http://127.0.0.1:$UP_B/v1" }
-groups:
-  bench:
-    members:
-      - { name: champion, role: champion, provider: fast-a, model: bench-a, weight: 90 }
-      - { name: challenger, role: challenger, provider: fast-b, model: bench-b, weight: 10 }
-records:
-  spool: { dir: "$WORK/spool" }
-  clickhouse: { url: "$SWITCHYARD_TEST_CLICKHOUSE_URL", database: idle_rss_${NAME//[^a-zA-Z0-9]/_} }
-YAML
+bench_yaml $SY_PORT $SY_ADMIN $UP_A $UP_B "$WORK/spool" "$SWITCHYARD_TEST_CLICKHOUSE_URL" "idle_rss_${NAME//[^a-zA-Z0-9]/_}" \
+    >"$WORK/switchyard.yaml"
 SWITCHYARD_WORKER_THREADS=1 RUST_LOG=warn "$SY_BIN" serve --config "$WORK/switchyard.yaml" >"$WORK/switchyard.log" 2>&1 &
 pid=$!
 PIDS+=("$pid")

@@ -21,6 +21,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 cd "$ROOT"
+# shellcheck source=benches/bench-config.sh
+source "$ROOT/benches/bench-config.sh"
 
 SY_BIN=
 TOOLS=
@@ -83,22 +85,10 @@ PIDS+=("$!")
 measure() {
     local count=$1 db="instructions_${NAME//[^a-zA-Z0-9]/_}" pid
     rm -rf "$WORK/spool" "$WORK"/callgrind.*
-    cat >"$WORK/switchyard.yaml" <<YAML
-listen: 127.0.0.1:$SY_PORT
-admin_listen: 127.0.0.1:$SY_ADMIN
-providers:
-  fast-a: { kind: openai, base_url: "http://127.0.0.1:$UP_A/v1" }
-  fast-b: { kind: openai, base_url: "http://127.0.0.1:$UP_B/v1" }
-groups:
-  bench:
-    members:
-      - { name: champion, role: champion, provider: fast-a, model: bench-a, weight: 90 }
-      - { name: challenger, role: challenger, provider: fast-b, model: bench-b, weight: 10 }
-records:
-  spool: { dir: "$WORK/spool" }
-  clickhouse: { url: "$SWITCHYARD_TEST_CLICKHOUSE_URL", database: $db }
-$( [ -n "$EXTRA" ] && cat "$EXTRA" )
-YAML
+    {
+        bench_yaml $SY_PORT $SY_ADMIN $UP_A $UP_B "$WORK/spool" "$SWITCHYARD_TEST_CLICKHOUSE_URL" "$db"
+        if [ -n "$EXTRA" ]; then cat "$EXTRA"; fi
+    } >"$WORK/switchyard.yaml"
     SWITCHYARD_WORKER_THREADS=1 RUST_LOG=warn valgrind --tool=callgrind --collect-atstart=yes \
         --instr-atstart=no --callgrind-out-file="$WORK/callgrind.%p" \
         "$SY_BIN" serve --config "$WORK/switchyard.yaml" >"$WORK/switchyard.log" 2>&1 &

@@ -18,6 +18,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 cd "$ROOT"
+# shellcheck source=benches/bench-config.sh
+source "$ROOT/benches/bench-config.sh"
 
 TARGET=switchyard
 SY_BIN=
@@ -88,21 +90,8 @@ PIDS+=("$!")
 if [ "$TARGET" = switchyard ]; then
     bash scripts/clickhouse.sh start >/dev/null
     eval "$(bash scripts/clickhouse.sh env)"
-    cat >"$WORK/switchyard.yaml" <<YAML
-listen: 127.0.0.1:$PORT
-admin_listen: 127.0.0.1:$ADMIN
-providers:
-  fast-a: { kind: openai, base_url: "http://127.0.0.1:$UP_A/v1" }
-  fast-b: { kind: openai, base_url: "http://127.0.0.1:$UP_B/v1" }
-groups:
-  bench:
-    members:
-      - { name: champion, role: champion, provider: fast-a, model: bench-a, weight: 90 }
-      - { name: challenger, role: challenger, provider: fast-b, model: bench-b, weight: 10 }
-records:
-  spool: { dir: "$WORK/spool" }
-  clickhouse: { url: "$SWITCHYARD_TEST_CLICKHOUSE_URL", database: syscalls_bench }
-YAML
+    bench_yaml $PORT $ADMIN $UP_A $UP_B "$WORK/spool" "$SWITCHYARD_TEST_CLICKHOUSE_URL" syscalls_bench \
+        >"$WORK/switchyard.yaml"
     SWITCHYARD_WORKER_THREADS=1 RUST_LOG=warn "${CORE0[@]}" "$SY_BIN" serve --config "$WORK/switchyard.yaml" \
         >"$WORK/target.log" 2>&1 &
     pid=$!

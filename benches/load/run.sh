@@ -50,6 +50,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 cd "$ROOT"
+# shellcheck source=benches/bench-config.sh
+source "$ROOT/benches/bench-config.sh"
 ARGS="$*"
 
 MODE=full
@@ -306,23 +308,11 @@ start_switchyard() { # [extra YAML]
             || die "ClickHouse at $CH_URL does not answer"
         SY_FRESH_DB=0
     fi
-    cat >"$WORK/switchyard.yaml" <<YAML
-listen: 127.0.0.1:$SY_PORT
-admin_listen: 127.0.0.1:$SY_ADMIN
-providers:
-  fast-a: { kind: openai, base_url: "http://127.0.0.1:$UP_A/v1" }
-  fast-b: { kind: openai, base_url: "http://127.0.0.1:$UP_B/v1" }
-groups:
-  bench:
-    members:
-      - { name: champion, role: champion, provider: fast-a, model: bench-a, weight: 90 }
-      - { name: challenger, role: challenger, provider: fast-b, model: bench-b, weight: 10 }
-records:
-  spool: { dir: "$WORK/spool" }
-  clickhouse: { url: "$CH_URL", database: $CH_DB }
-${1:-}
-$(tracing_yaml "$TARGET")
-YAML
+    {
+        bench_yaml $SY_PORT $SY_ADMIN $UP_A $UP_B "$WORK/spool" "$CH_URL" $CH_DB
+        echo "${1:-}"
+        tracing_yaml "$TARGET"
+    } >"$WORK/switchyard.yaml"
     # One data-plane worker on the target core; *-2w: the default (one per core), unpinned.
     local workers=1
     if [[ "$TARGET" == *-2w ]]; then workers=; fi
