@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # The gateway config every bench script runs: group `bench` (champion 90 % / challenger 10 %
 # on the fast upstream's two ports), records spooled and shipped to ClickHouse. Sourced by
-# load/run.sh, instructions.sh, idle-rss.sh and syscalls.sh, so they measure the same thing.
+# load/run.sh, instructions.sh, idle-rss.sh and syscalls.sh, so they measure the same thing;
+# `bench_nginx_conf` is the nginx that instructions.sh and syscalls.sh compare with.
 #
 #   bench_yaml PORT ADMIN_PORT UPSTREAM_A UPSTREAM_B SPOOL_DIR CLICKHOUSE_URL DATABASE
 bench_yaml() {
@@ -20,4 +21,42 @@ records:
   spool: { dir: "$5" }
   clickhouse: { url: "$6", database: $7 }
 YAML
+}
+
+# nginx as the load harness runs it (access log on, keep-alive to the upstream, the same
+# 90/10 split), one worker in one process (`master_process off`, so `$!` is the process
+# that serves); writes DIR/nginx.conf and creates DIR/logs and DIR/tmp.
+#
+#   bench_nginx_conf DIR PORT UPSTREAM_A UPSTREAM_B
+bench_nginx_conf() {
+    mkdir -p "$1/logs" "$1/tmp"
+    cat >"$1/nginx.conf" <<CONF
+worker_processes 1;
+master_process off;
+daemon off;
+pid $1/nginx.pid;
+error_log $1/logs/error.log warn;
+events { worker_connections 8192; }
+http {
+    access_log $1/logs/access.log;
+    client_body_temp_path $1/tmp/body;
+    proxy_temp_path $1/tmp/proxy;
+    fastcgi_temp_path $1/tmp/fastcgi;
+    uwsgi_temp_path $1/tmp/uwsgi;
+    scgi_temp_path $1/tmp/scgi;
+    keepalive_requests 1000000;
+    upstream fast_a { server 127.0.0.1:$3; keepalive 256; }
+    upstream fast_b { server 127.0.0.1:$4; keepalive 256; }
+    split_clients "\$request_id" \$pool { 90% fast_a; * fast_b; }
+    server {
+        listen 127.0.0.1:$2;
+        location / {
+            proxy_pass http://\$pool;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }
+    }
+}
+CONF
 }

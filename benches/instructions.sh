@@ -3,7 +3,7 @@
 # machine does not change (the load harness's CPU seconds and latencies it does).
 #
 #   benches/instructions.sh [--bin PATH] [--tools DIR] [--extra FILE] [--requests N] [--name NAME]
-#                           [--keep DIR]
+#                           [--keep DIR] [--target switchyard|nginx]
 #
 # Runs the gateway (1 tokio worker, the load harness's `bench` group on the fast upstream,
 # records shipped to the private ClickHouse of scripts/clickhouse.sh) under callgrind with
@@ -17,6 +17,8 @@
 # unless --bin (the gateway) or --tools (a directory holding loadgen and fast-upstream, so a
 # busy machine need not build them again) is given. `--keep DIR` keeps the callgrind
 # files of the 2N run there, for `callgrind_annotate --inclusive=yes DIR/callgrind.*`.
+# `--target nginx` counts nginx instead (`bench_nginx_conf`: one process, access log on), so
+# the gateway's count has something to be compared with.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -30,6 +32,7 @@ EXTRA=
 N=2000
 NAME=run
 KEEP=
+TARGET=switchyard
 while [ $# -gt 0 ]; do
     case "$1" in
         --bin) SY_BIN=$2; shift ;;
@@ -38,17 +41,23 @@ while [ $# -gt 0 ]; do
         --requests) N=$2; shift ;;
         --name) NAME=$2; shift ;;
         --keep) KEEP=$2; shift ;;
-        -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+        --target) TARGET=$2; shift ;;
+        -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "instructions.sh: unknown argument $1 (see --help)" >&2; exit 64 ;;
     esac
     shift
 done
 
+case "$TARGET" in switchyard | nginx) ;; *) echo "instructions.sh: --target is switchyard or nginx" >&2; exit 64 ;; esac
+
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
-if ! command -v valgrind >/dev/null 2>&1; then
+missing=()
+command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
+if [ "$TARGET" = nginx ] && ! command -v nginx >/dev/null 2>&1; then missing+=(nginx); fi
+if [ ${#missing[@]} -gt 0 ]; then
     "${sudo_cmd[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends valgrind
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -56,7 +65,7 @@ if [ -z "$TOOLS" ]; then
     cargo build --release -q -p switchyard-benches --bin loadgen --bin fast-upstream
     TOOLS=$TARGET_DIR/release
 fi
-if [ -z "$SY_BIN" ]; then
+if [ -z "$SY_BIN" ] && [ "$TARGET" = switchyard ]; then
     cargo build --release -q -p switchyard
     SY_BIN=$TARGET_DIR/release/switchyard
 fi
@@ -85,20 +94,36 @@ PIDS+=("$!")
 measure() {
     local count=$1 db="instructions_${NAME//[^a-zA-Z0-9]/_}" pid
     rm -rf "$WORK/spool" "$WORK"/callgrind.*
-    {
-        bench_yaml $SY_PORT $SY_ADMIN $UP_A $UP_B "$WORK/spool" "$SWITCHYARD_TEST_CLICKHOUSE_URL" "$db"
-        if [ -n "$EXTRA" ]; then cat "$EXTRA"; fi
-    } >"$WORK/switchyard.yaml"
-    SWITCHYARD_WORKER_THREADS=1 RUST_LOG=warn valgrind --tool=callgrind --collect-atstart=yes \
-        --instr-atstart=no --callgrind-out-file="$WORK/callgrind.%p" \
-        "$SY_BIN" serve --config "$WORK/switchyard.yaml" >"$WORK/switchyard.log" 2>&1 &
-    pid=$!
-    PIDS+=("$pid")
-    for _ in $(seq 600); do
-        curl -sf -m 1 "http://127.0.0.1:$SY_ADMIN/readyz" >/dev/null 2>&1 && break
-        sleep 0.2
-    done
-    curl -sf -m 1 "http://127.0.0.1:$SY_ADMIN/readyz" >/dev/null || { tail "$WORK/switchyard.log" >&2; exit 1; }
+    if [ "$TARGET" = nginx ]; then
+        rm -rf "$WORK/nginx"
+        bench_nginx_conf "$WORK/nginx" $SY_PORT $UP_A $UP_B
+        valgrind --tool=callgrind --collect-atstart=yes --instr-atstart=no \
+            --callgrind-out-file="$WORK/callgrind.%p" \
+            nginx -p "$WORK/nginx" -e "$WORK/nginx/logs/error.log" -c "$WORK/nginx/nginx.conf" \
+            >"$WORK/target.log" 2>&1 &
+        pid=$!
+        PIDS+=("$pid")
+        for _ in $(seq 600); do
+            curl -s -o /dev/null -m 1 "http://127.0.0.1:$SY_PORT/" && break
+            sleep 0.2
+        done
+        curl -s -o /dev/null -m 1 "http://127.0.0.1:$SY_PORT/" || { tail "$WORK/target.log" >&2; exit 1; }
+    else
+        {
+            bench_yaml $SY_PORT $SY_ADMIN $UP_A $UP_B "$WORK/spool" "$SWITCHYARD_TEST_CLICKHOUSE_URL" "$db"
+            if [ -n "$EXTRA" ]; then cat "$EXTRA"; fi
+        } >"$WORK/switchyard.yaml"
+        SWITCHYARD_WORKER_THREADS=1 RUST_LOG=warn valgrind --tool=callgrind --collect-atstart=yes \
+            --instr-atstart=no --callgrind-out-file="$WORK/callgrind.%p" \
+            "$SY_BIN" serve --config "$WORK/switchyard.yaml" >"$WORK/target.log" 2>&1 &
+        pid=$!
+        PIDS+=("$pid")
+        for _ in $(seq 600); do
+            curl -sf -m 1 "http://127.0.0.1:$SY_ADMIN/readyz" >/dev/null 2>&1 && break
+            sleep 0.2
+        done
+        curl -sf -m 1 "http://127.0.0.1:$SY_ADMIN/readyz" >/dev/null || { tail "$WORK/target.log" >&2; exit 1; }
+    fi
     local url=http://127.0.0.1:$SY_PORT/v1/chat/completions
     "$BIN/loadgen" --url "$url" --rate 50 --duration 4 --warmup 0 --connections 16 >/dev/null 2>&1
     callgrind_control -i on "$pid" >/dev/null

@@ -103,36 +103,7 @@ if [ "$TARGET" = switchyard ]; then
     curl -sf -m 1 "http://127.0.0.1:$ADMIN/readyz" >/dev/null || { tail "$WORK/target.log" >&2; exit 1; }
 else
     n=$WORK/nginx
-    mkdir -p "$n/logs" "$n/tmp"
-    cat >"$n/nginx.conf" <<CONF
-worker_processes 1;
-master_process off;
-daemon off;
-pid $n/nginx.pid;
-error_log $n/logs/error.log warn;
-events { worker_connections 8192; }
-http {
-    access_log $n/logs/access.log;
-    client_body_temp_path $n/tmp/body;
-    proxy_temp_path $n/tmp/proxy;
-    fastcgi_temp_path $n/tmp/fastcgi;
-    uwsgi_temp_path $n/tmp/uwsgi;
-    scgi_temp_path $n/tmp/scgi;
-    keepalive_requests 1000000;
-    upstream fast_a { server 127.0.0.1:$UP_A; keepalive 256; }
-    upstream fast_b { server 127.0.0.1:$UP_B; keepalive 256; }
-    split_clients "\$request_id" \$pool { 90% fast_a; * fast_b; }
-    server {
-        listen 127.0.0.1:$PORT;
-        location / {
-            proxy_pass http://\$pool;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_buffering off;
-        }
-    }
-}
-CONF
+    bench_nginx_conf "$n" $PORT $UP_A $UP_B
     "${CORE0[@]}" nginx -p "$n" -e "$n/logs/error.log" -c "$n/nginx.conf" >"$WORK/target.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
