@@ -2,7 +2,8 @@
 # The gateway config every bench script runs: group `bench` (champion 90 % / challenger 10 %
 # on the fast upstream's two ports), records spooled and shipped to ClickHouse. Sourced by
 # load/run.sh, instructions.sh, idle-rss.sh and syscalls.sh, so they measure the same thing;
-# `bench_nginx_conf` is the nginx that instructions.sh and syscalls.sh compare with.
+# `bench_nginx_conf` is the nginx that instructions.sh and syscalls.sh compare with, and
+# `bench_need` / `bench_build` their installs and builds.
 #
 #   bench_yaml PORT ADMIN_PORT UPSTREAM_A UPSTREAM_B SPOOL_DIR CLICKHOUSE_URL DATABASE
 bench_yaml() {
@@ -59,4 +60,33 @@ http {
     }
 }
 CONF
+}
+
+# Installs, from Debian, the package of each COMMAND:PACKAGE whose command is missing.
+#
+#   bench_need COMMAND:PACKAGE...
+bench_need() {
+    local missing=() pair sudo_cmd=()
+    for pair in "$@"; do
+        command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+    done
+    if [ ${#missing[@]} -eq 0 ]; then return 0; fi
+    if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# Sets BIN (the directory holding loadgen and fast-upstream) from TOOLS, and SY_BIN when
+# TARGET is switchyard, building target/release's copies of whichever was not given.
+bench_build() {
+    local target_dir=${CARGO_TARGET_DIR:-$ROOT/target}
+    if [ -z "$TOOLS" ]; then
+        cargo build --release -q -p switchyard-benches --bin loadgen --bin fast-upstream
+        TOOLS=$target_dir/release
+    fi
+    if [ -z "$SY_BIN" ] && [ "$TARGET" = switchyard ]; then
+        cargo build --release -q -p switchyard
+        SY_BIN=$target_dir/release/switchyard
+    fi
+    BIN=$TOOLS
 }

@@ -50,26 +50,10 @@ done
 
 case "$TARGET" in switchyard | nginx) ;; *) echo "instructions.sh: --target is switchyard or nginx" >&2; exit 64 ;; esac
 
-sudo_cmd=()
-if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
-missing=()
-command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
-if [ "$TARGET" = nginx ] && ! command -v nginx >/dev/null 2>&1; then missing+=(nginx); fi
-if [ ${#missing[@]} -gt 0 ]; then
-    "${sudo_cmd[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
-
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-if [ -z "$TOOLS" ]; then
-    cargo build --release -q -p switchyard-benches --bin loadgen --bin fast-upstream
-    TOOLS=$TARGET_DIR/release
-fi
-if [ -z "$SY_BIN" ] && [ "$TARGET" = switchyard ]; then
-    cargo build --release -q -p switchyard
-    SY_BIN=$TARGET_DIR/release/switchyard
-fi
-BIN=$TOOLS
+needs=(valgrind:valgrind)
+if [ "$TARGET" = nginx ]; then needs+=(nginx:nginx); fi
+bench_need "${needs[@]}"
+bench_build
 
 bash scripts/clickhouse.sh start >/dev/null
 eval "$(bash scripts/clickhouse.sh env)"

@@ -40,28 +40,10 @@ while [ $# -gt 0 ]; do
 done
 case "$TARGET" in switchyard | nginx) ;; *) echo "syscalls.sh: --target is switchyard or nginx" >&2; exit 64 ;; esac
 
-sudo_cmd=()
-if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
-missing=()
-command -v perf >/dev/null 2>&1 || missing+=(linux-perf)
-command -v strace >/dev/null 2>&1 || missing+=(strace)
-command -v taskset >/dev/null 2>&1 || missing+=(util-linux)
-if [ "$TARGET" = nginx ] && ! command -v nginx >/dev/null 2>&1; then missing+=(nginx); fi
-if [ ${#missing[@]} -gt 0 ]; then
-    "${sudo_cmd[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
-
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-if [ -z "$TOOLS" ]; then
-    cargo build --release -q -p switchyard-benches --bin loadgen --bin fast-upstream
-    TOOLS=$TARGET_DIR/release
-fi
-if [ -z "$SY_BIN" ] && [ "$TARGET" = switchyard ]; then
-    cargo build --release -q -p switchyard
-    SY_BIN=$TARGET_DIR/release/switchyard
-fi
-BIN=$TOOLS
+needs=(perf:linux-perf strace:strace taskset:util-linux)
+if [ "$TARGET" = nginx ]; then needs+=(nginx:nginx); fi
+bench_need "${needs[@]}"
+bench_build
 
 # The target on core 0, its load on core 1 (when the machine has two). Arrays, not a
 # function: the target must be the process whose pid `$!` gives, for `perf stat -p`.
