@@ -3,7 +3,7 @@
 # on the fast upstream's two ports), records spooled and shipped to ClickHouse. Sourced by
 # load/run.sh, instructions.sh, idle-rss.sh and syscalls.sh, so they measure the same thing;
 # `bench_nginx_conf` is the nginx that instructions.sh and syscalls.sh compare with, and
-# `bench_need` / `bench_build` their installs and builds.
+# `bench_need` / `bench_build` / `bench_cleanup` their installs, builds and clean-up.
 #
 #   bench_yaml PORT ADMIN_PORT UPSTREAM_A UPSTREAM_B SPOOL_DIR CLICKHOUSE_URL DATABASE
 bench_yaml() {
@@ -89,4 +89,12 @@ bench_build() {
         SY_BIN=$target_dir/release/switchyard
     fi
     BIN=$TOOLS
+}
+
+# Stops every process in PIDS and removes WORK: each script's `trap bench_cleanup EXIT`.
+bench_cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
 }

@@ -59,12 +59,7 @@ for port in $UP_A $UP_B $PORT $ADMIN; do
     fi
 done
 PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 
 "${CORE1[@]}" "$BIN/fast-upstream" --listen 127.0.0.1:$UP_A --listen 127.0.0.1:$UP_B >"$WORK/upstream.log" 2>&1 &
 PIDS+=("$!")
