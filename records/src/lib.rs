@@ -3,8 +3,9 @@
 //!
 //! ```text
 //! data plane ──offer()──▶ RecordQueue ──writer thread──▶ spool (segments, fsync every
-//!   (never waits)          (bounded, try_send)            fsync_interval_ms)
-//!                                                            │ durable position
+//!   (never waits)          (bounded, try_send)  │         fsync_interval_ms)
+//!                                 hand-off: the │            │ durable frames, in order
+//!                            entries in memory  ▼            ▼
 //!                          ClickHouse ◀──RowBinary── shipper thread ──ack──▶ ledger,
 //!                 inferences_<group>, explanations,  (batches, retries,      segments
 //!                 feedback (ReplacingMergeTree)       dead-letter, janitor)  deleted
@@ -41,6 +42,7 @@ mod dead_letter;
 mod drop_log;
 mod entry;
 mod error;
+mod handoff;
 mod inbox;
 mod janitor;
 mod metrics;
@@ -124,12 +126,17 @@ pub fn start(opts: RecordsOptions, registry: &Registry) -> Result<(RecordQueue, 
     let admission = Arc::new(queue::Admission { spool: shared.clone(), when_full: opts.spool.when_full });
     let (shutdown, shutdown_rx) = watch::channel(None);
     let (provision_tx, provision_rx) = mpsc::unbounded_channel();
+    let mut keeper = None;
     let shipper = match &opts.clickhouse {
         Some(ch) => {
+            // At most one batch of payload waits in memory; the rest is decoded.
+            let (keep, take) = handoff::handoff(opts.batch.max_bytes.max(1 << 20));
+            keeper = Some(keep);
             let dead_letter_path =
                 opts.dead_letter_path.clone().unwrap_or_else(|| opts.spool.dir.join("dead-letter.jsonl"));
             let shipper = shipper::Shipper {
                 reader,
+                handoff: take,
                 client: schema::client(ch),
                 opts: ch.clone(),
                 batch: opts.batch.clone(),
@@ -158,7 +165,7 @@ pub fn start(opts: RecordsOptions, registry: &Registry) -> Result<(RecordQueue, 
         }
         None => None,
     };
-    let sink = spool_sink::SpoolSink::new(writer, opts.spool.fsync_interval_ms);
+    let sink = spool_sink::SpoolSink::new(writer, opts.spool.fsync_interval_ms, keeper);
     let (queue, queue_handle) = RecordQueue::start_sink(
         opts.spool.queue_capacity,
         sink,

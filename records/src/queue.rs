@@ -33,8 +33,8 @@ const MAX_BATCH: usize = 1024;
 
 /// The writer thread's view of a sink. Implementations count their own outcomes.
 pub(crate) trait Sink: Send + 'static {
-    /// Takes a drained batch.
-    fn write(&mut self, batch: &[Entry], metrics: &RecordQueueMetrics);
+    /// Takes a drained batch, oldest first.
+    fn write(&mut self, batch: impl Iterator<Item = Entry>, metrics: &RecordQueueMetrics);
     /// Longest time written records may stay unflushed; `None` flushes after every batch.
     fn flush_interval(&self) -> Option<Duration>;
     /// Makes written records durable.
@@ -154,10 +154,10 @@ fn writer_loop(rx: &mut inbox::Receiver<Entry>, sink: &mut impl Sink, metrics: &
         match rx.take(flush_due) {
             Taken::Items(items) => {
                 if !items.is_empty() {
-                    for batch in items.chunks(MAX_BATCH) {
-                        sink.write(batch, metrics);
+                    let mut drain = items.drain(..);
+                    while drain.len() > 0 {
+                        sink.write(drain.by_ref().take(MAX_BATCH), metrics);
                     }
-                    items.clear();
                     if flush_due.is_none() {
                         flush_due = Some(Instant::now() + sink.flush_interval().unwrap_or_default());
                     }

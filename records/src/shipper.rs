@@ -3,8 +3,10 @@
 //! Runs on its own thread with a current-thread tokio runtime, so the data plane never
 //! waits on ClickHouse, at idle CPU priority while the spool is small
 //! ([`crate::priority`]), so its bursts never delay a request. A batch closes at `max_rows`, `max_bytes` of spool payload, or
-//! `max_delay_ms` after its first record. Its entries are split per destination table
-//! (`inferences_<group>`, `explanations`, `feedback`) and inserted with RowBinary.
+//! `max_delay_ms` after its first record. A frame this run's writer spooled is usually
+//! already in memory ([`crate::handoff`]); only the others are read and decoded. Its entries
+//! are split per destination table (`inferences_<group>`, `explanations`, `feedback`) and
+//! inserted with RowBinary.
 //!
 //! Invariants:
 //! - the spool is acked up to the end of a batch only after every table of the batch
@@ -43,11 +45,12 @@ use tokio::sync::{mpsc, watch};
 
 use crate::dead_letter::DeadLetter;
 use crate::entry::Entry;
+use crate::handoff::Taker;
 use crate::metrics::Outcome;
 use crate::priority::Governor;
 use crate::rows::{ExplanationRow, FeedbackRow, InferenceRow};
 use crate::schema::{self, ensure_group_table_on, group_table, Cluster};
-use crate::spool::SpoolReader;
+use crate::spool::{Frame, SpoolReader};
 use crate::{janitor, BatchOptions, ClickHouseOptions, GroupSpec, RecordQueueMetrics, RetryOptions};
 
 mod insert;
@@ -60,6 +63,8 @@ const END_TIMEOUT: Duration = Duration::from_secs(120);
 /// The shipper's state; see the module docs.
 pub(crate) struct Shipper {
     pub(crate) reader: SpoolReader,
+    /// Entries the writer spooled in this run, so their frames need no decoding.
+    pub(crate) handoff: Taker,
     pub(crate) client: Client,
     pub(crate) opts: ClickHouseOptions,
     pub(crate) batch: BatchOptions,
@@ -122,7 +127,7 @@ impl Shipper {
             let end = self.reader.position();
             tracing::debug!(items = items.len(), ?end, "shipping batch");
             let started = Instant::now();
-            match self.ship(&items).await {
+            match self.ship(items).await {
                 Ok(shipped) => {
                     self.metrics.ship_seconds.observe(started.elapsed().as_secs_f64());
                     self.metrics.count(Outcome::Shipped, shipped);
@@ -163,16 +168,22 @@ impl Shipper {
     }
 
     /// Collects the next batch; `None` when shutting down with nothing left to read.
-    async fn gather(&mut self, provision_open: &mut bool, next_janitor: &mut Instant) -> Option<Vec<Vec<u8>>> {
+    async fn gather(&mut self, provision_open: &mut bool, next_janitor: &mut Instant) -> Option<Vec<Frame<Entry>>> {
         let mut items = Vec::new();
         let mut bytes = 0usize;
         let mut first_at: Option<Instant> = None;
         loop {
             while items.len() < self.batch.max_rows && bytes < self.batch.max_bytes {
-                match self.reader.next_record() {
-                    Ok(Some(p)) => {
-                        bytes += p.len();
-                        items.push(p);
+                let handoff = &mut self.handoff;
+                let mut payload_len = 0;
+                let next = self.reader.next_frame(|at, len| {
+                    payload_len = len as usize;
+                    handoff.take(at, len)
+                });
+                match next {
+                    Ok(Some(frame)) => {
+                        bytes += payload_len;
+                        items.push(frame);
                         first_at.get_or_insert_with(Instant::now);
                     }
                     Ok(None) => break,
@@ -269,15 +280,18 @@ impl Shipper {
     }
 
     /// Ships one batch; returns how many entries reached ClickHouse.
-    async fn ship(&mut self, items: &[Vec<u8>]) -> Result<u64, Stopped> {
+    async fn ship(&mut self, items: Vec<Frame<Entry>>) -> Result<u64, Stopped> {
         let mut entries = Vec::with_capacity(items.len());
-        for payload in items {
-            match Entry::decode(payload) {
-                Ok(e) => entries.push(e),
-                Err(error) => {
-                    tracing::error!(%error, "undecodable spool entry; dead-lettered");
-                    self.dead_letter_raw(&error.to_string(), payload).await?;
-                }
+        for item in items {
+            match item {
+                Frame::Kept(entry) => entries.push(entry),
+                Frame::Payload(payload) => match Entry::decode(&payload) {
+                    Ok(e) => entries.push(e),
+                    Err(error) => {
+                        tracing::error!(%error, "undecodable spool entry; dead-lettered");
+                        self.dead_letter_raw(&error.to_string(), &payload).await?;
+                    }
+                },
             }
         }
         let mut split = Split::default();

@@ -5,14 +5,18 @@
 //! reader, in order, until it is acked — across any number of crashes — and an acked
 //! record is never delivered again. Records appended after the last sync may be lost by a
 //! crash, but only as a suffix (never a hole). `spool_bytes` always equals what is on disk.
+//! And the hand-off's contract: `SpoolWriter::last_frame` is exactly the position at which
+//! `SpoolReader::next_frame` meets that record, so a record kept in memory is never read
+//! from disk and never stands in for another.
 #![allow(clippy::unwrap_used)]
 
+use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
 use proptest::prelude::*;
-use switchyard_records::spool::{self, Append, SpoolConfig, SpoolReader, SpoolWriter};
+use switchyard_records::spool::{self, Append, Frame, Position, SpoolConfig, SpoolReader, SpoolWriter};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -94,6 +98,9 @@ fn run(ops: Vec<Op>, segment_bytes: u64, max_bytes: u64) {
     let config = SpoolConfig { dir: dir.path().join("spool"), max_bytes, segment_bytes };
     let (mut writer, mut reader) = open(&config);
     let mut m = Model { records: Vec::new(), acked: 0, durable: 0, read: 0, next_id: 0 };
+    // What the writer side handed over in memory, by frame position, as the pipeline's
+    // hand-off does for every other record; a restart starts with nothing kept.
+    let mut kept: HashMap<Position, (u32, Vec<u8>)> = HashMap::new();
     for op in ops {
         match op {
             Op::Append(len) => {
@@ -101,7 +108,12 @@ fn run(ops: Vec<Op>, segment_bytes: u64, max_bytes: u64) {
                 payload.resize(8 + len, (m.next_id % 251) as u8);
                 m.next_id += 1;
                 match writer.append(&payload).unwrap() {
-                    Append::Buffered => m.records.push(payload),
+                    Append::Buffered => {
+                        if m.next_id.is_multiple_of(2) {
+                            kept.insert(writer.last_frame(), (payload.len() as u32, payload.clone()));
+                        }
+                        m.records.push(payload);
+                    }
                     Append::Full => {
                         assert!(writer.shared().bytes() + 16 + len as u64 > max_bytes);
                     }
@@ -118,7 +130,15 @@ fn run(ops: Vec<Op>, segment_bytes: u64, max_bytes: u64) {
             }
             Op::Read(k) => {
                 for _ in 0..k {
-                    match reader.next_record().unwrap() {
+                    let frame = reader.next_frame(|at, len| {
+                        kept.remove(&at).map(|(kept_len, p)| {
+                            assert_eq!(kept_len, len, "the frame at a kept position is another record");
+                            p
+                        })
+                    });
+                    match frame.unwrap().map(|f| match f {
+                        Frame::Payload(p) | Frame::Kept(p) => p,
+                    }) {
                         Some(p) => {
                             assert!(m.read < m.durable, "reader passed the durable position");
                             assert_eq!(p, m.records[m.read]);
@@ -130,12 +150,18 @@ fn run(ops: Vec<Op>, segment_bytes: u64, max_bytes: u64) {
                         }
                     }
                 }
+                let position = reader.position();
+                assert!(
+                    kept.keys().all(|at| *at >= position),
+                    "a kept record was read from disk: its position was not its frame's"
+                );
             }
             Op::Ack => {
                 reader.ack(reader.position()).unwrap();
                 m.acked = m.read;
             }
             Op::Crash { torn } => {
+                kept.clear();
                 drop(writer);
                 drop(reader);
                 if !torn.is_empty() {
@@ -149,6 +175,7 @@ fn run(ops: Vec<Op>, segment_bytes: u64, max_bytes: u64) {
                 check_replay(&mut m, &mut reader);
             }
             Op::Restart => {
+                kept.clear();
                 writer.sync().unwrap();
                 m.durable = m.records.len();
                 drop(writer);

@@ -41,21 +41,51 @@ pub fn frame_len(payload_len: usize) -> u64 {
     HEADER_LEN + payload_len as u64
 }
 
-/// Reads one frame from `r`.
-pub fn read(r: &mut impl Read) -> io::Result<FrameRead> {
+/// What reading one frame's header found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HeaderRead {
+    /// A header whose length is in range; the payload follows.
+    Frame {
+        /// Payload bytes.
+        len: u32,
+        /// CRC32C the payload must have.
+        crc: u32,
+    },
+    /// Clean end of data exactly at a frame boundary.
+    End,
+    /// A torn header or a length out of range.
+    Corrupt(&'static str),
+}
+
+/// Reads one frame's header from `r`; the payload is left unread.
+pub fn read_header(r: &mut impl Read) -> io::Result<HeaderRead> {
     let mut header = [0u8; HEADER_LEN as usize];
     let got = read_full(r, &mut header)?;
     if got == 0 {
-        return Ok(FrameRead::End);
+        return Ok(HeaderRead::End);
     }
     if got < header.len() {
-        return Ok(FrameRead::Corrupt("short header"));
+        return Ok(HeaderRead::Corrupt("short header"));
     }
     let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
     let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
     if len > MAX_PAYLOAD {
-        return Ok(FrameRead::Corrupt("length out of range"));
+        return Ok(HeaderRead::Corrupt("length out of range"));
     }
+    Ok(HeaderRead::Frame { len, crc })
+}
+
+/// Reads one frame from `r`.
+pub fn read(r: &mut impl Read) -> io::Result<FrameRead> {
+    match read_header(r)? {
+        HeaderRead::Frame { len, crc } => read_payload(r, len, crc),
+        HeaderRead::End => Ok(FrameRead::End),
+        HeaderRead::Corrupt(why) => Ok(FrameRead::Corrupt(why)),
+    }
+}
+
+/// Reads and checks the payload of a frame whose header [`read_header`] returned.
+pub fn read_payload(r: &mut impl Read, len: u32, crc: u32) -> io::Result<FrameRead> {
     let mut payload = vec![0u8; len as usize];
     if read_full(r, &mut payload)? < payload.len() {
         return Ok(FrameRead::Corrupt("short payload"));

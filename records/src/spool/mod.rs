@@ -43,7 +43,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 pub use frame::{HEADER_LEN, MAX_PAYLOAD};
-pub use reader::SpoolReader;
+pub use reader::{Frame, SpoolReader};
 pub use writer::{Append, SpoolWriter};
 
 use ledger::Ledger;

@@ -5,6 +5,7 @@
 //! position; a corrupt frame inside a finished segment skips the rest of that segment
 //! (counted and logged), never the following ones.
 
+use std::convert::Infallible;
 use std::fs::{self, File};
 use std::io::{self, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -12,9 +13,18 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use super::frame::{self, FrameRead};
+use super::frame::{self, FrameRead, HeaderRead};
 use super::ledger::Ledger;
 use super::{list_segments, segment_path, Position, Shared};
+
+/// A frame [`SpoolReader::next_frame`] returned.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame<T> {
+    /// The frame's payload, read and checksummed.
+    Payload(Vec<u8>),
+    /// What the caller already held for this frame; its payload was skipped.
+    Kept(T),
+}
 
 /// Reads records from the spool and acknowledges shipped ones.
 #[derive(Debug)]
@@ -63,6 +73,16 @@ impl SpoolReader {
 
     /// The next durable record, or `None` when everything durable has been read.
     pub fn next_record(&mut self) -> io::Result<Option<Vec<u8>>> {
+        Ok(self.next_frame(|_, _| None::<Infallible>)?.map(|frame| match frame {
+            Frame::Payload(payload) => payload,
+            Frame::Kept(never) => match never {},
+        }))
+    }
+
+    /// The next durable frame, or `None` when everything durable has been read. For each
+    /// frame, `kept(position, payload_len)` is asked first: when it returns what the frame
+    /// holds (the hand-off's entry), the payload is skipped instead of read and checked.
+    pub fn next_frame<T>(&mut self, mut kept: impl FnMut(Position, u32) -> Option<T>) -> io::Result<Option<Frame<T>>> {
         loop {
             let durable = self.shared.durable();
             if self.cursor >= durable {
@@ -74,10 +94,22 @@ impl SpoolReader {
             let Some(file) = self.file.as_mut() else {
                 return Ok(None);
             };
-            match frame::read(file)? {
+            let read = match frame::read_header(file)? {
+                HeaderRead::Frame { len, crc } => match kept(self.cursor, len) {
+                    Some(t) => {
+                        file.seek_relative(i64::from(len))?;
+                        self.cursor.offset += frame::frame_len(len as usize);
+                        return Ok(Some(Frame::Kept(t)));
+                    }
+                    None => frame::read_payload(file, len, crc)?,
+                },
+                HeaderRead::End => FrameRead::End,
+                HeaderRead::Corrupt(why) => FrameRead::Corrupt(why),
+            };
+            match read {
                 FrameRead::Payload(payload) => {
                     self.cursor.offset += frame::frame_len(payload.len());
-                    return Ok(Some(payload));
+                    return Ok(Some(Frame::Payload(payload)));
                 }
                 FrameRead::End => {
                     if self.cursor.segment == durable.segment {

@@ -54,6 +54,8 @@ pub struct SpoolWriter {
     unsynced_records: u64,
     /// Records made durable since the last [`SpoolWriter::take_newly_durable`].
     newly_durable: u64,
+    /// Where the last buffered frame starts.
+    last_frame: Position,
     segment_bytes: u64,
     shared: Arc<Shared>,
 }
@@ -71,6 +73,7 @@ impl SpoolWriter {
             buf: Vec::with_capacity(64 * 1024),
             unsynced_records: 0,
             newly_durable: 0,
+            last_frame: Position::default(),
             segment_bytes: segment_bytes.max(frame::HEADER_LEN * 2),
             shared,
         };
@@ -93,6 +96,12 @@ impl SpoolWriter {
         std::mem::take(&mut self.newly_durable)
     }
 
+    /// Where the frame of the last [`Append::Buffered`] record starts: the position the
+    /// reader will be at when it reaches that record.
+    pub fn last_frame(&self) -> Position {
+        self.last_frame
+    }
+
     /// Buffers one record. Durable (and visible to the reader) after the next `sync`.
     pub fn append(&mut self, payload: &[u8]) -> Result<Append, SyncError> {
         if payload.len() > super::MAX_PAYLOAD as usize {
@@ -108,6 +117,7 @@ impl SpoolWriter {
             self.sync()?;
             self.rotate().map_err(|source| SyncError { lost: 0, source })?;
         }
+        self.last_frame = Position { segment: self.segment, offset: self.written + self.buf.len() as u64 };
         frame::encode(payload, &mut self.buf);
         self.shared.add_bytes(n);
         self.unsynced_records += 1;
