@@ -10,11 +10,12 @@
 # `start_nginx`, access log on) and the fast upstream and load generator on core 1 (when
 # the machine has it), sends `--rate` requests per second (default 2,000) over 64
 # connections, and counts 10 s of it with `perf stat -e raw_syscalls:sys_enter,
-# context-switches,task-clock -p <pid>`; prints each per request, and the CPU's split into
-# user and system time (/proc/PID/stat, in clock ticks). `--strace` then prints 10 s
-# of `strace -c -f` (which slows the target: use its split, not its times). Installs perf,
-# strace and nginx when missing; builds target/release/{switchyard,loadgen,fast-upstream}
-# unless --bin (the gateway) or --tools (loadgen and fast-upstream) is given.
+# context-switches,task-clock -p <pid>`; prints each per request, the CPU's split into user
+# and system time (/proc/PID/stat, in clock ticks) and the target's peak RSS (VmHWM).
+# `--strace` then prints 10 s of `strace -c -f` (which slows the target: use its split,
+# not its times). Installs perf, strace and nginx when missing; builds
+# target/release/{switchyard,loadgen,fast-upstream} unless --bin (the gateway) or --tools
+# (loadgen and fast-upstream) is given.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -34,7 +35,7 @@ while [ $# -gt 0 ]; do
         --tools) TOOLS=$2; shift ;;
         --rate) RATE=$2; shift ;;
         --strace) STRACE=1 ;;
-        -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "syscalls.sh: unknown argument $1 (see --help)" >&2; exit 64 ;;
     esac
     shift
@@ -103,6 +104,7 @@ ticks() { awk '{print $14, $15}' "/proc/$pid/stat"; }
 read -r user0 sys0 < <(ticks)
 perf stat -x, -e raw_syscalls:sys_enter,context-switches,task-clock -p "$pid" -- sleep 10 2>"$WORK/perf.csv" || { head -3 "$WORK/perf.csv" >&2; echo "syscalls.sh: perf stat failed" >&2; exit 1; }
 read -r user1 sys1 < <(ticks)
+peak_kib=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")
 if [ "$STRACE" = 1 ]; then
     sleep 1
     timeout 10 strace -c -f -p "$pid" -o "$WORK/strace.txt" >/dev/null 2>&1 || true
@@ -112,9 +114,10 @@ count() { awk -F, -v e="$1" '$3 == e {print $1}' "$WORK/perf.csv"; }
 requests=$((RATE * 10))
 awk -v t="$TARGET" -v r="$RATE" -v n="$requests" -v s="$(count raw_syscalls:sys_enter)" \
     -v c="$(count context-switches)" -v ms="$(count task-clock)" -v hz="$(getconf CLK_TCK)" \
-    -v user=$((user1 - user0)) -v sys=$((sys1 - sys0)) 'BEGIN {
+    -v user=$((user1 - user0)) -v sys=$((sys1 - sys0)) -v peak="$peak_kib" 'BEGIN {
     printf "%s at %d req/s, 10 s counted: per request %.2f system calls, %.2f context switches, %.3f ms CPU", \
         t, r, s / n, c / n, ms / n
-    printf " (user %.3f ms, system %.3f ms)\n", user * 1000 / hz / n, sys * 1000 / hz / n
+    printf " (user %.3f ms, system %.3f ms); peak RSS %.1f MiB\n", user * 1000 / hz / n, sys * 1000 / hz / n,
+        peak / 1024
 }'
 if [ "$STRACE" = 1 ]; then sed -n '1,20p' "$WORK/strace.txt"; fi
