@@ -58,6 +58,8 @@ pub(super) struct Activity {
     h2: AtomicBool,
     /// Shutdown has started: HTTP/1.1 responses say `connection: close`.
     draining: AtomicBool,
+    /// Signalled when a request starts, for a draining connection waiting for the request it
+    /// is reading ([`Activity::started_or`]); the idle watchdog needs no signal.
     changed: Notify,
 }
 
@@ -163,13 +165,12 @@ impl Activity {
         InFlight(self.clone())
     }
 
-    /// Bytes arrived on the connection.
+    /// Bytes arrived on the connection. The deadline becomes `header` from now, which the
+    /// watchdog looks at in time without being woken ([`Self::idle_for`]).
     fn received(&self) {
         if self.in_flight.load(Ordering::Acquire) == 0 && !self.unread.load(Ordering::Relaxed) {
             *self.unread_since.lock() = Instant::now();
             self.unread.store(true, Ordering::Release);
-            // The watchdog's deadline changes from keep-alive to header timeout.
-            self.changed.notify_waiters();
         }
     }
 
@@ -208,24 +209,28 @@ impl Activity {
     }
 
     /// Resolves once the connection has been idle past its deadline ([`Self::deadline`]).
+    ///
+    /// Requests never wake it (three wake-ups of the connection's task per request, each
+    /// polling hyper's connection again, cost more than the watchdog itself): it sleeps
+    /// until the deadline but never longer than `min(header, keepalive)`, then looks again.
+    /// Every deadline lies at least that far after the event that sets it (accept, a
+    /// request's end, a next request's first byte), so an event can only move the deadline
+    /// past the watchdog's next look, never before it: the connection still closes at its
+    /// deadline, to the timer's precision.
     async fn idle_for(&self, header: Duration, keepalive: Duration) {
+        let step = header.min(keepalive);
         loop {
-            let changed = self.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            if self.in_flight.load(Ordering::Acquire) > 0 {
-                changed.await;
-                continue;
-            }
-            tokio::select! {
-                _ = tokio::time::sleep_until(self.deadline(header, keepalive)) => {
-                    let idle = self.in_flight.load(Ordering::Acquire) == 0;
-                    if idle && self.deadline(header, keepalive) <= Instant::now() {
-                        return;
-                    }
+            let now = Instant::now();
+            let look = if self.in_flight.load(Ordering::Acquire) > 0 {
+                now + step
+            } else {
+                let deadline = self.deadline(header, keepalive);
+                if deadline <= now {
+                    return;
                 }
-                _ = changed => {}
-            }
+                deadline.min(now + step)
+            };
+            tokio::time::sleep_until(look).await;
         }
     }
 
@@ -261,7 +266,6 @@ impl Drop for InFlight {
         if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
             *self.0.idle_since.lock() = Instant::now();
         }
-        self.0.changed.notify_waiters();
     }
 }
 
