@@ -13,13 +13,15 @@
 //!   the same frame;
 //! - entries behind the reader (records a failed write lost, the rest of a segment skipped
 //!   as corrupt) are discarded as the reader passes them;
+//! - the writer thread never waits on the hand-off (a batch the shipper's lock would hold
+//!   up is simply not kept);
 //! - bounded: at most `max_bytes` of payload are held. While the shipper is further behind
 //!   (ClickHouse down or slow), new entries are not kept, and their frames are read and
 //!   decoded from the spool as before. After a restart nothing is kept: the spool replays.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 
 use crate::entry::Entry;
 use crate::spool::Position;
@@ -68,11 +70,22 @@ pub(crate) fn handoff(max_bytes: usize) -> (Keeper, Taker) {
 impl Keeper {
     /// Keeps what fits of `batch` (in spool order, oldest first) and drains it; entries
     /// past the budget are dropped here, and their frames are decoded instead.
+    ///
+    /// Never waits: while the shipper holds the queue (a swap), the batch is not kept. The
+    /// shipper runs at idle priority ([`crate::priority`]) and may be descheduled inside
+    /// that swap on a busy core; the writer thread must not wait for it.
     pub(crate) fn keep(&self, batch: &mut Vec<Kept>) {
         if batch.is_empty() {
             return;
         }
-        let mut queue = self.shared.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut queue = match self.shared.queue.try_lock() {
+            Ok(queue) => queue,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                batch.clear();
+                return;
+            }
+        };
         for kept in batch.drain(..) {
             let len = kept.len as usize;
             if self.shared.held.load(Ordering::Relaxed) + len > self.shared.max_bytes {
@@ -149,5 +162,21 @@ mod tests {
         assert_eq!(metric(taker.take(Position { segment: 2, offset: 48 }, 40)), Some("d".into()));
         assert_eq!(metric(taker.take(Position { segment: 2, offset: 96 }, 40)), Some("e".into()));
         assert_eq!(metric(taker.take(Position { segment: 2, offset: 144 }, 40)), None);
+    }
+
+    #[test]
+    fn the_writer_never_waits_for_the_shipper() {
+        let (keeper, mut taker) = handoff(1000);
+        let shared = taker.shared.clone();
+        let held = shared.queue.lock().expect("unpoisoned");
+        let mut batch = vec![kept(1, 0, 40, "a")];
+        keeper.keep(&mut batch);
+        assert!(batch.is_empty(), "a batch that would wait is dropped from the hand-off");
+        drop(held);
+        assert_eq!(metric(taker.take(Position { segment: 1, offset: 0 }, 40)), None, "decoded from disk instead");
+        assert_eq!(shared.held.load(Ordering::Relaxed), 0);
+        let mut batch = vec![kept(1, 48, 40, "b")];
+        keeper.keep(&mut batch);
+        assert_eq!(metric(taker.take(Position { segment: 1, offset: 48 }, 40)), Some("b".into()));
     }
 }
