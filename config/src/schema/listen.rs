@@ -27,6 +27,10 @@ pub struct LimitsConfig {
     /// An idle keep-alive connection (no request in flight) is closed after this, ms.
     /// Default 60000.
     pub keepalive_timeout_ms: u64,
+    /// Park idle plaintext HTTP/1.1 keep-alive connections: between requests such a
+    /// connection gives back its 16 KiB of read and write buffers and holds ~4.5 KiB; its
+    /// next request costs ~4,000 instructions more to set them up again. Default true.
+    pub park_idle_connections: bool,
     /// Time SIGTERM waits for requests in flight before closing them, ms. Default 30000.
     pub shutdown_grace_ms: u64,
     /// Largest upstream response body buffered for a non-streamed response, bytes. Default 64 MiB.
@@ -66,6 +70,7 @@ impl Default for LimitsConfig {
             header_timeout_ms: 10_000,
             body_timeout_ms: 30_000,
             keepalive_timeout_ms: 60_000,
+            park_idle_connections: true,
             shutdown_grace_ms: 30_000,
             max_response_bytes: 64 << 20,
             max_translated_elements: 25_000,

@@ -1,5 +1,6 @@
-//! One accepted connection: its activity (requests in flight, bytes of a request not yet
-//! taken up), the idle watchdog, and how it drains.
+//! One accepted connection's state: its activity (requests in flight, bytes of a request
+//! not yet taken up, whether its last response is still being written), the idle watchdog,
+//! and what draining it means.
 //!
 //! The watchdog ([`Activity::idle_for`]) owns every idle and header deadline: before the
 //! first request, `header_timeout` from accept; between requests, `keepalive_timeout` from
@@ -8,21 +9,13 @@
 //! its timer starts as soon as a response is written, so it closed every idle keep-alive
 //! connection at `header_timeout` instead of `keepalive_timeout`.
 //!
-//! [`Watched`] wraps the connection's (decrypted) stream and tells its [`Activity`] when
-//! bytes arrive while no request is in flight — the start of the next request — and
-//! whether the connection speaks h2 (the client preface). The service marks each request
-//! with [`Activity::start`]; the [`InFlight`] guard inside the response body ([`Tracked`])
-//! ends it.
-//!
-//! Draining ([`drive`]), a connection
-//! - with requests in flight, or speaking h2, shuts down gracefully: hyper finishes the
-//!   requests it has (h2: `GOAWAY`, streams already opened are answered) and closes;
-//! - that never sent a byte is closed at once;
-//! - that is sending the head of its next HTTP/1.1 request is given up to
-//!   `header_timeout` for it, and the request is answered (the data plane answers 503
-//!   `not ready` with `Retry-After` while draining) with `connection: close`. hyper alone
-//!   would close such a connection as idle and drop the request unanswered;
-//! - that is idle between requests is closed by hyper (after its last response is flushed).
+//! [`Watched`] wraps the connection's (decrypted) stream: it tells its [`Activity`] when
+//! bytes arrive while no request is in flight — the start of the next request — and when a
+//! write could not go out (the client is not reading), and it replays bytes read before
+//! hyper took the stream (the protocol sniff, a parked connection's unparsed bytes). The
+//! service marks each request with [`Activity::start`]; the [`InFlight`] guard inside the
+//! response body ([`Tracked`]) ends it. How a connection is served, parked and drained
+//! with these: [`super::drive`].
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -30,19 +23,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::{Request, Response};
-use hyper::body::Incoming;
-use hyper_util::rt::TokioExecutor;
-use hyper_util::server::conn::auto;
+use bytes::{Buf, Bytes};
+use http::Response;
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 use tokio::time::Instant;
-
-use super::{reached, ListenOptions, Phase};
-
-/// The h2 client preface's first bytes (RFC 9113 §3.4); no HTTP/1.1 method starts so.
-const H2_PREFACE_START: &[u8; 4] = b"PRI ";
 
 /// Requests in flight on one connection, since when it has had none, and whether bytes of
 /// a next request have arrived.
@@ -58,6 +44,11 @@ pub(super) struct Activity {
     h2: AtomicBool,
     /// Shutdown has started: HTTP/1.1 responses say `connection: close`.
     draining: AtomicBool,
+    /// The last write to the stream could not go out (the client is not reading): hyper
+    /// still holds bytes of a response.
+    write_blocked: AtomicBool,
+    /// Times the connection was parked ([`super::drive`]).
+    parks: AtomicUsize,
     /// Signalled when a request starts, for a draining connection waiting for the request it
     /// is reading ([`Activity::started_or`]); the idle watchdog needs no signal.
     changed: Notify,
@@ -76,69 +67,26 @@ pin_project_lite::pin_project! {
 }
 
 pin_project_lite::pin_project! {
-    /// A connection's stream that reports arriving bytes to its [`Activity`].
+    /// A connection's stream that reports arriving bytes and blocked writes to its
+    /// [`Activity`], and replays bytes read before hyper took it.
     pub(super) struct Watched<S> {
         #[pin]
         inner: S,
         activity: Arc<Activity>,
-        // The first bytes read, until it is known whether they are the h2 preface.
-        sniff: [u8; 4],
-        sniffed: usize,
+        // Read already (and reported), handed out again before the stream is read.
+        replay: Bytes,
     }
 }
 
 /// What a draining connection does.
 #[derive(Debug, PartialEq, Eq)]
-enum Drain {
+pub(super) enum Drain {
     /// hyper's graceful shutdown.
     Graceful,
     /// Close now: nothing was ever asked on it.
     Close,
     /// Wait for the request being read to start (bounded), then shut down gracefully.
     AwaitRequest,
-}
-
-/// Serves one connection: closes it when idle too long, drains it on `Draining`, drops it
-/// on `Closing`.
-pub(super) async fn drive<I, S, B>(
-    conn: auto::Connection<'_, I, S, TokioExecutor>,
-    activity: &Activity,
-    options: &ListenOptions,
-    mut shutdown: watch::Receiver<Phase>,
-) where
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>>,
-    S::Future: Send + 'static,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let mut conn = std::pin::pin!(conn);
-    let mut draining = false;
-    // While a draining connection waits for the request it is reading: until when.
-    let mut awaiting: Option<Instant> = None;
-    let mut closing = shutdown.clone();
-    loop {
-        tokio::select! {
-            _ = conn.as_mut() => break,
-            _ = reached(&mut shutdown, Phase::Draining), if !draining => {
-                draining = true;
-                activity.draining.store(true, Ordering::Relaxed);
-                match activity.drain() {
-                    Drain::Graceful => conn.as_mut().graceful_shutdown(),
-                    Drain::Close => break,
-                    Drain::AwaitRequest => awaiting = Some(Instant::now() + options.header_timeout),
-                }
-            }
-            _ = activity.started_or(awaiting), if awaiting.is_some() => {
-                awaiting = None;
-                conn.as_mut().graceful_shutdown();
-            }
-            _ = reached(&mut closing, Phase::Closing) => break,
-            _ = activity.idle_for(options.header_timeout, options.keepalive_timeout) => break,
-        }
-    }
 }
 
 // === impl Activity ===
@@ -153,6 +101,8 @@ impl Activity {
             unread_since: Mutex::new(Instant::now()),
             h2: AtomicBool::new(false),
             draining: AtomicBool::new(false),
+            write_blocked: AtomicBool::new(false),
+            parks: AtomicUsize::new(0),
             changed: Notify::new(),
         }
     }
@@ -167,15 +117,54 @@ impl Activity {
 
     /// Bytes arrived on the connection. The deadline becomes `header` from now, which the
     /// watchdog looks at in time without being woken ([`Self::idle_for`]).
-    fn received(&self) {
+    pub(super) fn received(&self) {
         if self.in_flight.load(Ordering::Acquire) == 0 && !self.unread.load(Ordering::Relaxed) {
             *self.unread_since.lock() = Instant::now();
             self.unread.store(true, Ordering::Release);
         }
     }
 
+    /// The client speaks h2.
+    pub(super) fn set_h2(&self) {
+        self.h2.store(true, Ordering::Relaxed);
+    }
+
+    /// Shutdown has started for this connection: it will not be parked, and its HTTP/1.1
+    /// responses say `connection: close`.
+    pub(super) fn set_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the connection is idle between requests with nothing left to write: it has
+    /// served a request, none is in flight, no byte of a next one has arrived, its last
+    /// write went out, and it is not draining.
+    pub(super) fn parkable(&self) -> bool {
+        self.in_flight.load(Ordering::Acquire) == 0
+            && self.served.load(Ordering::Relaxed)
+            && !self.unread.load(Ordering::Acquire)
+            && !self.write_blocked.load(Ordering::Relaxed)
+            && !self.draining.load(Ordering::Relaxed)
+    }
+
+    /// The connection is parked: hyper's connection taken apart until its next bytes.
+    pub(super) fn parked(&self) {
+        self.parks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether a request has started on the connection.
+    #[cfg(test)]
+    pub(super) fn has_served(&self) -> bool {
+        self.served.load(Ordering::Relaxed)
+    }
+
+    /// Times the connection was parked.
+    #[cfg(test)]
+    pub(super) fn parks(&self) -> usize {
+        self.parks.load(Ordering::Relaxed)
+    }
+
     /// What draining this connection means now.
-    fn drain(&self) -> Drain {
+    pub(super) fn drain(&self) -> Drain {
         let in_flight = self.in_flight.load(Ordering::Acquire) > 0;
         let unread = self.unread.load(Ordering::Relaxed);
         if in_flight || self.h2.load(Ordering::Relaxed) {
@@ -190,7 +179,7 @@ impl Activity {
     }
 
     /// Resolves once a request is in flight, or at `until`.
-    async fn started_or(&self, until: Option<Instant>) {
+    pub(super) async fn started_or(&self, until: Option<Instant>) {
         let Some(until) = until else { return };
         let deadline = tokio::time::sleep_until(until);
         tokio::pin!(deadline);
@@ -217,7 +206,7 @@ impl Activity {
     /// request's end, a next request's first byte), so an event can only move the deadline
     /// past the watchdog's next look, never before it: the connection still closes at its
     /// deadline, to the timer's precision.
-    async fn idle_for(&self, header: Duration, keepalive: Duration) {
+    pub(super) async fn idle_for(&self, header: Duration, keepalive: Duration) {
         let step = header.min(keepalive);
         loop {
             let now = Instant::now();
@@ -301,34 +290,61 @@ impl<B: http_body::Body> http_body::Body for Tracked<B> {
 
 impl<S> Watched<S> {
     pub(super) fn new(inner: S, activity: Arc<Activity>) -> Self {
-        Self { inner, activity, sniff: [0; 4], sniffed: 0 }
+        Self { inner, activity, replay: Bytes::new() }
+    }
+
+    /// The stream underneath.
+    pub(super) fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Hands `bytes` out again, ahead of the stream, on the next reads.
+    pub(super) fn replay(&mut self, bytes: Bytes) {
+        debug_assert!(self.replay.is_empty(), "replayed bytes not read yet");
+        self.replay = bytes;
+    }
+
+    /// Reads once from the stream itself (not the replay), reporting what arrived.
+    pub(super) fn poll_read_stream(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>>
+    where
+        S: AsyncRead,
+    {
+        let this = self.project();
+        let before = buf.filled().len();
+        let polled = this.inner.poll_read(cx, buf);
+        if buf.filled().len() > before {
+            this.activity.received();
+        }
+        polled
+    }
+
+    fn blocked<T>(activity: &Activity, polled: Poll<T>) -> Poll<T> {
+        activity.write_blocked.store(polled.is_pending(), Ordering::Relaxed);
+        polled
     }
 }
 
 impl<S: AsyncRead> AsyncRead for Watched<S> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        let this = self.project();
-        let before = buf.filled().len();
-        let polled = this.inner.poll_read(cx, buf);
-        let new = &buf.filled()[before..];
-        if !new.is_empty() {
-            this.activity.received();
-            if *this.sniffed < H2_PREFACE_START.len() {
-                let take = new.len().min(H2_PREFACE_START.len() - *this.sniffed);
-                this.sniff[*this.sniffed..*this.sniffed + take].copy_from_slice(&new[..take]);
-                *this.sniffed += take;
-                if *this.sniffed == H2_PREFACE_START.len() && this.sniff == H2_PREFACE_START {
-                    this.activity.h2.store(true, Ordering::Relaxed);
-                }
-            }
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        if !self.replay.is_empty() {
+            let this = self.as_mut().project();
+            let n = this.replay.len().min(buf.remaining());
+            buf.put_slice(&this.replay[..n]);
+            this.replay.advance(n);
+            return Poll::Ready(Ok(()));
         }
-        polled
+        self.poll_read_stream(cx, buf)
     }
 }
 
 impl<S: AsyncWrite> AsyncWrite for Watched<S> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        self.project().inner.poll_write(cx, buf)
+        let this = self.project();
+        Self::blocked(this.activity, this.inner.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -336,7 +352,8 @@ impl<S: AsyncWrite> AsyncWrite for Watched<S> {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        self.project().inner.poll_write_vectored(cx, bufs)
+        let this = self.project();
+        Self::blocked(this.activity, this.inner.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -344,7 +361,8 @@ impl<S: AsyncWrite> AsyncWrite for Watched<S> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        self.project().inner.poll_flush(cx)
+        let this = self.project();
+        Self::blocked(this.activity, this.inner.poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {

@@ -2,7 +2,8 @@
 //!
 //! [`serve`] accepts until its shutdown signal fires, sets `TCP_NODELAY`, optionally
 //! completes a TLS handshake (bounded by the header timeout), and serves each connection
-//! with hyper-util's auto builder (h1 or h2 by ALPN / preface).
+//! with hyper's HTTP/1.1 or h2 server, by the client's first bytes ([`drive`]; an idle
+//! plaintext HTTP/1.1 connection is parked without hyper's buffers until its next request).
 //!
 //! Slow clients: HTTP/1 headers must arrive within `header_timeout` once they start, and a
 //! connection with no request in flight is closed after `header_timeout` if it has not
@@ -17,13 +18,14 @@
 //! held back by the socket, not buffered.
 //!
 //! Shutdown is driven by a [`Phase`] watch: `Draining` tells every connection to finish
-//! its requests in flight and close (how each kind of connection drains: [`conn`]);
+//! its requests in flight and close (how each kind of connection drains: [`drive`]);
 //! `Closing` drops what is left (their recorders finish as `client_aborted`). Each
 //! connection task holds a clone of the `drained` sender, so the caller knows all are
 //! gone when its receiver closes.
 
 mod conn;
 pub mod cores;
+mod drive;
 pub mod tls;
 pub mod tls_reload;
 
@@ -35,16 +37,17 @@ use std::time::Duration;
 
 use http::{Request, Response};
 use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use switchyard_config::schema::LimitsConfig;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 
 pub use conn::Tracked;
-use conn::{drive, Activity, Watched};
+use conn::{Activity, Watched};
+use drive::{drive, Protocols};
 
 /// How one listener serves.
 #[derive(Clone)]
@@ -54,6 +57,8 @@ pub struct ListenOptions {
     pub header_timeout: Duration,
     /// How long a connection may sit with no request in flight between requests.
     pub keepalive_timeout: Duration,
+    /// Whether idle plaintext HTTP/1.1 connections are parked ([`drive`]).
+    pub park: bool,
     /// What one h2 connection may ask of the server.
     pub h2: H2Limits,
     /// TLS, if configured.
@@ -106,7 +111,7 @@ pub async fn serve<H, F, B>(
     B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let builder = Arc::new(builder(&options));
+    let protocols = Arc::new(protocols(&options));
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -122,7 +127,7 @@ pub async fn serve<H, F, B>(
         };
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
-        let builder = builder.clone();
+        let protocols = protocols.clone();
         let shutdown = shutdown.clone();
         let drained = drained.clone();
         let options = options.clone();
@@ -147,14 +152,14 @@ pub async fn serve<H, F, B>(
             });
             match options.tls {
                 None => {
-                    let io = TokioIo::new(Watched::new(stream, activity.clone()));
-                    boxed(drive(builder.serve_connection(io, service), &activity, &options, shutdown)).await;
+                    let io = Watched::new(stream, activity.clone());
+                    boxed(drive(io, &protocols, service, &activity, &options, shutdown)).await;
                 }
                 Some(ref tls) => {
                     let accepted = boxed(tokio::time::timeout(options.header_timeout, tls.accept(stream))).await;
                     if let Ok(Ok(tls_stream)) = accepted {
-                        let io = TokioIo::new(Watched::new(tls_stream, activity.clone()));
-                        boxed(drive(builder.serve_connection(io, service), &activity, &options, shutdown)).await;
+                        let io = Watched::new(tls_stream, activity.clone());
+                        boxed(drive(io, &protocols, service, &activity, &options, shutdown)).await;
                     }
                 }
             }
@@ -166,20 +171,21 @@ pub async fn serve<H, F, B>(
 /// A future on the heap, sized for what it is. A connection's task is allocated at the
 /// size of its largest state for its whole life: with the TLS handshake and the TLS
 /// stream's `drive` inline, every plaintext connection's task was 8,080 bytes; boxed, it
-/// is 1,528 plus the plaintext `drive` (4,256), measured with `size_of_val`. Memory per
-/// idle keep-alive connection: 26.0 → 24.2 KiB (`benches/idle-rss.sh`, 1,000 vs 2,000).
+/// is 1,528 plus `drive` (~1.3 KiB; hyper's connections are boxed inside it, and dropped
+/// while the connection is parked), measured with `size_of_val`. Memory per idle
+/// keep-alive connection: 26.0 → 24.2 KiB, then ~4.5 KiB parked (`benches/idle-rss.sh`).
 fn boxed<'a, T>(fut: impl Future<Output = T> + Send + 'a) -> Pin<Box<dyn Future<Output = T> + Send + 'a>> {
     Box::pin(fut)
 }
 
-/// hyper's connection builder: h1 with keep-alive (its header and idle deadlines are
-/// [`conn`]'s watchdog's, so hyper's own header timer is off), h2 within [`H2Limits`].
-fn builder(options: &ListenOptions) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(None).keep_alive(true);
+/// hyper's servers: h1 with keep-alive (its header and idle deadlines are [`conn`]'s
+/// watchdog's, so hyper's own header timer is off), h2 within [`H2Limits`].
+fn protocols(options: &ListenOptions) -> Protocols {
+    let mut h1 = http1::Builder::new();
+    h1.timer(TokioTimer::new()).header_read_timeout(None).keep_alive(true);
+    let mut builder = http2::Builder::new(TokioExecutor::new());
     let h2 = &options.h2;
     builder
-        .http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(h2.max_concurrent_streams)
         .max_pending_accept_reset_streams(h2.max_pending_accept_reset_streams)
@@ -188,7 +194,7 @@ fn builder(options: &ListenOptions) -> auto::Builder<TokioExecutor> {
         .max_frame_size(h2.max_frame_bytes)
         .keep_alive_interval(h2.keepalive_interval)
         .keep_alive_timeout(h2.keepalive_timeout);
-    builder
+    Protocols { h1, h2: builder }
 }
 
 /// Resolves once `shutdown` is at `phase` or later (or its sender is gone).
@@ -204,6 +210,7 @@ impl ListenOptions {
         Self {
             header_timeout: Duration::from_millis(limits.header_timeout_ms),
             keepalive_timeout: Duration::from_millis(limits.keepalive_timeout_ms),
+            park: limits.park_idle_connections,
             h2: H2Limits::new(limits),
             tls,
             peer_extension: false,

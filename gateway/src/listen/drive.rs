@@ -1,0 +1,611 @@
+//! Serving one accepted connection: which protocol it speaks, hyper's connection for it,
+//! parking it while it is idle, and draining it.
+//!
+//! **Protocol.** The first bytes decide: the h2 client preface (RFC 9113 §3.4; prior
+//! knowledge, or after ALPN) is served by hyper's h2 server, anything else by its HTTP/1.1
+//! server. The bytes read to decide are replayed to hyper ([`Watched::replay`]).
+//!
+//! **Parking.** hyper's HTTP/1.1 connection holds an 8 KiB read buffer and an 8 KiB write
+//! buffer for its whole life, busy or idle. A plaintext keep-alive connection that is idle
+//! ([`Activity::parkable`]: it has served a request, none is in flight, no byte of a next
+//! one has arrived, its last response went out to the socket) is taken apart
+//! (`into_parts`): hyper's connection and its buffers are dropped, and the connection waits
+//! for its socket to become readable holding only the socket and the service. The next
+//! request's first bytes (or the client's FIN) build a new hyper connection on the same
+//! socket. A client that is not reading its response keeps hyper's connection (its bytes
+//! are still in hyper's buffer), and so does a connection with bytes hyper read but did not
+//! parse (they are replayed to the new connection at once). TLS connections are not
+//! parked: rustls keeps buffers of its own, and its plaintext is not the socket's
+//! readiness.
+//!
+//! **Draining** (`Phase::Draining`), a connection
+//! - with requests in flight, or speaking h2, shuts down gracefully: hyper finishes the
+//!   requests it has (h2: `GOAWAY`, streams already opened are answered) and closes;
+//! - that never sent a byte is closed at once;
+//! - that is sending the head of its next HTTP/1.1 request is given up to
+//!   `header_timeout` for it, and the request is answered (the data plane answers 503
+//!   `not ready` with `Retry-After` while draining) with `connection: close`. hyper alone
+//!   would close such a connection as idle and drop the request unanswered;
+//! - that is idle between requests is closed (by hyper, after its last response is
+//!   flushed; at once when parked).
+//!
+//! `Phase::Closing` and the idle watchdog ([`Activity::idle_for`]) close it in any state.
+
+use std::future::{poll_fn, Future};
+use std::io;
+use std::pin::Pin;
+use std::task::Poll;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
+use hyper::service::Service;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::conn::{Activity, Drain, Watched};
+use super::{reached, ListenOptions, Phase};
+
+/// The h2 client preface (RFC 9113 §3.4); no HTTP/1.1 request starts so.
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// hyper's servers, configured once per listener.
+pub(super) struct Protocols {
+    pub(super) h1: http1::Builder,
+    pub(super) h2: http2::Builder<TokioExecutor>,
+}
+
+/// A stream a connection can be parked on.
+pub(super) trait Park {
+    /// Whether it can: its readiness is the readiness of what hyper reads.
+    const PARKABLE: bool;
+
+    /// Resolves when the stream has something to read (or was closed).
+    fn readable(&self) -> impl Future<Output = io::Result<()>> + Send + '_;
+}
+
+/// Which protocol a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    H1,
+    H2,
+}
+
+/// How serving with one hyper connection ended.
+enum Served<P> {
+    /// The connection is done (closed, or to be dropped).
+    Done,
+    /// The connection is idle: hyper's connection taken apart.
+    Parked(P),
+}
+
+/// Where a connection is in draining, and the three futures that drain or end it. Each is
+/// one future for the connection's whole life, polled in every phase (sniff, serve, park),
+/// so that a request does not arm a timer or take a watch again.
+struct Drainer<'a, D, C, W> {
+    /// Resolves when shutdown reaches `Draining`.
+    drain: Pin<&'a mut D>,
+    /// Resolves when shutdown reaches `Closing`.
+    closing: Pin<&'a mut C>,
+    /// The idle watchdog ([`Activity::idle_for`]).
+    watchdog: Pin<&'a mut W>,
+    draining: bool,
+    /// While a draining connection waits for the request it is reading: until when.
+    awaiting: Option<Instant>,
+}
+
+/// Serves one connection: picks its protocol, parks it while idle (plaintext HTTP/1.1),
+/// closes it when idle too long, drains it on `Draining`, drops it on `Closing`.
+pub(super) async fn drive<S, Svc, B>(
+    io: Watched<S>,
+    protocols: &Protocols,
+    service: Svc,
+    activity: &Activity,
+    options: &ListenOptions,
+    shutdown: watch::Receiver<Phase>,
+) where
+    S: AsyncRead + AsyncWrite + Park + Unpin + Send + 'static,
+    Svc: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
+    Svc::Future: Send + 'static,
+    Svc::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (mut shutdown, mut closing) = (shutdown.clone(), shutdown);
+    let drain = reached(&mut shutdown, Phase::Draining);
+    let closing = reached(&mut closing, Phase::Closing);
+    let watchdog = activity.idle_for(options.header_timeout, options.keepalive_timeout);
+    tokio::pin!(drain, closing, watchdog);
+    let mut drainer = Drainer { drain, closing, watchdog, draining: false, awaiting: None };
+    let mut io = io;
+    let Some(version) = drainer.sniff(&mut io, activity, options).await else { return };
+    if version == Version::H2 {
+        activity.set_h2();
+        let conn = Box::pin(protocols.h2.serve_connection(TokioIo::new(io), service));
+        drainer.serve_h2(conn, activity, options).await;
+        return;
+    }
+    let mut service = service;
+    loop {
+        let conn = Box::new(protocols.h1.serve_connection(TokioIo::new(io), service));
+        let Served::Parked(parts) = drainer.serve_h1(conn, activity, options, S::PARKABLE && options.park).await else {
+            return;
+        };
+        io = parts.io.into_inner();
+        service = parts.service;
+        if !parts.read_buf.is_empty() {
+            // Bytes of a next request that hyper read but did not parse: to a new
+            // connection at once, and the watchdog gives them `header_timeout`.
+            activity.received();
+            io.replay(parts.read_buf);
+            continue;
+        }
+        // Empty, but it may still hold hyper's whole read buffer.
+        drop(parts.read_buf);
+        activity.parked();
+        if !drainer.park(&io).await {
+            return;
+        }
+    }
+}
+
+// === impl Drainer ===
+
+impl<D, C, W> Drainer<'_, D, C, W>
+where
+    D: Future<Output = ()>,
+    C: Future<Output = ()>,
+    W: Future<Output = ()>,
+{
+    /// Reads until the h2 preface is seen or ruled out; the bytes read are left to replay.
+    /// `None`: the connection is to be closed (silent too long, shutdown, read error).
+    async fn sniff<S: AsyncRead + Unpin>(
+        &mut self,
+        io: &mut Watched<S>,
+        activity: &Activity,
+        options: &ListenOptions,
+    ) -> Option<Version> {
+        let mut buf = [0u8; H2_PREFACE.len()];
+        let mut filled = 0;
+        let version = {
+            let read = poll_fn(|cx| {
+                while filled < buf.len() {
+                    let mut rb = ReadBuf::new(&mut buf[filled..]);
+                    std::task::ready!(Pin::new(&mut *io).poll_read_stream(cx, &mut rb))?;
+                    let n = rb.filled().len();
+                    let matches = n > 0 && buf[filled..filled + n] == H2_PREFACE[filled..filled + n];
+                    filled += n;
+                    if !matches {
+                        return Poll::Ready(Ok::<_, io::Error>(Version::H1));
+                    }
+                }
+                Poll::Ready(Ok(Version::H2))
+            });
+            tokio::pin!(read);
+            loop {
+                tokio::select! {
+                    biased;
+                    version = &mut read => break version.ok()?,
+                    _ = self.drain.as_mut(), if !self.draining => {
+                        if self.start_draining(activity, options) {
+                            return None;
+                        }
+                        // Bytes of a first request are arriving: `header_timeout` for it.
+                    }
+                    _ = self.closing.as_mut() => return None,
+                    _ = self.watchdog.as_mut() => return None,
+                }
+            }
+        };
+        io.replay(Bytes::copy_from_slice(&buf[..filled]));
+        Some(version)
+    }
+
+    /// Serves with hyper's HTTP/1.1 connection until it is done, or (if `parkable`) until
+    /// it is idle ([`Activity::parkable`]), then returns it taken apart.
+    async fn serve_h1<I, Svc, B>(
+        &mut self,
+        conn: Box<http1::Connection<I, Svc>>,
+        activity: &Activity,
+        options: &ListenOptions,
+        parkable: bool,
+    ) -> Served<http1::Parts<I, Svc>>
+    where
+        I: hyper::rt::Read + hyper::rt::Write + Unpin,
+        Svc: Service<Request<Incoming>, Response = Response<B>>,
+        Svc::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        B: http_body::Body + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        // Some until hyper's connection is done or taken apart.
+        let mut conn = Some(conn);
+        loop {
+            tokio::select! {
+                biased;
+                ended = poll_fn(|cx| poll_h1(&mut conn, activity, parkable, cx)) => return match ended {
+                    Some(conn) => Served::Parked(conn.into_parts()),
+                    None => Served::Done,
+                },
+                _ = self.drain.as_mut(), if !self.draining => {
+                    if self.start_draining(activity, options) {
+                        return Served::Done;
+                    }
+                    if self.awaiting.is_none() {
+                        graceful_h1(&mut conn);
+                    }
+                }
+                _ = activity.started_or(self.awaiting), if self.awaiting.is_some() => {
+                    self.awaiting = None;
+                    graceful_h1(&mut conn);
+                }
+                _ = self.closing.as_mut() => return Served::Done,
+                _ = self.watchdog.as_mut() => return Served::Done,
+            }
+        }
+    }
+
+    /// Serves with hyper's h2 connection until it is done.
+    async fn serve_h2<I, Svc, B>(
+        &mut self,
+        mut conn: Pin<Box<http2::Connection<I, Svc, TokioExecutor>>>,
+        activity: &Activity,
+        options: &ListenOptions,
+    ) where
+        I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+        Svc: Service<Request<Incoming>, Response = Response<B>>,
+        Svc::Future: Send + 'static,
+        Svc::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        if self.draining {
+            // Sniffed while draining: `GOAWAY` at once.
+            self.awaiting = None;
+            conn.as_mut().graceful_shutdown();
+        }
+        loop {
+            tokio::select! {
+                biased;
+                _ = conn.as_mut() => return,
+                _ = self.drain.as_mut(), if !self.draining => {
+                    if self.start_draining(activity, options) {
+                        return;
+                    }
+                    conn.as_mut().graceful_shutdown();
+                }
+                _ = self.closing.as_mut() => return,
+                _ = self.watchdog.as_mut() => return,
+            }
+        }
+    }
+
+    /// Waits, parked, for the connection's next bytes: `true` to serve them, `false` to
+    /// close it (shutdown, the keep-alive deadline, a socket error).
+    async fn park<S: Park>(&mut self, io: &Watched<S>) -> bool {
+        tokio::select! {
+            biased;
+            readable = io.get_ref().readable() => readable.is_ok(),
+            // Idle between requests: closed, as hyper closes an idle connection it drains.
+            _ = self.drain.as_mut(), if !self.draining => false,
+            _ = self.closing.as_mut() => false,
+            _ = self.watchdog.as_mut() => false,
+        }
+    }
+
+    /// Shutdown reached `Draining`: marks the connection and decides what draining it
+    /// means; `true` to close it at once.
+    fn start_draining(&mut self, activity: &Activity, options: &ListenOptions) -> bool {
+        self.draining = true;
+        activity.set_draining();
+        match activity.drain() {
+            Drain::Graceful => false,
+            Drain::Close => true,
+            Drain::AwaitRequest => {
+                self.awaiting = Some(Instant::now() + options.header_timeout);
+                false
+            }
+        }
+    }
+}
+
+/// Polls hyper's HTTP/1.1 connection: `Ready(None)` when it is done, `Ready(Some)` (taken
+/// out of `conn`) when `parkable` and it waits for the socket with the connection idle
+/// ([`Activity::parkable`]).
+#[allow(clippy::type_complexity)]
+fn poll_h1<I, Svc, B>(
+    conn: &mut Option<Box<http1::Connection<I, Svc>>>,
+    activity: &Activity,
+    parkable: bool,
+    cx: &mut std::task::Context<'_>,
+) -> Poll<Option<Box<http1::Connection<I, Svc>>>>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    Svc: Service<Request<Incoming>, Response = Response<B>>,
+    Svc::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: http_body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let Some(c) = conn.as_mut() else { return Poll::Ready(None) };
+    match Pin::new(&mut **c).poll(cx) {
+        Poll::Ready(_) => return Poll::Ready(None),
+        Poll::Pending if parkable && activity.parkable() => {}
+        Poll::Pending => return Poll::Pending,
+    }
+    // Idle by the activity, but hyper may still owe itself a poll: a request body the
+    // service dropped unread is drained (or the connection closed) only when hyper next
+    // reads. Taken apart before that, the rest of that body would be read as a request.
+    match Pin::new(&mut **c).poll(cx) {
+        Poll::Ready(_) => Poll::Ready(None),
+        Poll::Pending if activity.parkable() => Poll::Ready(conn.take()),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+/// hyper's graceful shutdown of an HTTP/1.1 connection still being served.
+fn graceful_h1<I, Svc, B>(conn: &mut Option<Box<http1::Connection<I, Svc>>>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    Svc: Service<Request<Incoming>, Response = Response<B>>,
+    Svc::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: http_body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if let Some(c) = conn.as_mut() {
+        Pin::new(&mut **c).graceful_shutdown();
+    }
+}
+
+// === impl Park ===
+
+impl Park for TcpStream {
+    const PARKABLE: bool = true;
+
+    fn readable(&self) -> impl Future<Output = io::Result<()>> + Send + '_ {
+        TcpStream::readable(self)
+    }
+}
+
+impl<S: Send + Sync> Park for tokio_rustls::server::TlsStream<S> {
+    const PARKABLE: bool = false;
+
+    fn readable(&self) -> impl Future<Output = io::Result<()>> + Send + '_ {
+        std::future::pending()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use http_body_util::Full;
+    use hyper::service::service_fn;
+    use switchyard_config::schema::LimitsConfig;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+    use tokio::sync::watch;
+    use tokio::task::JoinHandle;
+
+    use super::*;
+    use crate::listen::conn::Tracked;
+    use crate::listen::protocols;
+
+    /// One plaintext connection served by [`drive`] the way `listen::serve` serves it, each
+    /// response `body_len` bytes of a repeating pattern.
+    struct One {
+        client: TcpStream,
+        activity: Arc<Activity>,
+        shutdown: watch::Sender<Phase>,
+        served: JoinHandle<()>,
+        /// The paths of the requests the service was called with.
+        paths: Arc<parking_lot::Mutex<Vec<String>>>,
+    }
+
+    fn pattern(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i % 251) as u8).collect()
+    }
+
+    async fn one(body_len: usize, keepalive: Duration) -> One {
+        one_parking(body_len, keepalive, true).await
+    }
+
+    async fn one_parking(body_len: usize, keepalive: Duration, park: bool) -> One {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut options = ListenOptions::new(&LimitsConfig::default(), None);
+        options.keepalive_timeout = keepalive;
+        options.park = park;
+        let activity = Arc::new(Activity::new());
+        let (shutdown, rx) = watch::channel(Phase::Serving);
+        let body = Bytes::from(pattern(body_len));
+        let counted = activity.clone();
+        let paths = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let seen = paths.clone();
+        let service = service_fn(move |req: Request<Incoming>| {
+            let guard = counted.start();
+            seen.lock().push(req.uri().path().to_owned());
+            let body = body.clone();
+            async move {
+                // The request (and its body, never read) is dropped as the response is
+                // made, not before: the way a handler that answers early drops it.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                drop(req);
+                Ok::<_, Infallible>(Response::new(Tracked::new(Full::new(body), guard)))
+            }
+        });
+        let driven = activity.clone();
+        let served = tokio::spawn(async move {
+            let protocols = protocols(&options);
+            drive(Watched::new(stream, driven.clone()), &protocols, service, &driven, &options, rx).await;
+        });
+        One { client, activity, shutdown, served, paths }
+    }
+
+    const GET: &[u8] = b"GET / HTTP/1.1\r\nhost: x\r\n\r\n";
+
+    /// Reads one response with a `content-length` body; returns the body.
+    async fn response(client: &mut TcpStream) -> Vec<u8> {
+        let mut got = Vec::new();
+        let mut byte = [0u8; 1];
+        while !got.ends_with(b"\r\n\r\n") {
+            assert_eq!(client.read(&mut byte).await.unwrap(), 1, "closed in the head: {got:?}");
+            got.push(byte[0]);
+        }
+        let head = String::from_utf8(got).unwrap();
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(|v| v.parse().unwrap()))
+            .expect("content-length");
+        let mut body = vec![0u8; len];
+        client.read_exact(&mut body).await.unwrap();
+        body
+    }
+
+    async fn until(what: &str, f: impl Fn() -> bool) {
+        for _ in 0..500 {
+            if f() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("not within 5 s: {what}");
+    }
+
+    #[tokio::test]
+    async fn idle_connection_is_parked_and_serves_its_next_requests() {
+        let mut one = one(100, Duration::from_secs(60)).await;
+        for round in 1..=3 {
+            one.client.write_all(GET).await.unwrap();
+            assert_eq!(response(&mut one.client).await, pattern(100));
+            let activity = one.activity.clone();
+            until("parked", move || activity.parks() == round).await;
+        }
+        assert!(!one.served.is_finished(), "the same connection served all three");
+    }
+
+    #[tokio::test]
+    async fn with_parking_off_an_idle_connection_keeps_hyper_s_connection() {
+        let mut one = one_parking(100, Duration::from_secs(60), false).await;
+        for _ in 0..3 {
+            one.client.write_all(GET).await.unwrap();
+            assert_eq!(response(&mut one.client).await, pattern(100));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(one.activity.parks(), 0);
+        assert_eq!(one.paths.lock().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_client_not_reading_its_response_is_not_parked_and_gets_every_byte() {
+        // Far more than the two sockets' buffers hold: hyper still holds most of it when
+        // the body is done and its request no longer counts as in flight.
+        let len = 8 << 20;
+        let mut one = one(len, Duration::from_secs(60)).await;
+        one.client.write_all(GET).await.unwrap();
+        let activity = one.activity.clone();
+        until("request served", move || activity.has_served()).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(one.activity.parks(), 0, "parked with a response still to write");
+        assert_eq!(response(&mut one.client).await, pattern(len));
+        let activity = one.activity.clone();
+        until("parked once written", move || activity.parks() == 1).await;
+        one.client.write_all(GET).await.unwrap();
+        assert_eq!(response(&mut one.client).await, pattern(len));
+    }
+
+    #[tokio::test]
+    async fn the_start_of_a_next_request_read_with_the_last_is_kept() {
+        let mut one = one(10, Duration::from_secs(60)).await;
+        let mut first = GET.to_vec();
+        first.extend_from_slice(b"GET / HT");
+        one.client.write_all(&first).await.unwrap();
+        assert_eq!(response(&mut one.client).await, pattern(10));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        one.client.write_all(&GET[8..]).await.unwrap();
+        assert_eq!(response(&mut one.client).await, pattern(10), "the second request, from its two halves");
+    }
+
+    #[tokio::test]
+    async fn a_request_body_the_service_did_not_read_is_never_taken_for_a_request() {
+        let mut one = one(10, Duration::from_secs(60)).await;
+        let inner = b"GET /smuggled HTTP/1.1\r\nhost: x\r\n\r\n";
+        let mut post =
+            format!("POST /first HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n", inner.len()).into_bytes();
+        post.extend_from_slice(inner);
+        one.client.write_all(&post).await.unwrap();
+        assert_eq!(response(&mut one.client).await, pattern(10));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // hyper drained the unread body (it had all of it) and keeps the connection.
+        one.client.write_all(b"GET /next HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+        assert_eq!(response(&mut one.client).await, pattern(10));
+        assert_eq!(*one.paths.lock(), ["/first", "/next"]);
+    }
+
+    #[tokio::test]
+    async fn the_rest_of_a_body_the_service_answered_before_is_never_taken_for_a_request() {
+        let mut one = one(10, Duration::from_secs(60)).await;
+        let inner = b"GET /smuggled HTTP/1.1\r\nhost: x\r\n\r\n";
+        let head = format!("POST /first HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n", 4 + inner.len());
+        one.client.write_all(head.as_bytes()).await.unwrap();
+        one.client.write_all(b"abcd").await.unwrap();
+        // Answered (and the body dropped) before the rest of the body was sent.
+        assert_eq!(response(&mut one.client).await, pattern(10));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _ = one.client.write_all(inner).await;
+        // hyper could not drain the body it was owed, so it closes the connection; taken
+        // apart too early, the rest of the body would be served as a request.
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), one.client.read_to_end(&mut rest)).await.expect("closed");
+        assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+        assert_eq!(*one.paths.lock(), ["/first"]);
+    }
+
+    #[tokio::test]
+    async fn a_parked_connection_closes_at_its_keepalive_deadline_and_on_drain() {
+        let mut one = one(10, Duration::from_millis(300)).await;
+        one.client.write_all(GET).await.unwrap();
+        response(&mut one.client).await;
+        let answered = Instant::now();
+        let activity = one.activity.clone();
+        until("parked", move || activity.parks() == 1).await;
+        let mut rest = Vec::new();
+        assert_eq!(one.client.read_to_end(&mut rest).await.unwrap(), 0, "closed without a byte");
+        let waited = answered.elapsed();
+        assert!(
+            waited >= Duration::from_millis(250) && waited <= Duration::from_millis(2_000),
+            "closed {waited:?} after the response, keep-alive 300 ms"
+        );
+        one.served.await.unwrap();
+
+        let mut one = self::one(10, Duration::from_secs(60)).await;
+        one.client.write_all(GET).await.unwrap();
+        response(&mut one.client).await;
+        let activity = one.activity.clone();
+        until("parked", move || activity.parks() == 1).await;
+        one.shutdown.send(Phase::Draining).unwrap();
+        let mut rest = Vec::new();
+        assert_eq!(one.client.read_to_end(&mut rest).await.unwrap(), 0, "closed on drain");
+        tokio::time::timeout(Duration::from_secs(5), one.served).await.expect("drive returned").unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_client_that_closes_while_parked_ends_the_connection() {
+        let mut one = one(10, Duration::from_secs(60)).await;
+        one.client.write_all(GET).await.unwrap();
+        response(&mut one.client).await;
+        let activity = one.activity.clone();
+        until("parked", move || activity.parks() == 1).await;
+        drop(one.client);
+        tokio::time::timeout(Duration::from_secs(5), one.served).await.expect("drive returned").unwrap();
+    }
+}
