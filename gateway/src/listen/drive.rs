@@ -59,6 +59,21 @@ pub(super) struct Protocols {
     pub(super) h2: http2::Builder<TokioExecutor>,
 }
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What hyper's servers need of a connection's service: requests in, responses out.
+pub(super) trait ConnService:
+    Service<Request<Incoming>, Response = Response<Self::Body>, Error: Into<BoxError>, Future: Send + 'static>
+    + Send
+    + 'static
+{
+    /// The responses' body.
+    type Body: http_body::Body<Data: Send, Error: Into<BoxError>> + Send + 'static;
+}
+
+/// What hyper's servers need of a connection's stream.
+pub(super) trait ConnIo: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static {}
+
 /// A stream a connection can be parked on.
 pub(super) trait Park {
     /// Whether it can: its readiness is the readiness of what hyper reads.
@@ -100,7 +115,7 @@ struct Drainer<'a, D, C, W> {
 
 /// Serves one connection: picks its protocol, parks it while idle (plaintext HTTP/1.1),
 /// closes it when idle too long, drains it on `Draining`, drops it on `Closing`.
-pub(super) async fn drive<S, Svc, B>(
+pub(super) async fn drive<S, Svc>(
     io: Watched<S>,
     protocols: &Protocols,
     service: Svc,
@@ -109,12 +124,7 @@ pub(super) async fn drive<S, Svc, B>(
     shutdown: watch::Receiver<Phase>,
 ) where
     S: AsyncRead + AsyncWrite + Park + Unpin + Send + 'static,
-    Svc: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
-    Svc::Future: Send + 'static,
-    Svc::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    Svc: ConnService,
 {
     let (mut shutdown, mut closing) = (shutdown.clone(), shutdown);
     let drain = reached(&mut shutdown, Phase::Draining);
@@ -208,20 +218,13 @@ where
 
     /// Serves with hyper's HTTP/1.1 connection until it is done, or (if `parkable`) until
     /// it is idle ([`Activity::parkable`]), then returns it taken apart.
-    async fn serve_h1<I, Svc, B>(
+    async fn serve_h1<I: ConnIo, Svc: ConnService>(
         &mut self,
         conn: Box<http1::Connection<I, Svc>>,
         activity: &Activity,
         options: &ListenOptions,
         parkable: bool,
-    ) -> Served<http1::Parts<I, Svc>>
-    where
-        I: hyper::rt::Read + hyper::rt::Write + Unpin,
-        Svc: Service<Request<Incoming>, Response = Response<B>>,
-        Svc::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-        B: http_body::Body + 'static,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
+    ) -> Served<http1::Parts<I, Svc>> {
         // Some until hyper's connection is done or taken apart.
         let mut conn = Some(conn);
         loop {
@@ -250,20 +253,12 @@ where
     }
 
     /// Serves with hyper's h2 connection until it is done.
-    async fn serve_h2<I, Svc, B>(
+    async fn serve_h2<I: ConnIo, Svc: ConnService>(
         &mut self,
         mut conn: Pin<Box<http2::Connection<I, Svc, TokioExecutor>>>,
         activity: &Activity,
         options: &ListenOptions,
-    ) where
-        I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-        Svc: Service<Request<Incoming>, Response = Response<B>>,
-        Svc::Future: Send + 'static,
-        Svc::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-        B: http_body::Body + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
+    ) {
         if self.draining {
             // Sniffed while draining: `GOAWAY` at once.
             self.awaiting = None;
@@ -318,19 +313,12 @@ where
 /// out of `conn`) when `parkable` and it waits for the socket with the connection idle
 /// ([`Activity::parkable`]).
 #[allow(clippy::type_complexity)]
-fn poll_h1<I, Svc, B>(
+fn poll_h1<I: ConnIo, Svc: ConnService>(
     conn: &mut Option<Box<http1::Connection<I, Svc>>>,
     activity: &Activity,
     parkable: bool,
     cx: &mut std::task::Context<'_>,
-) -> Poll<Option<Box<http1::Connection<I, Svc>>>>
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin,
-    Svc: Service<Request<Incoming>, Response = Response<B>>,
-    Svc::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    B: http_body::Body + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+) -> Poll<Option<Box<http1::Connection<I, Svc>>>> {
     let Some(c) = conn.as_mut() else { return Poll::Ready(None) };
     match Pin::new(&mut **c).poll(cx) {
         Poll::Ready(_) => return Poll::Ready(None),
@@ -348,18 +336,27 @@ where
 }
 
 /// hyper's graceful shutdown of an HTTP/1.1 connection still being served.
-fn graceful_h1<I, Svc, B>(conn: &mut Option<Box<http1::Connection<I, Svc>>>)
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin,
-    Svc: Service<Request<Incoming>, Response = Response<B>>,
-    Svc::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    B: http_body::Body + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+fn graceful_h1<I: ConnIo, Svc: ConnService>(conn: &mut Option<Box<http1::Connection<I, Svc>>>) {
     if let Some(c) = conn.as_mut() {
         Pin::new(&mut **c).graceful_shutdown();
     }
 }
+
+// === impl ConnService, ConnIo ===
+
+impl<S, B> ConnService for S
+where
+    S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    type Body = B;
+}
+
+impl<I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static> ConnIo for I {}
 
 // === impl Park ===
 
