@@ -14,9 +14,12 @@
 //! request's first bytes (or the client's FIN) build a new hyper connection on the same
 //! socket. A client that is not reading its response keeps hyper's connection (its bytes
 //! are still in hyper's buffer), and so does a connection with bytes hyper read but did not
-//! parse (they are replayed to the new connection at once). TLS connections are not
-//! parked: rustls keeps buffers of its own, and its plaintext is not the socket's
-//! readiness.
+//! parse (they are replayed to the new connection at once). hyper is polled once more
+//! before it is taken apart ([`poll_h1`]), so that a request body the service dropped unread
+//! is drained, or the connection closed, first. TLS connections are not parked: rustls
+//! keeps buffers of its own, and its plaintext is not the socket's readiness. Parking costs
+//! a request on a parked connection ~4,400 instructions (hyper's connection built again);
+//! `limits.park_idle_connections: false` turns it off.
 //!
 //! **Draining** (`Phase::Draining`), a connection
 //! - with requests in flight, or speaking h2, shuts down gracefully: hyper finishes the
