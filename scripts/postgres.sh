@@ -108,6 +108,10 @@ ensure_role_and_db() {
             ALTER ROLE $DB_USER LOGIN CREATEDB PASSWORD '$DB_PASSWORD';
         END IF;
     END \$\$;"
+    # The tests drop their databases `WITH (FORCE)`, which must also end an autovacuum
+    # worker that happens to be in one; without pg_signal_backend that fails ("must be a
+    # member of the role whose process is being terminated or member of pg_signal_backend").
+    psql_admin -c "GRANT pg_signal_backend TO $DB_USER"
     if [[ "$(psql_admin -tA -c "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'")" != "1" ]]; then
         psql_admin -c "CREATE DATABASE $DB_NAME OWNER $DB_USER"
     fi

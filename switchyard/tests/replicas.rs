@@ -210,16 +210,15 @@ async fn the_lease_holder_killed_is_replaced_within_15s() {
     let held = eventually(Duration::from_secs(15), async || holder(&rs[0].admin, "autopilot").await.is_some()).await;
     assert!(held, "someone holds the autopilot lease");
     let first = holder(&rs[0].admin, "autopilot").await.expect("holder");
-    let view: serde_json::Value = client()
-        .get(format!("{}/cluster", rs[0].admin))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(view["replicas"].as_array().map(Vec::len), Some(3), "three replicas registered: {view}");
+    let view = async || -> serde_json::Value {
+        let resp = client().get(format!("{}/cluster", rs[0].admin)).bearer_auth(ADMIN).send().await.expect("send");
+        resp.json().await.expect("json")
+    };
+    // A lease can be taken before the last replica has registered: wait for all three.
+    let registered =
+        eventually(Duration::from_secs(15), async || view().await["replicas"].as_array().map(Vec::len) == Some(3))
+            .await;
+    assert!(registered, "three replicas registered: {}", view().await);
     // Which replica holds it? Its pid is in its id (`<host>-<pid>-<rand>`).
     let idx = rs.iter().position(|r| first.contains(&format!("-{}-", r.served.pid))).expect("a replica holds it");
     let victim = rs.remove(idx);
